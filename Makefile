@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# xenshm: one plain Makefile for the whole tree.
+#
+#   make            build libraries, programs and tools into $(BUILD)
+#   make unit       Check unit tests (fast)
+#   make check      unit tests, unit tests under ASan+UBSan, schema doc check, the Xen lab
+#   make lab-check  the Xen lab alone (boots Xen 4.17 under QEMU)
+#   make demo       the main job: the lab demo on real Xen
+#   make bench      ring benchmark -> docs/bench/ring.{md,json}
+#   make coverage   line coverage of common/
+#   make deps       install the Debian packages the build and tests need
+#   make install DESTDIR= PREFIX=/usr/local
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= gcc
+SAN ?=
+COV ?=
+
+PKGS_XEN := xenstore xengnttab xenevtchn xencontrol
+XEN_CFLAGS = $(shell pkg-config --cflags $(PKGS_XEN) 2>/dev/null)
+XEN_LIBS = $(shell pkg-config --libs $(PKGS_XEN) 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -pthread -fPIC \
+	-Icommon/include -I$(BUILD)/gen $(CFLAGS)
+LDFLAGS ?=
+ALL_LDFLAGS := -pthread $(LDFLAGS)
+
+ifneq ($(SAN),)
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_LDFLAGS += -fsanitize=address,undefined
+endif
+ifneq ($(COV),)
+ALL_CFLAGS += --coverage -O0
+ALL_LDFLAGS += --coverage
+endif
+
+# ---- sources, by layer ----
+COMMON_SRCS := common/ring.c common/ctrl.c common/xenops_util.c common/xspath.c
+FAKE_SRCS := common/xenops_fake.c common/xenops_fake_xs.c common/xenops_fake_gnt.c \
+	common/xenops_fake_evtchn.c
+REAL_SRCS := common/xenops_real.c
+SCHEMA_LIB_SRCS := xenstore-schema/schema.c
+SCHEMA_SRC := xenstore-schema/xenshm.schema
+UNIT_SRCS := $(wildcard test/unit/*.c)
+LAB_TOOL_SRCS := $(wildcard tools/xenlab/src/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+COMMON_LIB := $(BUILD)/lib/libxenshm-common.a
+FAKE_LIB := $(BUILD)/lib/libxenshm-fake.a
+REAL_LIB := $(BUILD)/lib/libxenshm-xen.a
+XSGEN := $(BUILD)/bin/xsgen
+GEN_HDR := $(BUILD)/gen/xenshm/xspaths.h
+UNIT_BIN := $(BUILD)/test/unit-tests
+BENCH_BIN := $(BUILD)/bin/xenshm-bench
+LAB_BINS := $(patsubst tools/xenlab/src/%.c,$(BUILD)/lab/%,$(LAB_TOOL_SRCS))
+
+.PHONY: all unit unit-asan check lab-check lab-shell demo bench coverage deps install clean \
+	schema-doc schema-doc-check
+.DELETE_ON_ERROR:
+
+all: $(COMMON_LIB) $(FAKE_LIB) $(REAL_LIB) $(UNIT_BIN) $(BENCH_BIN) $(LAB_BINS)
+
+# ---- generated XenStore path builders ----
+$(XSGEN): $(call obj,xenstore-schema/xsgen.c $(SCHEMA_LIB_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(GEN_HDR): $(SCHEMA_SRC) $(XSGEN)
+	@mkdir -p $(@D)
+	$(XSGEN) header $(SCHEMA_SRC) > $@.tmp && mv $@.tmp $@
+
+# Everything that includes xspaths.h must wait for it.
+$(call obj,$(COMMON_SRCS) $(UNIT_SRCS) $(LAB_TOOL_SRCS)): $(GEN_HDR)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(call obj,$(REAL_SRCS)): ALL_CFLAGS += $(XEN_CFLAGS)
+$(call obj,$(UNIT_SRCS)): ALL_CFLAGS += $(CHECK_CFLAGS)
+
+$(COMMON_LIB): $(call obj,$(COMMON_SRCS) $(SCHEMA_LIB_SRCS))
+$(FAKE_LIB): $(call obj,$(FAKE_SRCS))
+$(REAL_LIB): $(call obj,$(REAL_SRCS))
+$(BUILD)/lib/%.a:
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(UNIT_BIN): $(call obj,$(UNIT_SRCS)) $(FAKE_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+
+$(BENCH_BIN): $(call obj,tools/bench/bench.c tools/bench/ring_bench.c) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# Lab programs run inside Xen guests: real Xen layer, bound at load time
+# (a swapping guest must not resolve symbols lazily, see docs/xenlab.md).
+$(BUILD)/lab/%: $(BUILD)/obj/tools/xenlab/src/%.o $(REAL_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -Wl,-z,now -o $@ $^ $(XEN_LIBS)
+
+# ---- tests ----
+unit: $(UNIT_BIN)
+	CK_DEFAULT_TIMEOUT=60 $(UNIT_BIN)
+
+unit-asan:
+	$(MAKE) BUILD=build/asan SAN=1 CFLAGS="-O1 -g" unit
+
+schema-doc: $(XSGEN)
+	$(XSGEN) doc $(SCHEMA_SRC) > docs/xenstore-paths.md
+
+schema-doc-check: $(XSGEN)
+	@$(XSGEN) doc $(SCHEMA_SRC) | diff -u docs/xenstore-paths.md - \
+	  || { echo "docs/xenstore-paths.md is stale: run 'make schema-doc'"; exit 1; }
+	@echo "schema: docs/xenstore-paths.md matches $(SCHEMA_SRC)"
+
+check: all unit unit-asan schema-doc-check lab-check
+
+lab-check: all
+	tools/xenlab/lab check
+
+lab-shell: all
+	tools/xenlab/lab shell
+
+demo: all
+	tools/xenlab/lab demo
+
+bench: $(BENCH_BIN)
+	$(BENCH_BIN) ring --md docs/bench/ring.md --json docs/bench/ring.json
+
+coverage:
+	rm -rf build/cov
+	$(MAKE) BUILD=build/cov COV=1 CFLAGS="-O0 -g" unit
+	gcovr --root . --filter common/ --object-directory build/cov/obj --print-summary \
+	  --txt build/cov/coverage.txt
+	@cat build/cov/coverage.txt
+
+deps:
+	tools/install-deps.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/xenshm $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 $(COMMON_LIB) $(REAL_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 common/include/xenshm/xenops.h common/include/xenshm/ring.h \
+	  common/include/xenshm/ctrl.h $(GEN_HDR) $(DESTDIR)$(PREFIX)/include/xenshm/
+	install -m 0755 $(BENCH_BIN) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

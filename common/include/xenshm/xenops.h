@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: LGPL-2.1-only */
+/*
+ * xenops: the one thin layer between xenshm and Xen.
+ *
+ * Everything xenshm needs from Xen goes through a `struct xo` handle whose
+ * ops table is either the real one (xenops_real.c, over Debian's
+ * libxenstore, libxengnttab, libxenevtchn and libxenctrl) or the in-memory
+ * fake (xenops_fake*.c), in which several simulated domains share one
+ * process.  No file above this layer includes a Xen header: the types here
+ * are plain integers with the same meaning as Xen's.
+ *
+ * Conventions for every function below:
+ *  - returns 0 (or a count) on success and a negative errno on failure;
+ *    nothing is logged, the caller owns the message;
+ *  - never blocks, except where a comment says so; the XenStore watch
+ *    queue and the event channels are drained through pollable fds;
+ *  - one handle is not thread-safe: use one per thread (as libxenevtchn
+ *    requires anyway);
+ *  - strings and arrays returned through `out` parameters are malloc'd and
+ *    belong to the caller (free with free(), or xo_free_strv()).
+ */
+#ifndef XENSHM_XENOPS_H
+#define XENSHM_XENOPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define XO_PAGE_SIZE 4096u
+#define XO_PAGE_SHIFT 12
+#define XO_DOMID_SELF 0x7ff0u  /* DOMID_SELF; also the first reserved domid */
+#define XO_DOMID_FIRST_RESERVED 0x7ff0u
+
+typedef uint32_t xo_domid_t;
+typedef uint32_t xo_gref_t;
+typedef uint32_t xo_port_t;
+typedef uint32_t xo_txn_t;     /* 0 = no transaction (XBT_NULL) */
+#define XO_TXN_NONE 0u
+
+/* XenStore permissions, with Xen's values (xenstore_lib.h). */
+enum {
+	XO_PERM_NONE = 0,
+	XO_PERM_READ = 1,
+	XO_PERM_WRITE = 2,
+	XO_PERM_BOTH = 3,
+};
+
+/* The first entry names the owner; its perms apply to every domain not listed. */
+struct xo_perm {
+	xo_domid_t domid;
+	unsigned int perms;
+};
+
+#define XO_DOMINFO_DYING    (1u << 0)
+#define XO_DOMINFO_SHUTDOWN (1u << 1)
+#define XO_DOMINFO_PAUSED   (1u << 2)
+#define XO_DOMINFO_HVM      (1u << 3)
+
+struct xo_dominfo {
+	xo_domid_t domid;
+	unsigned int flags;          /* XO_DOMINFO_* */
+	unsigned int shutdown_reason; /* valid when XO_DOMINFO_SHUTDOWN */
+	uint8_t uuid[16];
+	uint64_t tot_pages;
+	uint64_t max_pages;
+};
+
+/* Which parts of Xen to open; a domU has no domain-control interface. */
+#define XO_OPEN_XS      (1u << 0)
+#define XO_OPEN_GNTSHR  (1u << 1)
+#define XO_OPEN_GNTTAB  (1u << 2)
+#define XO_OPEN_EVTCHN  (1u << 3)
+#define XO_OPEN_CTRL    (1u << 4)
+#define XO_OPEN_GUEST   (XO_OPEN_XS | XO_OPEN_GNTSHR | XO_OPEN_GNTTAB | XO_OPEN_EVTCHN)
+#define XO_OPEN_ALL     (XO_OPEN_GUEST | XO_OPEN_CTRL)
+
+struct xo;
+
+struct xo_ops {
+	const char *name;
+
+	/* XenStore.  Relative paths are relative to the caller's domain home. */
+	int (*xs_read)(struct xo *x, xo_txn_t t, const char *path, char **out, size_t *len);
+	int (*xs_write)(struct xo *x, xo_txn_t t, const char *path, const void *data, size_t len);
+	int (*xs_mkdir)(struct xo *x, xo_txn_t t, const char *path);
+	int (*xs_rm)(struct xo *x, xo_txn_t t, const char *path);
+	/* Child names (not paths), NULL-terminated vector; *n gets the count. */
+	int (*xs_directory)(struct xo *x, xo_txn_t t, const char *path, char ***out, unsigned int *n);
+	int (*xs_get_perms)(struct xo *x, xo_txn_t t, const char *path, struct xo_perm **out,
+			    unsigned int *n);
+	int (*xs_set_perms)(struct xo *x, xo_txn_t t, const char *path, const struct xo_perm *perms,
+			    unsigned int n);
+	int (*xs_txn_start)(struct xo *x, xo_txn_t *out);
+	/* -EAGAIN when another writer intervened: redo the whole transaction. */
+	int (*xs_txn_end)(struct xo *x, xo_txn_t t, bool abort);
+	/* Fires once at once on registration, then on any change at or below path. */
+	int (*xs_watch)(struct xo *x, const char *path, const char *token);
+	int (*xs_unwatch)(struct xo *x, const char *path, const char *token);
+	int (*xs_fd)(struct xo *x);
+	/* One pending event or -EAGAIN.  Events may be spurious or coalesced. */
+	int (*xs_read_watch)(struct xo *x, char **path, char **token);
+
+	/* Grant sharing (gntalloc): new zeroed pages, granted to one domain. */
+	int (*gnt_share)(struct xo *x, xo_domid_t domid, unsigned int count, bool writable,
+			 xo_gref_t *refs, void **addr);
+	/* One page whose byte at notify_offset is zeroed, and/or port notified
+	 * (-1 for none), when this side unshares or dies. */
+	int (*gnt_share_notify)(struct xo *x, xo_domid_t domid, bool writable, int notify_offset,
+				int notify_port, xo_gref_t *ref, void **addr);
+	int (*gnt_unshare)(struct xo *x, void *addr, unsigned int count);
+
+	/* Grant mapping (gntdev).  All or nothing. */
+	int (*gnt_map)(struct xo *x, xo_domid_t domid, unsigned int count, const xo_gref_t *refs,
+		       bool writable, void **addr);
+	int (*gnt_map_notify)(struct xo *x, xo_domid_t domid, xo_gref_t ref, bool writable,
+			      int notify_offset, int notify_port, void **addr);
+	int (*gnt_unmap)(struct xo *x, void *addr, unsigned int count);
+
+	/* Event channels. */
+	int (*evtchn_bind_unbound)(struct xo *x, xo_domid_t remote, xo_port_t *local);
+	int (*evtchn_bind_interdomain)(struct xo *x, xo_domid_t remote, xo_port_t remote_port,
+				       xo_port_t *local);
+	int (*evtchn_unbind)(struct xo *x, xo_port_t port);
+	int (*evtchn_notify)(struct xo *x, xo_port_t port);
+	int (*evtchn_fd)(struct xo *x);
+	/* A fired port (now masked until unmask) or -EAGAIN. */
+	int (*evtchn_pending)(struct xo *x, xo_port_t *port);
+	int (*evtchn_unmask)(struct xo *x, xo_port_t port);
+
+	/* Domain information (dom0 only). */
+	int (*domain_list)(struct xo *x, struct xo_dominfo *out, unsigned int max, unsigned int *n);
+	/* -ESRCH when no such domain. */
+	int (*domain_info)(struct xo *x, xo_domid_t domid, struct xo_dominfo *out);
+
+	void (*close)(struct xo *x);
+};
+
+struct xo {
+	const struct xo_ops *ops;
+};
+
+/* Real Xen.  -ENOENT/-EACCES etc. from the libraries tell what is missing. */
+int xo_real_open(struct xo **out, unsigned int what);
+
+static inline void xo_close(struct xo *x)
+{
+	if (x)
+		x->ops->close(x);
+}
+
+void xo_free_strv(char **v);
+
+/*
+ * Helpers over the ops table (xenops_util.c).
+ */
+
+/* Read a value as a NUL-terminated string. */
+int xo_read_str(struct xo *x, xo_txn_t t, const char *path, char **out);
+int xo_write_str(struct xo *x, xo_txn_t t, const char *path, const char *value);
+int xo_printf(struct xo *x, xo_txn_t t, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/*
+ * Strict decimal parsers for untrusted XenStore values: no sign, no
+ * leading zeros (except "0"), no spaces, no trailing garbage.
+ * -EINVAL on any deviation, -ERANGE above max.
+ */
+int xo_parse_uint(const char *untrusted, unsigned long long max, unsigned long long *out);
+/* A domid below DOMID_FIRST_RESERVED. */
+int xo_parse_domid(const char *untrusted, xo_domid_t *out);
+
+/*
+ * Run body(x, t, arg) inside a transaction, retrying on -EAGAIN up to
+ * `tries` times with a growing backoff (oxenstored rate-limits conflicts).
+ * body's non-zero result aborts the transaction and is returned.
+ */
+int xo_transaction(struct xo *x, unsigned int tries,
+		   int (*body)(struct xo *x, xo_txn_t t, void *arg), void *arg);
+
+/* Own domid, from the relative node "domid" (works in any domain). */
+int xo_self_domid(struct xo *x, xo_domid_t *out);
+
+#endif

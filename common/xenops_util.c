@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: LGPL-2.1-only
+/*
+ * Helpers over the xenops table that every layer needs: strict parsing of
+ * untrusted XenStore values and the transaction retry loop.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "xenshm/xenops.h"
+
+void xo_free_strv(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+int xo_read_str(struct xo *x, xo_txn_t t, const char *path, char **out)
+{
+	size_t len = 0;
+	char *v = NULL;
+	int rc = x->ops->xs_read(x, t, path, &v, &len);
+
+	if (rc)
+		return rc;
+	/* Values may hold NULs; a string with one inside is not the string we asked for. */
+	if (strlen(v) != len) {
+		free(v);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int xo_write_str(struct xo *x, xo_txn_t t, const char *path, const char *value)
+{
+	return x->ops->xs_write(x, t, path, value, strlen(value));
+}
+
+int xo_printf(struct xo *x, xo_txn_t t, const char *path, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	return x->ops->xs_write(x, t, path, buf, (size_t)n);
+}
+
+int xo_parse_uint(const char *untrusted, unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	const char *p = untrusted;
+
+	if (!p || !*p)
+		return -EINVAL;
+	if (p[0] == '0' && p[1])
+		return -EINVAL; /* leading zeros: not the canonical form anybody writes */
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		unsigned int d = (unsigned int)(*p - '0');
+		if (v > (max - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+int xo_parse_domid(const char *untrusted, xo_domid_t *out)
+{
+	unsigned long long v;
+	int rc = xo_parse_uint(untrusted, XO_DOMID_FIRST_RESERVED - 1, &v);
+
+	if (!rc)
+		*out = (xo_domid_t)v;
+	return rc;
+}
+
+int xo_transaction(struct xo *x, unsigned int tries,
+		   int (*body)(struct xo *x, xo_txn_t t, void *arg), void *arg)
+{
+	unsigned int delay_us = 100;
+	int rc = -EAGAIN;
+
+	for (unsigned int i = 0; i < tries && rc == -EAGAIN; i++) {
+		xo_txn_t t;
+		if (i) {
+			struct timespec ts = { 0, (long)delay_us * 1000 };
+			nanosleep(&ts, NULL);
+			if (delay_us < 100000)
+				delay_us *= 2;
+		}
+		rc = x->ops->xs_txn_start(x, &t);
+		if (rc)
+			return rc;
+		rc = body(x, t, arg);
+		if (rc) {
+			x->ops->xs_txn_end(x, t, true);
+			if (rc == -EAGAIN)
+				continue; /* a read inside saw a torn state: retry */
+			return rc;
+		}
+		rc = x->ops->xs_txn_end(x, t, false);
+	}
+	return rc;
+}
+
+int xo_self_domid(struct xo *x, xo_domid_t *out)
+{
+	char *v = NULL;
+	int rc = xo_read_str(x, XO_TXN_NONE, "domid", &v);
+
+	if (!rc)
+		rc = xo_parse_domid(v, out);
+	free(v);
+	return rc;
+}
