@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Helpers for lab tests.  Tests run in dom0 under busybox sh, source this file, and end with
+# exit 0 (pass), 77 (skip) or anything else (fail).  Every guest is gone before each test.
+
+now() { cut -d' ' -f1 /proc/uptime; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+metric() { echo "XENLAB-METRIC $1 $2"; }
+fail() { echo "FAIL: $*"; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
+
+# guest_create NAME SLOT [vif] [disk] [mem=MIB]: a PV guest running labagent.
+# SLOT (0..2) picks its IP 10.77.0.(10+SLOT), its MAC and its disk /dev/vd[abc] (as xvdb).
+# The emulated machine has no NIC: guest traffic never leaves it.
+guest_create() {
+    local name=$1 slot=$2 vif= disk= mem=${GUEST_MEM:-128} o t0 domid
+    shift 2
+    for o in "$@"; do
+        case $o in vif) vif=1 ;; disk) disk=1 ;; mem=*) mem=${o#mem=} ;; esac
+    done
+    {
+        echo "name = \"$name\""
+        echo 'type = "pv"'
+        echo 'kernel = "/boot/vmlinuz"'
+        echo 'ramdisk = "/boot/domu.cpio"'
+        echo "extra = \"console=hvc0 rdinit=/init loglevel=4 xenlab_ip=10.77.0.$((slot + 10))\""
+        echo "memory = $mem"
+        echo 'vcpus = 1'
+        echo 'on_crash = "preserve"'
+        [ -n "$vif" ] && echo "vif = [ 'bridge=xenbr0,mac=00:16:3e:77:00:$((slot + 10))' ]"
+        [ -n "$disk" ] && echo "disk = [ 'phy:/dev/vd$(echo abc | cut -c$((slot + 1))),xvdb,w' ]"
+    } > "/etc/xen/$name.cfg"
+    t0=$(now)
+    xl create -q "/etc/xen/$name.cfg" || { echo "xl create $name failed"; return 1; }
+    domid=$(xl domid "$name") || return 1
+    labexec -t 10 "$domid" true >/dev/null || { echo "guest $name ($domid): agent not up"; return 1; }
+    metric "guest_ready_s.$name" "$(elapsed "$t0")"
+}
+
+guest_domid() { xl domid "$1"; }
+guest_ip() { echo "10.77.0.$(($1 + 10))"; }
+
+# guest_exec NAME COMMAND...: run in the guest, print its output, return its status.
+guest_exec() {
+    local name=$1
+    shift
+    labexec -t "${GUEST_TIMEOUT:-60}" "$(xl domid "$name")" "$@"
+}
+
+guest_destroy() { xl destroy "$1"; }
+
+destroy_all_guests() {
+    xl list 2>/dev/null | awk 'NR > 2 { print $1 }' | while read -r d; do xl destroy "$d"; done
+}

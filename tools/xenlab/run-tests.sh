@@ -1,0 +1,54 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# The dom0 side of the lab runner: runs each test script, brackets its output with markers
+# the host parses, retries once a test whose helper crashed (a signal, FINDINGS.md §3),
+# ships guest logs back over the serial line, and prints a summary.
+# usage: run-tests check|demo [NAME+NAME...]
+. /xenlab/lib.sh
+MODE=$1
+FILTER=$(echo "$2" | tr '+' ' ')
+TIMEOUT=${XENLAB_TEST_TIMEOUT:-300}
+pass=0; failed=0; skipped=0
+
+run_one() {  # run_one NAME SCRIPT -> sets RC
+    rm -f /tmp/rc
+    ( timeout "$TIMEOUT" sh "$2"; echo $? > /tmp/rc ) 2>&1 | sed "s/^/[$1] /"
+    RC=$(cat /tmp/rc 2>/dev/null || echo 255)
+}
+
+if [ "$MODE" = demo ]; then
+    TESTS=/xenlab/tests/demo.sh
+else
+    TESTS=$(ls /xenlab/tests/*.sh | grep -v '/demo.sh$')
+fi
+for t in $TESTS; do
+    name=$(basename "$t" .sh)
+    if [ -n "$FILTER" ] && ! echo " $FILTER " | grep -q " $name "; then continue; fi
+    destroy_all_guests
+    echo "XENLAB-TEST-BEGIN $name"
+    t0=$(now)
+    run_one "$name" "$t"
+    # 124/143: our timeout; other signals: a crashed helper, worth one retry.
+    if [ "$RC" -ge 128 ] && [ "$RC" -ne 143 ]; then
+        echo "XENLAB-TEST-RETRY $name rc=$RC"
+        destroy_all_guests
+        run_one "$name" "$t"
+    fi
+    case $RC in
+    0) res=PASS; pass=$((pass + 1)) ;;
+    77) res=SKIP; skipped=$((skipped + 1)) ;;
+    *) res=FAIL; failed=$((failed + 1)) ;;
+    esac
+    echo "XENLAB-TEST-END $name $res rc=$RC $(elapsed "$t0")s"
+done
+destroy_all_guests
+
+# Guest consoles and the hypervisor log, for reading after a failure.
+xl dmesg > /var/log/xen/xl-dmesg.log 2>&1
+for f in /var/log/xen/*.log; do
+    [ -s "$f" ] || continue
+    echo "XENLAB-FILE-BEGIN $(basename "$f")"
+    gzip -c "$f" | base64
+    echo "XENLAB-FILE-END"
+done
+echo "XENLAB-SUMMARY $pass passed, $failed failed, $skipped skipped"

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * labexec: run a shell command in a lab guest through its labagent and
+ * return the command's output and exit status (see labagent.c).
+ *
+ *   labexec [-t SECONDS] DOMID COMMAND...
+ *
+ * Exit status: the command's, 124 if it timed out in the guest, 125 if the
+ * guest's agent did not answer in time, 126 on a local error.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xenshm/xenops.h"
+
+static char base[96];
+
+static int wait_node(struct xo *x, const char *path, const char *prefix, char **out, int timeout_ms)
+{
+	struct timespec t0, now;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = x->ops->xs_watch(x, path, "w");
+	if (rc)
+		return rc;
+	for (;;) {
+		char *v = NULL, *p, *t;
+		if (xo_read_str(x, XO_TXN_NONE, path, &v) == 0 &&
+		    (!prefix || !strncmp(v, prefix, strlen(prefix)))) {
+			*out = v;
+			rc = 0;
+			break;
+		}
+		free(v);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long el = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (el >= timeout_ms) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		struct pollfd pfd = { .fd = x->ops->xs_fd(x), .events = POLLIN };
+		poll(&pfd, 1, (int)(timeout_ms - el) < 500 ? (int)(timeout_ms - el) : 500);
+		while (x->ops->xs_read_watch(x, &p, &t) == 0) {
+			free(p);
+			free(t);
+		}
+	}
+	x->ops->xs_unwatch(x, path, "w");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long long timeout_s = 60;
+	xo_domid_t domid;
+	struct xo *x = NULL;
+	char path[160], seq[48], *v = NULL, cmd[8192] = "";
+	int opt, rc, code = 126;
+
+	while ((opt = getopt(argc, argv, "+t:")) != -1) {
+		if (opt != 't' || xo_parse_uint(optarg, 24 * 3600, &timeout_s)) {
+			fprintf(stderr, "usage: labexec [-t SECONDS] DOMID COMMAND...\n");
+			return 126;
+		}
+	}
+	if (argc - optind < 2 || xo_parse_domid(argv[optind], &domid)) {
+		fprintf(stderr, "usage: labexec [-t SECONDS] DOMID COMMAND...\n");
+		return 126;
+	}
+	for (int i = optind + 1; i < argc; i++) {
+		size_t l = strlen(cmd);
+		snprintf(cmd + l, sizeof(cmd) - l, "%s%s", l ? " " : "", argv[i]);
+	}
+	rc = xo_real_open(&x, XO_OPEN_XS);
+	if (rc) {
+		fprintf(stderr, "labexec: cannot open XenStore: %s\n", strerror(-rc));
+		return 126;
+	}
+	snprintf(base, sizeof(base), "/local/domain/%u/data/labexec", domid);
+	snprintf(path, sizeof(path), "%s/ready", base);
+	rc = wait_node(x, path, "1", &v, 60000);
+	free(v);
+	if (rc) {
+		fprintf(stderr, "labexec: no agent in domain %u (%s)\n", domid, path);
+		code = 125;
+		goto out;
+	}
+	snprintf(seq, sizeof(seq), "%ld.%ld", (long)getpid(), (long)time(NULL));
+	snprintf(path, sizeof(path), "%s/rc", base);
+	x->ops->xs_rm(x, XO_TXN_NONE, path);
+	snprintf(path, sizeof(path), "%s/timeout", base);
+	xo_printf(x, XO_TXN_NONE, path, "%llu", timeout_s);
+	snprintf(path, sizeof(path), "%s/cmd", base);
+	xo_write_str(x, XO_TXN_NONE, path, cmd);
+	snprintf(path, sizeof(path), "%s/req", base);
+	xo_write_str(x, XO_TXN_NONE, path, seq);
+
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "%s ", seq);
+	snprintf(path, sizeof(path), "%s/rc", base);
+	rc = wait_node(x, path, prefix, &v, (int)(timeout_s * 1000 + 10000));
+	if (rc) {
+		fprintf(stderr, "labexec: domain %u did not answer within %llus\n", domid, timeout_s + 10);
+		code = 125;
+		goto out;
+	}
+	code = atoi(v + strlen(prefix));
+	free(v);
+
+	unsigned long long n = 0;
+	snprintf(path, sizeof(path), "%s/out-n", base);
+	if (!xo_read_str(x, XO_TXN_NONE, path, &v))
+		xo_parse_uint(v, 4096, &n);
+	free(v);
+	for (unsigned long long i = 0; i < n; i++) {
+		size_t len;
+		snprintf(path, sizeof(path), "%s/out/%llu", base, i);
+		if (x->ops->xs_read(x, XO_TXN_NONE, path, &v, &len) == 0) {
+			fwrite(v, 1, len, stdout);
+			free(v);
+		}
+	}
+	fflush(stdout);
+out:
+	xo_close(x);
+	return code;
+}
