@@ -151,7 +151,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/xenshm $(DESTDIR)$(PREFIX)/bin
 	install -m 0644 $(COMMON_LIB) $(REAL_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 0644 common/include/xenshm/xenops.h common/include/xenshm/ring.h \
-	  common/include/xenshm/ctrl.h $(GEN_HDR) $(DESTDIR)$(PREFIX)/include/xenshm/
+	  common/include/xenshm/ctrl.h common/include/xenshm/xspath.h $(GEN_HDR) \
+	  $(DESTDIR)$(PREFIX)/include/xenshm/
 	install -m 0755 $(BENCH_BIN) $(DESTDIR)$(PREFIX)/bin/
 
 clean:

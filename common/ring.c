@@ -96,23 +96,28 @@ size_t xshm_ring_max_payload(const struct xshm_ring *r)
 
 /* ---------- data movement (bounds come from private state only) ---------- */
 
-static void copy_in(struct xshm_ring *r, uint64_t idx, const void *src, size_t len)
+/* Copy between `buf` and the data area at ring index idx, chunk by chunk; to_ring picks the direction. */
+static void copy_ring(struct xshm_ring *r, uint64_t idx, uint8_t *buf, size_t len, bool to_ring)
 {
 	uint64_t off = idx % r->size;
-	const uint8_t *s = src;
+	uint64_t mask = ((uint64_t)1 << r->chunk_shift) - 1;
 
 	while (len) {
-		size_t n;
+		uint8_t *area;
+		uint64_t room;
 		if (r->contig) {
-			n = (size_t)(r->size - off) < len ? (size_t)(r->size - off) : len;
-			memcpy(r->contig + off, s, n);
+			area = r->contig + off;
+			room = r->size - off;
 		} else {
-			uint64_t in = off & (((uint64_t)1 << r->chunk_shift) - 1);
-			uint64_t room = ((uint64_t)1 << r->chunk_shift) - in;
-			n = room < len ? (size_t)room : len;
-			memcpy(r->chunks[off >> r->chunk_shift] + in, s, n);
+			area = r->chunks[off >> r->chunk_shift] + (off & mask);
+			room = mask + 1 - (off & mask);
 		}
-		s += n;
+		size_t n = room < len ? (size_t)room : len;
+		if (to_ring)
+			memcpy(area, buf, n);
+		else
+			memcpy(buf, area, n);
+		buf += n;
 		len -= n;
 		off += n;
 		if (off == r->size)
@@ -120,28 +125,14 @@ static void copy_in(struct xshm_ring *r, uint64_t idx, const void *src, size_t l
 	}
 }
 
+static void copy_in(struct xshm_ring *r, uint64_t idx, const void *src, size_t len)
+{
+	copy_ring(r, idx, (uint8_t *)(uintptr_t)src, len, true);
+}
+
 static void copy_out(struct xshm_ring *r, uint64_t idx, void *dst, size_t len)
 {
-	uint64_t off = idx % r->size;
-	uint8_t *d = dst;
-
-	while (len) {
-		size_t n;
-		if (r->contig) {
-			n = (size_t)(r->size - off) < len ? (size_t)(r->size - off) : len;
-			memcpy(d, r->contig + off, n);
-		} else {
-			uint64_t in = off & (((uint64_t)1 << r->chunk_shift) - 1);
-			uint64_t room = ((uint64_t)1 << r->chunk_shift) - in;
-			n = room < len ? (size_t)room : len;
-			memcpy(d, r->chunks[off >> r->chunk_shift] + in, n);
-		}
-		d += n;
-		len -= n;
-		off += n;
-		if (off == r->size)
-			off = 0;
-	}
+	copy_ring(r, idx, dst, len, false);
 }
 
 /* ---------- the peer's index ---------- */

@@ -117,6 +117,14 @@ int xo_transaction(struct xo *x, unsigned int tries,
 	return rc;
 }
 
+int xo_domain_name(struct xo *x, xo_domid_t domid, char **out)
+{
+	char path[48];
+
+	snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+	return xo_read_str(x, XO_TXN_NONE, path, out);
+}
+
 int xo_self_domid(struct xo *x, xo_domid_t *out)
 {
 	char *v = NULL;

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # A guest maps dom0's grants and is destroyed mid-use: dom0 unshares and the whole gntalloc
 # budget comes back (counted by granting exactly `limit` pages before and after).
+# It changes the host-wide gntalloc limit, so it gets a boot of its own:
+# xenlab: own-boot
 . /xenlab/lib.sh
 LIMIT_FILE=/sys/module/xen_gntalloc/parameters/limit
 OLD=$(cat $LIMIT_FILE)

@@ -6,32 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xenshm/xenops_fake.h"
+#include "fake_env.h"
 #include "tests.h"
-
-struct env {
-	struct xo_fake_world *w;
-	xo_domid_t g1, g2;
-	struct xo *d0, *x1, *x2;
-};
-
-static void env_init(struct env *e)
-{
-	e->w = xo_fake_world_new();
-	ck_assert_int_eq(xo_fake_domain_create(e->w, "g1", &e->g1), 0);
-	ck_assert_int_eq(xo_fake_domain_create(e->w, "g2", &e->g2), 0);
-	ck_assert_int_eq(xo_fake_open(e->w, 0, &e->d0), 0);
-	ck_assert_int_eq(xo_fake_open(e->w, e->g1, &e->x1), 0);
-	ck_assert_int_eq(xo_fake_open(e->w, e->g2, &e->x2), 0);
-}
-
-static void env_fini(struct env *e)
-{
-	xo_close(e->d0);
-	xo_close(e->x1);
-	xo_close(e->x2);
-	xo_fake_world_free(e->w);
-}
 
 static struct xo_fake_counts counts(struct env *e, xo_domid_t d)
 {
@@ -278,6 +254,14 @@ START_TEST(domain_info_dom0_only)
 	ck_assert_int_eq(e.d0->ops->domain_info(e.d0, e.g2, d), 0);
 	ck_assert(d[0].flags & XO_DOMINFO_PAUSED);
 	ck_assert_int_eq(e.d0->ops->domain_info(e.d0, 42, d), -ESRCH);
+	char *name = NULL;
+	ck_assert_int_eq(xo_domain_name(e.d0, e.g2, &name), 0);
+	ck_assert_str_eq(name, "g2");
+	free(name);
+	ck_assert_int_eq(xo_domain_name(e.d0, 0, &name), 0);
+	ck_assert_str_eq(name, "Domain-0");
+	free(name);
+	ck_assert_int_eq(xo_domain_name(e.d0, 42, &name), -ENOENT);
 	env_fini(&e);
 }
 END_TEST

@@ -8,33 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xenshm/xenops_fake.h"
+#include "fake_env.h"
 #include "tests.h"
-
-struct env {
-	struct xo_fake_world *w;
-	xo_domid_t g1, g2;
-	struct xo *d0, *x1, *x2;
-};
-
-static void env_init(struct env *e)
-{
-	e->w = xo_fake_world_new();
-	ck_assert_ptr_nonnull(e->w);
-	ck_assert_int_eq(xo_fake_domain_create(e->w, "g1", &e->g1), 0);
-	ck_assert_int_eq(xo_fake_domain_create(e->w, "g2", &e->g2), 0);
-	ck_assert_int_eq(xo_fake_open(e->w, 0, &e->d0), 0);
-	ck_assert_int_eq(xo_fake_open(e->w, e->g1, &e->x1), 0);
-	ck_assert_int_eq(xo_fake_open(e->w, e->g2, &e->x2), 0);
-}
-
-static void env_fini(struct env *e)
-{
-	xo_close(e->d0);
-	xo_close(e->x1);
-	xo_close(e->x2);
-	xo_fake_world_free(e->w);
-}
 
 static char *rd(struct xo *x, const char *path, int *rc)
 {

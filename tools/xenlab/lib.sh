@@ -52,3 +52,10 @@ guest_destroy() { xl destroy "$1"; }
 destroy_all_guests() {
     xl list 2>/dev/null | awk 'NR > 2 { print $1 }' | while read -r d; do xl destroy "$d"; done
 }
+
+# collect FILE [NAME]: ship a dom0 file back to the host's log dir (as BOOT-NAME).
+collect() {
+    echo "XENLAB-FILE-BEGIN ${2:-$(basename "$1")}"
+    gzip -c "$1" | base64
+    echo "XENLAB-FILE-END"
+}

@@ -177,6 +177,9 @@ int xo_parse_domid(const char *untrusted, xo_domid_t *out);
 int xo_transaction(struct xo *x, unsigned int tries,
 		   int (*body)(struct xo *x, xo_txn_t t, void *arg), void *arg);
 
+/* A domain's name, from /local/domain/<domid>/name (what `xl list` shows). */
+int xo_domain_name(struct xo *x, xo_domid_t domid, char **out);
+
 /* Own domid, from the relative node "domid" (works in any domain). */
 int xo_self_domid(struct xo *x, xo_domid_t *out);
 
