@@ -28,7 +28,7 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -pthread -fPIC \
-	-Icommon/include -I$(BUILD)/gen $(CFLAGS)
+	-Icommon/include -Ifrontend/include -I$(BUILD)/gen $(CFLAGS)
 LDFLAGS ?=
 ALL_LDFLAGS := -pthread $(LDFLAGS)
 
@@ -42,10 +42,12 @@ ALL_LDFLAGS += --coverage
 endif
 
 # ---- sources, by layer ----
-COMMON_SRCS := common/ring.c common/ctrl.c common/xenops_util.c common/xspath.c
+COMMON_SRCS := common/ring.c common/ctrl.c common/segdir.c common/xenops_util.c common/xspath.c
 FAKE_SRCS := common/xenops_fake.c common/xenops_fake_xs.c common/xenops_fake_gnt.c \
 	common/xenops_fake_evtchn.c
 REAL_SRCS := common/xenops_real.c
+DAEMON_SRCS := dom0/pool.c dom0/devdirs.c dom0/daemon.c backend/device.c
+FRONT_SRCS := frontend/shm.c frontend/shm_init.c
 SCHEMA_LIB_SRCS := xenstore-schema/schema.c
 SCHEMA_SRC := xenstore-schema/xenshm.schema
 UNIT_SRCS := $(wildcard test/unit/*.c)
@@ -56,6 +58,10 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_LIB := $(BUILD)/lib/libxenshm-common.a
 FAKE_LIB := $(BUILD)/lib/libxenshm-fake.a
 REAL_LIB := $(BUILD)/lib/libxenshm-xen.a
+DAEMON_LIB := $(BUILD)/lib/libxenshmd.a
+FRONT_LIB := $(BUILD)/lib/libxenshm.a
+XENSHMD_BIN := $(BUILD)/bin/xenshmd
+XENSHM_BIN := $(BUILD)/bin/xenshm
 XSGEN := $(BUILD)/bin/xsgen
 GEN_HDR := $(BUILD)/gen/xenshm/xspaths.h
 UNIT_BIN := $(BUILD)/test/unit-tests
@@ -66,7 +72,8 @@ LAB_BINS := $(patsubst tools/xenlab/src/%.c,$(BUILD)/lab/%,$(LAB_TOOL_SRCS))
 	schema-doc schema-doc-check
 .DELETE_ON_ERROR:
 
-all: $(COMMON_LIB) $(FAKE_LIB) $(REAL_LIB) $(UNIT_BIN) $(BENCH_BIN) $(LAB_BINS)
+all: $(COMMON_LIB) $(FAKE_LIB) $(REAL_LIB) $(DAEMON_LIB) $(FRONT_LIB) $(XENSHMD_BIN) $(XENSHM_BIN) \
+	$(UNIT_BIN) $(BENCH_BIN) $(LAB_BINS)
 
 # ---- generated XenStore path builders ----
 $(XSGEN): $(call obj,xenstore-schema/xsgen.c $(SCHEMA_LIB_SRCS))
@@ -78,7 +85,8 @@ $(GEN_HDR): $(SCHEMA_SRC) $(XSGEN)
 	$(XSGEN) header $(SCHEMA_SRC) > $@.tmp && mv $@.tmp $@
 
 # Everything that includes xspaths.h must wait for it.
-$(call obj,$(COMMON_SRCS) $(UNIT_SRCS) $(LAB_TOOL_SRCS)): $(GEN_HDR)
+$(call obj,$(COMMON_SRCS) $(DAEMON_SRCS) $(FRONT_SRCS) $(UNIT_SRCS) $(LAB_TOOL_SRCS) \
+	dom0/xenshmd.c tools/xenshm.c): $(GEN_HDR)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -90,11 +98,13 @@ $(call obj,$(UNIT_SRCS)): ALL_CFLAGS += $(CHECK_CFLAGS)
 $(COMMON_LIB): $(call obj,$(COMMON_SRCS) $(SCHEMA_LIB_SRCS))
 $(FAKE_LIB): $(call obj,$(FAKE_SRCS))
 $(REAL_LIB): $(call obj,$(REAL_SRCS))
+$(DAEMON_LIB): $(call obj,$(DAEMON_SRCS))
+$(FRONT_LIB): $(call obj,$(FRONT_SRCS))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRCS)) $(FAKE_LIB) $(COMMON_LIB)
+$(UNIT_BIN): $(call obj,$(UNIT_SRCS)) $(DAEMON_LIB) $(FRONT_LIB) $(FAKE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
@@ -102,9 +112,17 @@ $(BENCH_BIN): $(call obj,tools/bench/bench.c tools/bench/ring_bench.c) $(COMMON_
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
+$(XENSHMD_BIN): $(call obj,dom0/xenshmd.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS)
+
+$(XENSHM_BIN): $(call obj,tools/xenshm.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS)
+
 # Lab programs run inside Xen guests: real Xen layer, bound at load time
 # (a swapping guest must not resolve symbols lazily, see docs/xenlab.md).
-$(BUILD)/lab/%: $(BUILD)/obj/tools/xenlab/src/%.o $(REAL_LIB) $(COMMON_LIB)
+$(BUILD)/lab/%: $(BUILD)/obj/tools/xenlab/src/%.o $(FRONT_LIB) $(REAL_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -Wl,-z,now -o $@ $^ $(XEN_LIBS)
 
@@ -149,8 +167,10 @@ deps:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/xenshm $(DESTDIR)$(PREFIX)/bin
-	install -m 0644 $(COMMON_LIB) $(REAL_LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 common/include/xenshm/xenops.h common/include/xenshm/ring.h \
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0644 $(COMMON_LIB) $(REAL_LIB) $(FRONT_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(XENSHMD_BIN) $(XENSHM_BIN) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 frontend/include/xenshm/shm.h common/include/xenshm/xenops.h common/include/xenshm/ring.h \
 	  common/include/xenshm/ctrl.h common/include/xenshm/xspath.h $(GEN_HDR) \
 	  $(DESTDIR)$(PREFIX)/include/xenshm/
 	install -m 0755 $(BENCH_BIN) $(DESTDIR)$(PREFIX)/bin/

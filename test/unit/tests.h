@@ -12,6 +12,8 @@ Suite *fake_gnt_suite(void);
 Suite *fake_evtchn_suite(void);
 Suite *util_suite(void);
 Suite *schema_suite(void);
+Suite *pool_segdir_suite(void);
+Suite *xenshmd_suite(void);
 
 /* Deterministic pseudo-random bytes for patterns (xorshift). */
 static inline uint32_t test_rand(uint32_t *s)

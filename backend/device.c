@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* One guest's xenshm device: the XenBus backend and its control-ring server (see device.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "xenshm/segdir.h"
+#include "xenshm/xspaths.h"
+#include "device.h"
+
+enum { XB_UNKNOWN, XB_INITIALISING, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING,
+       XB_CLOSED, XB_RECONFIGURING, XB_RECONFIGURED };
+
+#define QUOTA_KB_MAX (1ull << 40)
+
+void xshm_log(const struct xshm_host *h, int level, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (h->log)
+		h->log(level, buf);
+	else
+		fprintf(stderr, "xenshmd: %s\n", buf);
+}
+
+#define DEVLOG(dev, level, fmt, ...) \
+	xshm_log((dev)->h, level, "domain %u device xenshm/%u: " fmt, (dev)->domid, (dev)->devid, ##__VA_ARGS__)
+
+static int write_state(struct xshm_dev *dev, int state)
+{
+	char path[XSP_MAX];
+	int rc = xsp_be_state(path, sizeof(path), dev->domid, dev->devid);
+
+	if (!rc)
+		rc = xo_printf(dev->h->x, XO_TXN_NONE, path, "%d", state);
+	if (!rc)
+		dev->be_state = state;
+	else
+		DEVLOG(dev, LOG_ERR, "cannot write backend state %d: %s", state, strerror(-rc));
+	return rc;
+}
+
+static void seg_free(struct xshm_dev *dev, struct xshm_seg *seg)
+{
+	struct xo *x = dev->h->x;
+	char path[XSP_MAX];
+
+	/* A guest still mapping the pages keeps them alive in gntalloc until it unmaps. */
+	if (seg->data)
+		x->ops->gnt_unshare(x, seg->data, seg->pages);
+	if (seg->dir)
+		x->ops->gnt_unshare(x, seg->dir, seg->ndir);
+	if (!xsp_be_segment(path, sizeof(path), dev->domid, dev->devid, seg->id))
+		x->ops->xs_rm(x, XO_TXN_NONE, path);
+	xshm_pool_release(&dev->h->pool, &dev->acct, (uint64_t)seg->pages + seg->ndir);
+	free(seg->refs);
+	free(seg->dir_refs);
+	free(seg);
+}
+
+static void teardown(struct xshm_dev *dev)
+{
+	struct xo *x = dev->h->x;
+	char path[XSP_MAX];
+
+	while (dev->segs) {
+		struct xshm_seg *s = dev->segs;
+		dev->segs = s->next;
+		seg_free(dev, s);
+	}
+	if (dev->rings_attached) {
+		xshm_ring_detach(&dev->tx);
+		xshm_ring_detach(&dev->rx);
+		dev->rings_attached = false;
+	}
+	if (dev->ctrl) {
+		/* Unsharing zeroes be_live and fires the port: the guest learns we are gone. */
+		x->ops->gnt_unshare(x, dev->ctrl, 1);
+		dev->ctrl = NULL;
+	}
+	if (dev->port_bound) {
+		x->ops->evtchn_unbind(x, dev->port);
+		dev->port_bound = false;
+	}
+	if (!xsp_be_ring_ref(path, sizeof(path), dev->domid, dev->devid))
+		x->ops->xs_rm(x, XO_TXN_NONE, path);
+	if (!xsp_be_event_channel(path, sizeof(path), dev->domid, dev->devid))
+		x->ops->xs_rm(x, XO_TXN_NONE, path);
+}
+
+/* Disconnect a misbehaving or failed frontend: error node, everything back, Closed. */
+static void dev_fail(struct xshm_dev *dev, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void dev_fail(struct xshm_dev *dev, int err, const char *fmt, ...)
+{
+	char msg[256], path[XSP_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	DEVLOG(dev, LOG_ERR, "%s; disconnecting", msg);
+	dev->faults++;
+	if (!xsp_be_error(path, sizeof(path), dev->domid, dev->devid))
+		xo_printf(dev->h->x, XO_TXN_NONE, path, "%d %s", err < 0 ? -err : err, msg);
+	teardown(dev);
+	write_state(dev, XB_CLOSED);
+}
+
+struct publish_arg {
+	struct xshm_dev *dev;
+};
+
+static int publish_body(struct xo *x, xo_txn_t t, void *arg)
+{
+	struct xshm_dev *dev = ((struct publish_arg *)arg)->dev;
+	char path[XSP_MAX];
+	int rc;
+
+	rc = xsp_be_ring_ref(path, sizeof(path), dev->domid, dev->devid);
+	if (!rc)
+		rc = xo_printf(x, t, path, "%u", dev->ctrl_ref);
+	if (!rc)
+		rc = xsp_be_event_channel(path, sizeof(path), dev->domid, dev->devid);
+	if (!rc)
+		rc = xo_printf(x, t, path, "%u", dev->port);
+	if (!rc)
+		rc = xsp_be_version(path, sizeof(path), dev->domid, dev->devid);
+	if (!rc)
+		rc = xo_printf(x, t, path, "%d", XSHM_CTRL_VERSION);
+	if (!rc)
+		rc = xsp_be_state(path, sizeof(path), dev->domid, dev->devid);
+	if (!rc)
+		rc = xo_printf(x, t, path, "%d", XB_INITWAIT);
+	return rc;
+}
+
+/* Grant a fresh control page and port and announce them: backend InitWait. */
+static void prepare(struct xshm_dev *dev)
+{
+	struct xo *x = dev->h->x;
+	struct publish_arg a = { dev };
+	void *page;
+	int rc;
+
+	rc = x->ops->evtchn_bind_unbound(x, dev->domid, &dev->port);
+	if (rc) {
+		dev_fail(dev, rc, "cannot allocate an event channel: %s", strerror(-rc));
+		return;
+	}
+	dev->port_bound = true;
+	rc = x->ops->gnt_share_notify(x, dev->domid, true, offsetof(struct xshm_ctrl_page, be_live),
+				      (int)dev->port, &dev->ctrl_ref, &page);
+	if (rc) {
+		dev_fail(dev, rc, "cannot grant the control page: %s", strerror(-rc));
+		return;
+	}
+	dev->ctrl = page;
+	xshm_ctrl_page_init(dev->ctrl);
+	dev->ctrl->be_live = XSHM_LIVE_UP;
+	rc = xo_transaction(x, 20, publish_body, &a);
+	if (rc) {
+		dev_fail(dev, rc, "cannot publish the control page: %s", strerror(-rc));
+		return;
+	}
+	dev->be_state = XB_INITWAIT;
+	DEVLOG(dev, LOG_INFO, "control page gref %u, port %u: waiting for the frontend",
+	       dev->ctrl_ref, dev->port);
+}
+
+static void serve(struct xshm_dev *dev);
+
+static void connect_frontend(struct xshm_dev *dev)
+{
+	char path[XSP_MAX], *untrusted_version = NULL;
+	unsigned long long version = 0;
+	int rc;
+
+	rc = xsp_fe_version(path, sizeof(path), dev->domid, dev->devid);
+	if (!rc)
+		rc = xo_read_str(dev->h->x, XO_TXN_NONE, path, &untrusted_version);
+	if (!rc)
+		rc = xo_parse_uint(untrusted_version, 65535, &version);
+	free(untrusted_version);
+	if (rc || version != XSHM_CTRL_VERSION) {
+		dev_fail(dev, -EPROTONOSUPPORT, "frontend protocol version unreadable or not %d",
+			 XSHM_CTRL_VERSION);
+		return;
+	}
+	rc = xshm_ctrl_attach_rings(dev->ctrl, false, &dev->tx, &dev->rx);
+	if (rc) {
+		dev_fail(dev, rc, "control rings corrupt before connection");
+		return;
+	}
+	dev->rings_attached = true;
+	if (write_state(dev, XB_CONNECTED))
+		return;
+	DEVLOG(dev, LOG_INFO, "connected");
+	serve(dev); /* requests may already wait; this also arms the wake-up */
+}
+
+void xshm_dev_frontend_changed(struct xshm_dev *dev)
+{
+	char *untrusted_state = NULL, path[XSP_MAX], *v = NULL;
+	unsigned long long state;
+	bool online = true;
+	int rc;
+
+	if (dev->gone)
+		return;
+	rc = xo_read_str(dev->h->x, XO_TXN_NONE, dev->fe_state_path, &untrusted_state);
+	if (rc == -ENOENT) {
+		/* The frontend dir is gone: the domain is going away or the device is removed. */
+		free(untrusted_state);
+		if (dev->be_state != XB_CLOSED) {
+			teardown(dev);
+			write_state(dev, XB_CLOSED);
+		}
+		return;
+	}
+	if (!rc)
+		rc = xo_parse_uint(untrusted_state, XB_RECONFIGURED, &state);
+	free(untrusted_state);
+	if (rc) {
+		dev_fail(dev, -EINVAL, "frontend state is not a XenBus state");
+		return;
+	}
+	if (!xsp_be_online(path, sizeof(path), dev->domid, dev->devid) &&
+	    !xo_read_str(dev->h->x, XO_TXN_NONE, path, &v))
+		online = strcmp(v, "0") != 0;
+	free(v);
+
+	switch (state) {
+	case XB_INITIALISING:
+		if (dev->be_state == XB_INITWAIT && dev->ctrl)
+			break; /* repeated event: already waiting for it */
+		if (dev->be_state == XB_CONNECTED)
+			DEVLOG(dev, LOG_INFO, "frontend restarted without closing: reconnecting");
+		teardown(dev);
+		if (online)
+			prepare(dev);
+		break;
+	case XB_INITIALISED:
+	case XB_CONNECTED:
+		/* A frontend may skip Initialised: both mean "ring ready" to us. */
+		if (dev->be_state == XB_INITWAIT && dev->ctrl)
+			connect_frontend(dev);
+		break;
+	case XB_CLOSING:
+	case XB_CLOSED:
+		if (dev->be_state != XB_CLOSED) {
+			teardown(dev);
+			write_state(dev, XB_CLOSED);
+			DEVLOG(dev, LOG_INFO, "frontend closed%s", online ? "; waiting for a reconnect" : "");
+		}
+		break;
+	default:
+		break; /* Unknown, InitWait (a backend state) and reconfiguration: nothing to do */
+	}
+}
+
+/* ---------------------------------------------------------------- control ring */
+
+static int handle_seg_alloc(struct xshm_dev *dev, const struct xshm_ctrl_seg_alloc *req,
+			    struct xshm_ctrl_rsp_seg_alloc *rsp)
+{
+	struct xo *x = dev->h->x;
+	struct xshm_seg *seg = calloc(1, sizeof(*seg));
+	char path[XSP_MAX];
+	int rc;
+
+	if (!seg)
+		return -ENOMEM;
+	seg->pages = req->pages;
+	seg->purpose = req->purpose;
+	seg->ndir = xshm_segdir_pages(req->pages);
+	rc = xshm_pool_charge(&dev->h->pool, &dev->acct, (uint64_t)seg->pages + seg->ndir);
+	if (rc) {
+		DEVLOG(dev, LOG_NOTICE, "refused %u pages: %s (guest uses %llu of %llu, host %llu of %llu)",
+		       seg->pages, rc == -EDQUOT ? "over the guest's quota" : "host budget exhausted",
+		       (unsigned long long)dev->acct.used, (unsigned long long)dev->acct.quota,
+		       (unsigned long long)dev->h->pool.used, (unsigned long long)dev->h->pool.budget);
+		free(seg);
+		return rc;
+	}
+	seg->refs = calloc(seg->pages, sizeof(*seg->refs));
+	seg->dir_refs = calloc(seg->ndir, sizeof(*seg->dir_refs));
+	rc = (!seg->refs || !seg->dir_refs) ? -ENOMEM : 0;
+	if (!rc)
+		rc = x->ops->gnt_share(x, dev->domid, seg->pages, true, seg->refs, &seg->data);
+	if (!rc)
+		rc = x->ops->gnt_share(x, dev->domid, seg->ndir, false, seg->dir_refs, &seg->dir);
+	if (rc)
+		goto fail;
+	for (uint32_t i = 0; i < seg->ndir; i++)
+		xshm_segdir_fill((struct xshm_segdir_page *)seg->dir + i, i, seg->refs, seg->pages,
+				 seg->dir_refs);
+	seg->id = dev->next_seg_id++;
+	rc = xsp_be_segment(path, sizeof(path), dev->domid, dev->devid, seg->id);
+	if (!rc)
+		rc = xo_printf(x, XO_TXN_NONE, path, "%u %u %u", seg->pages, seg->purpose,
+			       seg->dir_refs[0]);
+	if (rc)
+		goto fail;
+	seg->next = dev->segs;
+	dev->segs = seg;
+	rsp->seg_id = seg->id;
+	rsp->pages = seg->pages;
+	rsp->dir_gref = seg->dir_refs[0];
+	return 0;
+fail:
+	DEVLOG(dev, LOG_WARNING, "cannot grant %u pages: %s", seg->pages, strerror(-rc));
+	seg_free(dev, seg);
+	return rc;
+}
+
+static int handle_seg_free(struct xshm_dev *dev, uint32_t id)
+{
+	for (struct xshm_seg **pp = &dev->segs; *pp; pp = &(*pp)->next) {
+		if ((*pp)->id == id) {
+			struct xshm_seg *s = *pp;
+			*pp = s->next;
+			seg_free(dev, s);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Answer one parsed request; returns false when it has no response. */
+static bool handle(struct xshm_dev *dev, const struct xshm_ctrl_msg *req, struct xshm_ctrl_msg *rsp)
+{
+	uint32_t nsegs = 0;
+
+	memset(rsp, 0, sizeof(*rsp));
+	rsp->hdr.type = req->hdr.type | XSHM_CTRL_RESPONSE;
+	rsp->hdr.id = req->hdr.id;
+	switch (req->hdr.type) {
+	case XSHM_CTRL_HELLO:
+		rsp->u.rsp_hello.max_pages = (uint32_t)(dev->acct.quota > UINT32_MAX ? UINT32_MAX : dev->acct.quota);
+		return true;
+	case XSHM_CTRL_SEG_ALLOC:
+		rsp->u.rsp_seg_alloc.status = handle_seg_alloc(dev, &req->u.seg_alloc, &rsp->u.rsp_seg_alloc);
+		return true;
+	case XSHM_CTRL_SEG_FREE:
+		rsp->u.rsp_status.status = handle_seg_free(dev, req->u.seg_free.seg_id);
+		return true;
+	case XSHM_CTRL_STATS:
+		for (struct xshm_seg *s = dev->segs; s; s = s->next)
+			nsegs++;
+		rsp->u.rsp_stats.segments = nsegs;
+		rsp->u.rsp_stats.pages_granted = dev->acct.used;
+		rsp->u.rsp_stats.pages_quota = dev->acct.quota;
+		rsp->u.rsp_stats.host_pages_free = xshm_pool_free(&dev->h->pool);
+		return true;
+	case XSHM_CTRL_CHAN_OPEN:
+		rsp->u.rsp_chan_open.status = -ENOSYS; /* MemPipe channels come later */
+		return true;
+	case XSHM_CTRL_CHAN_CLOSE:
+		rsp->u.rsp_status.status = -ENOSYS;
+		return true;
+	default: /* RECLAIM_ACK: noted, no response */
+		return false;
+	}
+}
+
+static void serve(struct xshm_dev *dev)
+{
+	struct xo *x = dev->h->x;
+	bool kick = false;
+
+	while (dev->rings_attached) {
+		uint8_t untrusted[XSHM_CTRL_MSG_MAX], out[XSHM_CTRL_MSG_MAX];
+		struct xshm_ctrl_msg req, rsp;
+		bool n = false;
+		ssize_t len = xshm_ring_recv(&dev->rx, untrusted, sizeof(untrusted), &n);
+		kick |= n;
+		if (len == -EAGAIN) {
+			/* Ask for a wake-up; if a request slipped in meanwhile, go round again. */
+			if (xshm_ring_prepare_wait(&dev->rx, 0))
+				break;
+			continue;
+		}
+		if (len < 0) {
+			dev_fail(dev, -EPROTO, "control ring corrupt (bad index or frame)");
+			return;
+		}
+		int rc = xshm_ctrl_parse(untrusted, (size_t)len, XSHM_FROM_GUEST, &req);
+		if (rc) {
+			dev_fail(dev, -EPROTO, "bad control message: %s", xshm_ctrl_strerror(rc));
+			return;
+		}
+		dev->requests++;
+		if (!handle(dev, &req, &rsp))
+			continue;
+		ssize_t olen = xshm_ctrl_encode(&rsp, out, sizeof(out));
+		if (olen < 0 || (rc = xshm_ring_send(&dev->tx, out, (size_t)olen, &n)) == -EAGAIN) {
+			dev_fail(dev, -ENOBUFS, "guest does not read its responses");
+			return;
+		}
+		if (rc) {
+			dev_fail(dev, -EPROTO, "control ring corrupt (response ring)");
+			return;
+		}
+		kick |= n;
+	}
+	if (kick)
+		x->ops->evtchn_notify(x, dev->port);
+}
+
+void xshm_dev_event(struct xshm_dev *dev)
+{
+	if (dev->gone || !dev->ctrl)
+		return;
+	/* One read of the guest's live byte: unmap-notify zeroes it when the guest lets go. */
+	uint8_t untrusted_live = __atomic_load_n(&dev->ctrl->fe_live, __ATOMIC_ACQUIRE);
+	if (dev->rings_attached && untrusted_live == XSHM_LIVE_GONE) {
+		DEVLOG(dev, LOG_INFO, "frontend unmapped the control page: releasing everything");
+		teardown(dev);
+		write_state(dev, XB_CLOSED);
+		return;
+	}
+	if (dev->rings_attached)
+		serve(dev);
+}
+
+void xshm_dev_quota_changed(struct xshm_dev *dev)
+{
+	char path[XSP_MAX], *untrusted = NULL;
+	int rc = xsp_be_quota_kb(path, sizeof(path), dev->domid, dev->devid);
+
+	if (!rc)
+		rc = xo_read_str(dev->h->x, XO_TXN_NONE, path, &untrusted);
+	if (rc == -ENOENT) {
+		dev->acct.quota = dev->h->default_quota;
+	} else if (!rc) {
+		int64_t pages = xshm_parse_kb_pages(untrusted, QUOTA_KB_MAX);
+		if (pages < 0)
+			DEVLOG(dev, LOG_WARNING, "refused quota-kb '%.32s' (%s): keeping %llu KiB", untrusted,
+			       pages == -ERANGE ? "too large" : "not a multiple of 4 KiB in decimal",
+			       (unsigned long long)dev->acct.quota * 4);
+		else if ((uint64_t)pages != dev->acct.quota) {
+			dev->acct.quota = (uint64_t)pages;
+			DEVLOG(dev, LOG_INFO, "quota %llu KiB", (unsigned long long)pages * 4);
+		}
+	}
+	free(untrusted);
+}
+
+int xshm_dev_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const uint8_t uuid[16],
+		 struct xshm_dev **out)
+{
+	struct xshm_dev *dev = calloc(1, sizeof(*dev));
+	char path[XSP_MAX], *v = NULL;
+	unsigned long long state = 0;
+	int rc;
+
+	if (!dev)
+		return -ENOMEM;
+	dev->h = h;
+	dev->domid = domid;
+	dev->devid = devid;
+	dev->next_seg_id = 1;
+	memcpy(dev->uuid, uuid, sizeof(dev->uuid));
+	dev->acct.quota = h->default_quota;
+	snprintf(dev->token, sizeof(dev->token), "fe:%u:%u", domid, devid);
+	rc = xsp_fe_state(dev->fe_state_path, sizeof(dev->fe_state_path), domid, devid);
+	if (rc)
+		goto fail;
+	xshm_dev_quota_changed(dev);
+	/* A backend state past Initialising means an earlier xenshmd served this device: its
+	 * grants died with it, so send the frontend round the Closed -> Initialising path. */
+	if (!xsp_be_state(path, sizeof(path), domid, devid) && !xo_read_str(h->x, XO_TXN_NONE, path, &v))
+		xo_parse_uint(v, XB_RECONFIGURED, &state);
+	free(v);
+	dev->be_state = (int)state;
+	if (state > XB_INITIALISING && state != XB_CLOSED) {
+		DEVLOG(dev, LOG_INFO, "found in state %llu from an earlier xenshmd: asking the frontend to reconnect",
+		       state);
+		write_state(dev, XB_CLOSED);
+	}
+	rc = h->x->ops->xs_watch(h->x, dev->fe_state_path, dev->token);
+	if (rc)
+		goto fail;
+	*out = dev;
+	return 0;
+fail:
+	free(dev);
+	return rc;
+}
+
+void xshm_dev_destroy(struct xshm_dev *dev, bool remove_dirs)
+{
+	struct xo *x = dev->h->x;
+	char path[XSP_MAX];
+
+	dev->gone = true;
+	x->ops->xs_unwatch(x, dev->fe_state_path, dev->token);
+	teardown(dev);
+	if (remove_dirs) {
+		if (!xsp_be_dir(path, sizeof(path), dev->domid, dev->devid))
+			x->ops->xs_rm(x, XO_TXN_NONE, path);
+		if (!xsp_be_error(path, sizeof(path), dev->domid, dev->devid))
+			x->ops->xs_rm(x, XO_TXN_NONE, path);
+	}
+	free(dev);
+}

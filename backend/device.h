@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * One guest's xenshm device, as xenshmd serves it.
+ *
+ * How the pieces move:
+ *  - The toolstack (xenshm attach) creates both directories with state 1.
+ *  - dev_frontend_changed() is called on every watch event for the
+ *    frontend's state (and on discovery).  It re-reads the state, never
+ *    counts events, and tolerates skipped and repeated states:
+ *      backend 1 or 6, frontend 1  -> grant a control page, bind a port,
+ *                                     publish ring-ref/event-channel/version,
+ *                                     backend 2 (InitWait)
+ *      backend 2, frontend 3 or 4  -> check the frontend's version, attach the
+ *                                     control rings, backend 4 (Connected)
+ *      frontend 5 or 6             -> give everything back, backend 6 (Closed);
+ *                                     with online=0 the device is finished
+ *  - dev_event() runs when the device's port fires: it notices a dead
+ *    frontend (its live byte zeroed by unmap-notify) or serves the control
+ *    ring: each request is copied out once, parsed, answered.
+ *  - Anything malformed from the guest: an error node naming the domain,
+ *    the device and the fault, everything given back, backend Closed.
+ */
+#ifndef XENSHM_BACKEND_DEVICE_H
+#define XENSHM_BACKEND_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xenshm/ctrl.h"
+#include "xenshm/xenops.h"
+#include "xenshm/xspath.h"
+#include "../dom0/pool.h"
+
+/* What every device of one xenshmd shares. */
+struct xshm_host {
+	struct xo *x;
+	struct xshm_pool pool;
+	uint64_t default_quota; /* pages, when a device has no quota-kb */
+	void (*log)(int level, const char *msg);
+};
+
+void xshm_log(const struct xshm_host *h, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+struct xshm_seg {
+	struct xshm_seg *next;
+	uint32_t id, pages, purpose, ndir;
+	void *data;          /* our view of the data pages */
+	void *dir;           /* our view of the directory pages */
+	xo_gref_t *refs, *dir_refs;
+};
+
+struct xshm_dev {
+	struct xshm_dev *next;
+	struct xshm_host *h;
+	xo_domid_t domid;
+	uint32_t devid;
+	uint8_t uuid[16];
+	int be_state;                 /* what we last wrote */
+	struct xshm_ctrl_page *ctrl;  /* NULL until prepared */
+	xo_gref_t ctrl_ref;
+	xo_port_t port;
+	bool port_bound, rings_attached, gone;
+	bool seen;                    /* sweep mark of the daemon's device scan */
+	struct xshm_ring tx, rx;
+	struct xshm_seg *segs;
+	uint32_t next_seg_id;
+	struct xshm_account acct;
+	uint64_t requests, faults;
+	char fe_state_path[XSP_MAX];
+	char token[48];
+};
+
+/* Set up a device found in XenStore: watch its frontend, read its quota. */
+int xshm_dev_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const uint8_t uuid[16],
+		 struct xshm_dev **out);
+/* Give everything back (grants, port), unwatch; remove the dirs too if remove_dirs. */
+void xshm_dev_destroy(struct xshm_dev *dev, bool remove_dirs);
+
+void xshm_dev_frontend_changed(struct xshm_dev *dev);
+void xshm_dev_event(struct xshm_dev *dev);
+/* Re-read quota-kb; a bad value is refused with a log line and the old value kept. */
+void xshm_dev_quota_changed(struct xshm_dev *dev);
+
+#endif

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* xenshmd's core: devices, domains, tunables, dispatch (see daemon.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "../backend/device.h"
+#include "xenshm/xspaths.h"
+#include "daemon.h"
+
+#define BE_ROOT "/local/domain/0/backend/xenshm"
+#define TOOL_ROOT "/tool/xenshm"
+#define BUDGET_KB_MAX (1ull << 42)
+#define MAX_DOMAINS 1024
+
+struct xshmd {
+	struct xshm_host host;
+	struct xshm_dev *devs;
+};
+
+static struct xshm_dev *dev_find(struct xshmd *d, xo_domid_t domid, uint32_t devid)
+{
+	for (struct xshm_dev *v = d->devs; v; v = v->next)
+		if (v->domid == domid && v->devid == devid)
+			return v;
+	return NULL;
+}
+
+static void dev_remove(struct xshmd *d, struct xshm_dev *dev, bool remove_dirs)
+{
+	for (struct xshm_dev **pp = &d->devs; *pp; pp = &(*pp)->next) {
+		if (*pp == dev) {
+			*pp = dev->next;
+			break;
+		}
+	}
+	xshm_dev_destroy(dev, remove_dirs);
+}
+
+static int domain_lookup(struct xshmd *d, xo_domid_t domid, struct xo_dominfo *info)
+{
+	struct xo *x = d->host.x;
+	return x->ops->domain_info(x, domid, info);
+}
+
+/* Sweep: devices whose domain vanished, is dying, or is another domain under the same domid. */
+static void domains_changed(struct xshmd *d)
+{
+	struct xshm_dev *next;
+
+	for (struct xshm_dev *v = d->devs; v; v = next) {
+		struct xo_dominfo info;
+		next = v->next;
+		int rc = domain_lookup(d, v->domid, &info);
+		if (rc == 0 && !(info.flags & XO_DOMINFO_DYING) && !memcmp(info.uuid, v->uuid, 16))
+			continue;
+		xshm_log(&d->host, LOG_INFO, "domain %u device xenshm/%u: domain %s: releasing everything",
+			 v->domid, v->devid, rc ? "gone" : (info.flags & XO_DOMINFO_DYING) ? "dying" : "replaced");
+		dev_remove(d, v, true);
+	}
+}
+
+/* Re-list backend/xenshm: new devices are set up, removed ones torn down. */
+static void devices_changed(struct xshmd *d)
+{
+	struct xo *x = d->host.x;
+	char **doms = NULL;
+	unsigned int ndoms = 0;
+	struct xshm_dev *next;
+
+	for (struct xshm_dev *v = d->devs; v; v = v->next)
+		v->seen = false;
+	if (x->ops->xs_directory(x, XO_TXN_NONE, BE_ROOT, &doms, &ndoms))
+		ndoms = 0;
+	for (unsigned int i = 0; i < ndoms; i++) {
+		xo_domid_t domid;
+		char path[XSP_MAX], **devids = NULL;
+		unsigned int ndev = 0;
+		struct xo_dominfo info;
+
+		if (xo_parse_domid(doms[i], &domid) || domid == 0)
+			continue;
+		snprintf(path, sizeof(path), BE_ROOT "/%u", domid);
+		if (x->ops->xs_directory(x, XO_TXN_NONE, path, &devids, &ndev))
+			continue;
+		bool alive = domain_lookup(d, domid, &info) == 0 && !(info.flags & XO_DOMINFO_DYING);
+		for (unsigned int j = 0; j < ndev; j++) {
+			unsigned long long devid;
+			if (xo_parse_uint(devids[j], 255, &devid))
+				continue;
+			struct xshm_dev *dev = dev_find(d, domid, (uint32_t)devid);
+			if (!dev && alive && xshm_dev_new(&d->host, domid, (uint32_t)devid, info.uuid, &dev) == 0) {
+				dev->next = d->devs;
+				d->devs = dev;
+				xshm_log(&d->host, LOG_INFO, "domain %u device xenshm/%llu: found", domid, devid);
+			}
+			if (dev) {
+				dev->seen = true;
+				xshm_dev_quota_changed(dev);
+			}
+		}
+		xo_free_strv(devids);
+	}
+	xo_free_strv(doms);
+	for (struct xshm_dev *v = d->devs; v; v = next) {
+		next = v->next;
+		if (!v->seen) {
+			xshm_log(&d->host, LOG_INFO, "domain %u device xenshm/%u: removed", v->domid, v->devid);
+			dev_remove(d, v, false);
+		}
+	}
+}
+
+static void budget_changed(struct xshmd *d, uint64_t fallback)
+{
+	struct xo *x = d->host.x;
+	char path[XSP_MAX], *v = NULL;
+
+	if (xsp_tool_budget_kb(path, sizeof(path)))
+		return;
+	if (xo_read_str(x, XO_TXN_NONE, path, &v)) {
+		d->host.pool.budget = fallback;
+	} else {
+		int64_t pages = xshm_parse_kb_pages(v, BUDGET_KB_MAX);
+		if (pages < 0)
+			xshm_log(&d->host, LOG_WARNING, "refused %s '%.32s': keeping %llu KiB", path, v,
+				 (unsigned long long)d->host.pool.budget * 4);
+		else if ((uint64_t)pages != d->host.pool.budget) {
+			d->host.pool.budget = (uint64_t)pages;
+			xshm_log(&d->host, LOG_INFO, "host budget %llu KiB", (unsigned long long)pages * 4);
+		}
+	}
+	free(v);
+}
+
+static void dispatch_watch(struct xshmd *d, const char *path, const char *token)
+{
+	unsigned int domid, devid;
+
+	if (!strcmp(token, "be")) {
+		devices_changed(d);
+	} else if (!strcmp(token, "dom")) {
+		domains_changed(d);
+	} else if (!strcmp(token, "tool")) {
+		budget_changed(d, d->host.pool.budget);
+	} else if (sscanf(token, "fe:%u:%u", &domid, &devid) == 2) {
+		struct xshm_dev *dev = dev_find(d, domid, devid);
+		if (dev)
+			xshm_dev_frontend_changed(dev);
+	}
+	(void)path; /* events say "something changed": we always re-read state */
+}
+
+int xshmd_step(struct xshmd *d)
+{
+	struct xo *x = d->host.x;
+	char *path, *token;
+	xo_port_t port;
+	int rc;
+
+	while ((rc = x->ops->xs_read_watch(x, &path, &token)) == 0) {
+		dispatch_watch(d, path, token);
+		free(path);
+		free(token);
+	}
+	if (rc != -EAGAIN)
+		return rc;
+	while ((rc = x->ops->evtchn_pending(x, &port)) == 0) {
+		x->ops->evtchn_unmask(x, port);
+		for (struct xshm_dev *v = d->devs; v; v = v->next) {
+			if (v->port_bound && v->port == port) {
+				xshm_dev_event(v);
+				break;
+			}
+		}
+	}
+	return rc == -EAGAIN ? 0 : rc;
+}
+
+int xshmd_pollfds(struct xshmd *d, struct pollfd fds[2])
+{
+	struct xo *x = d->host.x;
+
+	fds[0].fd = x->ops->xs_fd(x);
+	fds[0].events = POLLIN;
+	fds[1].fd = x->ops->evtchn_fd(x);
+	fds[1].events = POLLIN;
+	return 2;
+}
+
+int xshmd_new(struct xo *x, const struct xshmd_config *cfg, struct xshmd **out)
+{
+	struct xshmd *d = calloc(1, sizeof(*d));
+	int rc;
+
+	if (!d)
+		return -ENOMEM;
+	d->host.x = x;
+	d->host.log = cfg->log;
+	d->host.default_quota = cfg->quota_pages;
+	d->host.pool.budget = cfg->budget_pages;
+	x->ops->xs_mkdir(x, XO_TXN_NONE, TOOL_ROOT);
+	budget_changed(d, cfg->budget_pages);
+	/* Each watch fires once at registration: that is the initial scan. */
+	rc = x->ops->xs_watch(x, "@introduceDomain", "dom");
+	if (!rc)
+		rc = x->ops->xs_watch(x, "@releaseDomain", "dom");
+	if (!rc)
+		rc = x->ops->xs_watch(x, BE_ROOT, "be");
+	if (!rc)
+		rc = x->ops->xs_watch(x, TOOL_ROOT, "tool");
+	if (rc) {
+		xshmd_free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+void xshmd_free(struct xshmd *d)
+{
+	struct xo *x;
+
+	if (!d)
+		return;
+	x = d->host.x;
+	x->ops->xs_unwatch(x, "@introduceDomain", "dom");
+	x->ops->xs_unwatch(x, "@releaseDomain", "dom");
+	x->ops->xs_unwatch(x, BE_ROOT, "be");
+	x->ops->xs_unwatch(x, TOOL_ROOT, "tool");
+	while (d->devs)
+		dev_remove(d, d->devs, false);
+	free(d);
+}
+
+void xshmd_get_stats(struct xshmd *d, struct xshmd_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->budget_pages = d->host.pool.budget;
+	out->used_pages = d->host.pool.used;
+	for (struct xshm_dev *v = d->devs; v; v = v->next) {
+		out->devices++;
+		if (v->rings_attached)
+			out->connected++;
+		for (struct xshm_seg *s = v->segs; s; s = s->next)
+			out->segments++;
+		out->faults += v->faults;
+	}
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * xenshmd's core, without main(): one object that owns the host pool and
+ * every guest device, driven by one poll loop over two fds (XenStore
+ * watches and event channels), as xenconsoled is.  Unit tests drive it on
+ * the fake Xen with xshmd_step(); the daemon drives it on the real one.
+ *
+ * Watches:  backend/xenshm        devices appearing, going, quota-kb changes
+ *           @introduceDomain,
+ *           @releaseDomain        re-list domains; devices of vanished or dying
+ *                                 domains (by domid and UUID) are torn down
+ *           /tool/xenshm          host budget
+ *           each frontend state   the XenBus state machine (backend/device.c)
+ */
+#ifndef XENSHM_DAEMON_H
+#define XENSHM_DAEMON_H
+
+#include <poll.h>
+#include <stdint.h>
+
+#include "xenshm/xenops.h"
+
+struct xshmd_config {
+	uint64_t budget_pages;   /* host budget when /tool/xenshm/budget-kb is absent */
+	uint64_t quota_pages;    /* per-guest quota when a device has no quota-kb */
+	void (*log)(int level, const char *msg); /* NULL: stderr */
+};
+
+struct xshmd_stats {
+	uint64_t budget_pages, used_pages;
+	unsigned int devices, connected, segments;
+	uint64_t faults;
+};
+
+struct xshmd;
+
+int xshmd_new(struct xo *x, const struct xshmd_config *cfg, struct xshmd **out);
+/* Gives every grant back; the devices stay in XenStore for the next xenshmd. */
+void xshmd_free(struct xshmd *d);
+
+/* The two fds to poll (POLLIN). */
+int xshmd_pollfds(struct xshmd *d, struct pollfd fds[2]);
+/* Handle everything pending; never blocks.  0, or a negative errno if XenStore failed. */
+int xshmd_step(struct xshmd *d);
+
+void xshmd_get_stats(struct xshmd *d, struct xshmd_stats *out);
+
+#endif

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "xenshm/xspaths.h"
+#include "devdirs.h"
+
+struct create_arg {
+	xo_domid_t domid;
+	uint32_t devid;
+	uint64_t quota_kb;
+	char fe[XSP_MAX], be[XSP_MAX];
+};
+
+static int key(struct xo *x, xo_txn_t t, const char *dir, const char *name, const char *fmt,
+	       unsigned long long v)
+{
+	char path[XSP_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return xo_printf(x, t, path, fmt, v);
+}
+
+static int create_body(struct xo *x, xo_txn_t t, void *arg)
+{
+	struct create_arg *a = arg;
+	struct xo_perm fe_perms[2] = { { a->domid, XO_PERM_NONE }, { 0, XO_PERM_READ } };
+	struct xo_perm be_perms[2] = { { 0, XO_PERM_NONE }, { a->domid, XO_PERM_READ } };
+	char path[XSP_MAX + 32];
+	int rc;
+
+	x->ops->xs_rm(x, t, a->fe);
+	x->ops->xs_rm(x, t, a->be);
+	rc = x->ops->xs_mkdir(x, t, a->fe);
+	if (!rc)
+		rc = x->ops->xs_set_perms(x, t, a->fe, fe_perms, 2);
+	if (!rc)
+		rc = x->ops->xs_mkdir(x, t, a->be);
+	if (!rc)
+		rc = x->ops->xs_set_perms(x, t, a->be, be_perms, 2);
+	snprintf(path, sizeof(path), "%s/backend", a->fe);
+	if (!rc)
+		rc = xo_write_str(x, t, path, a->be);
+	if (!rc)
+		rc = key(x, t, a->fe, "backend-id", "%llu", 0);
+	if (!rc)
+		rc = key(x, t, a->fe, "state", "%llu", 1);
+	snprintf(path, sizeof(path), "%s/frontend", a->be);
+	if (!rc)
+		rc = xo_write_str(x, t, path, a->fe);
+	if (!rc)
+		rc = key(x, t, a->be, "frontend-id", "%llu", a->domid);
+	if (!rc)
+		rc = key(x, t, a->be, "online", "%llu", 1);
+	if (!rc)
+		rc = key(x, t, a->be, "quota-kb", "%llu", a->quota_kb);
+	if (!rc)
+		rc = key(x, t, a->be, "state", "%llu", 1);
+	return rc;
+}
+
+int xshm_device_create(struct xo *x, xo_domid_t domid, uint32_t devid, uint64_t quota_kb)
+{
+	struct create_arg a = { .domid = domid, .devid = devid, .quota_kb = quota_kb };
+	int rc = xsp_fe_dir(a.fe, sizeof(a.fe), domid, devid);
+
+	if (!rc)
+		rc = xsp_be_dir(a.be, sizeof(a.be), domid, devid);
+	if (!rc)
+		rc = xo_transaction(x, 50, create_body, &a);
+	return rc;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+int xshm_device_remove(struct xo *x, xo_domid_t domid, uint32_t devid, int timeout_ms)
+{
+	char fe[XSP_MAX], be[XSP_MAX], state[XSP_MAX], online[XSP_MAX], *v = NULL;
+	struct timespec t0;
+	int rc;
+
+	if (xsp_fe_dir(fe, sizeof(fe), domid, devid) || xsp_be_dir(be, sizeof(be), domid, devid) ||
+	    xsp_be_state(state, sizeof(state), domid, devid) ||
+	    xsp_be_online(online, sizeof(online), domid, devid))
+		return -ENAMETOOLONG;
+	rc = xo_read_str(x, XO_TXN_NONE, state, &v);
+	if (rc == -ENOENT)
+		return -ENOENT;
+	bool closed = !rc && !strcmp(v, "6");
+	free(v);
+	xo_write_str(x, XO_TXN_NONE, online, "0");
+	if (!closed)
+		xo_write_str(x, XO_TXN_NONE, state, "5");
+	rc = x->ops->xs_watch(x, state, "devdirs-remove");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!rc && !closed) {
+		char *p, *t;
+		v = NULL;
+		closed = xo_read_str(x, XO_TXN_NONE, state, &v) != 0 || !strcmp(v, "6");
+		free(v);
+		if (closed)
+			break;
+		long left = timeout_ms - ms_since(&t0);
+		if (left <= 0) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		struct pollfd pfd = { .fd = x->ops->xs_fd(x), .events = POLLIN };
+		poll(&pfd, 1, (int)left);
+		while (x->ops->xs_read_watch(x, &p, &t) == 0) {
+			free(p);
+			free(t);
+		}
+	}
+	x->ops->xs_unwatch(x, state, "devdirs-remove");
+	x->ops->xs_rm(x, XO_TXN_NONE, be);
+	x->ops->xs_rm(x, XO_TXN_NONE, fe);
+	return rc;
+}

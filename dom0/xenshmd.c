@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xenshmd: the dom0 daemon that hands out shared memory to guests.
+ *
+ *   xenshmd [-f] [-p PIDFILE] [--budget-kb N] [--quota-kb N]
+ *
+ * -f stays in the foreground and logs to stderr; otherwise it detaches and
+ * logs to syslog.  SIGTERM/SIGINT: give every grant back and exit 0.
+ * Before serving it checks its environment and says what to change.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "pool.h"
+
+static bool use_syslog;
+
+static void log_msg(int level, const char *msg)
+{
+	if (use_syslog)
+		syslog(level, "%s", msg);
+	else
+		fprintf(stderr, "xenshmd: %s\n", msg);
+}
+
+static void logf_(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(int level, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_msg(level, buf);
+}
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Problems that would make every guest request fail, each with the fix. */
+static int check_environment(uint64_t budget_pages)
+{
+	int bad = 0;
+	long limit;
+
+	if (access("/dev/xen/gntalloc", R_OK | W_OK)) {
+		logf_(LOG_ERR, "no /dev/xen/gntalloc: load it with 'modprobe xen-gntalloc limit=%llu' "
+			       "(and add xen-gntalloc to /etc/modules-load.d/)",
+		      (unsigned long long)budget_pages + 1024);
+		bad++;
+	}
+	if (access("/dev/xen/evtchn", R_OK | W_OK)) {
+		logf_(LOG_ERR, "no /dev/xen/evtchn: 'modprobe xen-evtchn'");
+		bad++;
+	}
+	limit = read_long("/sys/module/xen_gntalloc/parameters/limit");
+	if (limit >= 0 && (uint64_t)limit < budget_pages)
+		logf_(LOG_WARNING, "xen-gntalloc limit is %ld pages but the budget is %llu pages: raise it "
+				   "with 'echo %llu > /sys/module/xen_gntalloc/parameters/limit' and "
+				   "'options xen_gntalloc limit=%llu' in /etc/modprobe.d/xenshm.conf; also check "
+				   "Xen's gnttab_max_frames (>= %llu)",
+		      limit, (unsigned long long)budget_pages, (unsigned long long)budget_pages + 1024,
+		      (unsigned long long)budget_pages + 1024, (unsigned long long)budget_pages / 512 + 32);
+	return bad ? -ENODEV : 0;
+}
+
+static int write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "%ld\n", (long)getpid());
+	return fclose(f) ? -errno : 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: xenshmd [-f] [-p PIDFILE] [--budget-kb N] [--quota-kb N]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "budget-kb", required_argument, NULL, 'b' },
+		{ "quota-kb", required_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct xshmd_config cfg = { .budget_pages = 65536, .quota_pages = 16384, .log = log_msg };
+	const char *pidfile = NULL;
+	bool foreground = false;
+	struct xshmd *d = NULL;
+	struct xo *x = NULL;
+	int c, rc, sfd = -1, status = 1;
+	int64_t v;
+
+	while ((c = getopt_long(argc, argv, "fp:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': foreground = true; break;
+		case 'p': pidfile = optarg; break;
+		case 'b':
+		case 'q':
+			v = xshm_parse_kb_pages(optarg, 1ull << 42);
+			if (v < 0) {
+				fprintf(stderr, "xenshmd: --%s wants KiB as a multiple of 4, got '%s'\n",
+					c == 'b' ? "budget-kb" : "quota-kb", optarg);
+				return 2;
+			}
+			*(c == 'b' ? &cfg.budget_pages : &cfg.quota_pages) = (uint64_t)v;
+			break;
+		case 'h': usage(); return 0;
+		default: usage(); return 2;
+		}
+	}
+	if (check_environment(cfg.budget_pages))
+		return 1;
+	/* Detach before opening Xen handles: libxenstore's watch thread does not survive fork. */
+	if (!foreground) {
+		if (daemon(0, 0)) {
+			perror("xenshmd: daemon");
+			return 1;
+		}
+		use_syslog = true;
+		openlog("xenshmd", LOG_PID, LOG_DAEMON);
+	}
+	if (pidfile && (rc = write_pidfile(pidfile))) {
+		logf_(LOG_ERR, "cannot write %s: %s", pidfile, strerror(-rc));
+		goto out;
+	}
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	rc = xo_real_open(&x, XO_OPEN_ALL);
+	if (rc) {
+		logf_(LOG_ERR, "cannot open Xen (%s): is xenstored running and are the xen-* modules loaded?",
+		      strerror(-rc));
+		goto out;
+	}
+	rc = xshmd_new(x, &cfg, &d);
+	if (rc) {
+		logf_(LOG_ERR, "cannot watch XenStore: %s", strerror(-rc));
+		goto out;
+	}
+	logf_(LOG_INFO, "serving: budget %llu KiB, default quota %llu KiB",
+	      (unsigned long long)cfg.budget_pages * 4, (unsigned long long)cfg.quota_pages * 4);
+	for (;;) {
+		struct pollfd fds[3];
+		int n = xshmd_pollfds(d, fds);
+		fds[n].fd = sfd;
+		fds[n].events = POLLIN;
+		if (poll(fds, (nfds_t)n + 1, -1) < 0 && errno != EINTR) {
+			logf_(LOG_ERR, "poll: %s", strerror(errno));
+			goto out;
+		}
+		if (fds[n].revents & POLLIN) {
+			logf_(LOG_INFO, "signal: giving everything back and exiting");
+			status = 0;
+			goto out;
+		}
+		rc = xshmd_step(d);
+		if (rc) {
+			logf_(LOG_ERR, "XenStore connection failed: %s", strerror(-rc));
+			goto out;
+		}
+	}
+out:
+	xshmd_free(d);
+	xo_close(x);
+	if (sfd >= 0)
+		close(sfd);
+	if (pidfile)
+		unlink(pidfile);
+	return status;
+}
