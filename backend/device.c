@@ -55,14 +55,11 @@ static void seg_free(struct xshm_dev *dev, struct xshm_seg *seg)
 
 	/* A guest still mapping the pages keeps them alive in gntalloc until it unmaps. */
 	if (seg->data)
-		x->ops->gnt_unshare(x, seg->data, seg->pages);
-	if (seg->dir)
-		x->ops->gnt_unshare(x, seg->dir, seg->ndir);
+		x->ops->gnt_unshare(x, seg->data, seg->pages + seg->ndir);
 	if (!xsp_be_segment(path, sizeof(path), dev->domid, dev->devid, seg->id))
 		x->ops->xs_rm(x, XO_TXN_NONE, path);
 	xshm_pool_release(&dev->h->pool, &dev->acct, (uint64_t)seg->pages + seg->ndir);
 	free(seg->refs);
-	free(seg->dir_refs);
 	free(seg);
 }
 
@@ -291,15 +288,15 @@ static int handle_seg_alloc(struct xshm_dev *dev, const struct xshm_ctrl_seg_all
 		free(seg);
 		return rc;
 	}
-	seg->refs = calloc(seg->pages, sizeof(*seg->refs));
-	seg->dir_refs = calloc(seg->ndir, sizeof(*seg->dir_refs));
-	rc = (!seg->refs || !seg->dir_refs) ? -ENOMEM : 0;
+	/* Data and directory pages in one grant call: the directory is the tail. */
+	seg->refs = calloc((size_t)seg->pages + seg->ndir, sizeof(*seg->refs));
+	rc = !seg->refs ? -ENOMEM : 0;
 	if (!rc)
-		rc = x->ops->gnt_share(x, dev->domid, seg->pages, true, seg->refs, &seg->data);
-	if (!rc)
-		rc = x->ops->gnt_share(x, dev->domid, seg->ndir, false, seg->dir_refs, &seg->dir);
+		rc = x->ops->gnt_share(x, dev->domid, seg->pages + seg->ndir, true, seg->refs, &seg->data);
 	if (rc)
 		goto fail;
+	seg->dir_refs = seg->refs + seg->pages;
+	seg->dir = (uint8_t *)seg->data + (size_t)seg->pages * XO_PAGE_SIZE;
 	for (uint32_t i = 0; i < seg->ndir; i++)
 		xshm_segdir_fill((struct xshm_segdir_page *)seg->dir + i, i, seg->refs, seg->pages,
 				 seg->dir_refs);

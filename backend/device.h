@@ -45,9 +45,10 @@ void xshm_log(const struct xshm_host *h, int level, const char *fmt, ...)
 struct xshm_seg {
 	struct xshm_seg *next;
 	uint32_t id, pages, purpose, ndir;
-	void *data;          /* our view of the data pages */
-	void *dir;           /* our view of the directory pages */
-	xo_gref_t *refs, *dir_refs;
+	void *data;          /* our view of the data pages, then the directory pages */
+	void *dir;           /* inside data's mapping */
+	xo_gref_t *refs;     /* data refs, then directory refs */
+	xo_gref_t *dir_refs; /* inside refs */
 };
 
 struct xshm_dev {

@@ -18,7 +18,19 @@
 struct xshmd {
 	struct xshm_host host;
 	struct xshm_dev *devs;
+	uint64_t published_used; /* last used-kb written, +1 (0 = never) */
 };
+
+/* Keep /tool/xenshm/used-kb current, for the admin CLI and for tests on real Xen. */
+static void publish_usage(struct xshmd *d)
+{
+	char path[XSP_MAX];
+
+	if (d->published_used == d->host.pool.used + 1 || xsp_tool_used_kb(path, sizeof(path)))
+		return;
+	if (!xo_printf(d->host.x, XO_TXN_NONE, path, "%llu", (unsigned long long)d->host.pool.used * 4))
+		d->published_used = d->host.pool.used + 1;
+}
 
 static struct xshm_dev *dev_find(struct xshmd *d, xo_domid_t domid, uint32_t devid)
 {
@@ -176,6 +188,7 @@ int xshmd_step(struct xshmd *d)
 			}
 		}
 	}
+	publish_usage(d);
 	return rc == -EAGAIN ? 0 : rc;
 }
 

@@ -40,6 +40,8 @@ struct shm {
 	uint32_t notices;
 	uint8_t *data;
 	uint32_t pages, seg_id;
+	void **dirs;          /* directory page mappings, kept until the segment goes */
+	uint32_t ndirs;
 };
 
 static long ms_left(const struct timespec *deadline)
@@ -222,23 +224,31 @@ static int connect_device(struct shm *s)
 	return rc;
 }
 
-/* Read the segment's directory chain (each page copied out once), then map the data pages. */
+/*
+ * Read the segment's directory chain (each page copied out once), then map
+ * the data pages.  The directory pages stay mapped until the segment is
+ * freed: on Linux 6.1 PV guests an unmap right before the next map let
+ * data pages alias each other in the lab (see docs/xenlab.md).
+ */
 static int map_segment(struct shm *s, xo_gref_t dir_ref, uint32_t pages)
 {
 	struct xo *x = s->x;
 	struct xshm_segdir_page *copy = malloc(sizeof(*copy));
 	xo_gref_t *refs = calloc(pages, sizeof(*refs));
+	uint32_t ndir = xshm_segdir_pages(pages);
 	int64_t next = dir_ref;
 	int rc = (!copy || !refs) ? -ENOMEM : 0;
 
-	for (uint32_t i = 0; !rc && i < xshm_segdir_pages(pages); i++) {
+	s->dirs = calloc(ndir, sizeof(*s->dirs));
+	if (!s->dirs)
+		rc = -ENOMEM;
+	for (uint32_t i = 0; !rc && i < ndir; i++) {
 		xo_gref_t r = (xo_gref_t)next;
-		void *dir;
-		rc = x->ops->gnt_map(x, 0, 1, &r, false, &dir);
+		rc = x->ops->gnt_map(x, 0, 1, &r, false, &s->dirs[i]);
 		if (rc)
 			break;
-		memcpy(copy, dir, sizeof(*copy));
-		x->ops->gnt_unmap(x, dir, 1);
+		s->ndirs++;
+		memcpy(copy, s->dirs[i], sizeof(*copy));
 		next = xshm_segdir_parse(copy, i, pages, refs);
 		if (next < 0)
 			rc = -EPROTO;
@@ -265,6 +275,11 @@ static void disconnect(struct shm *s)
 			rpc(s, &req, &rsp); /* if xenshmd is gone it reclaims on its own */
 		}
 	}
+	for (uint32_t i = 0; i < s->ndirs; i++)
+		x->ops->gnt_unmap(x, s->dirs[i], 1);
+	free(s->dirs);
+	s->dirs = NULL;
+	s->ndirs = 0;
 	if (s->rings) {
 		xshm_ring_detach(&s->tx);
 		xshm_ring_detach(&s->rx);

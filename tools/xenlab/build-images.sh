@@ -19,7 +19,7 @@ HERE=$TOP/tools/xenlab
 BUILD=${BUILD:-$TOP/build}
 OUT=${OUT:-$BUILD/xenlab}
 CACHE=${XENLAB_CACHE:-${HOME:-/root}/.cache/xenshm-xenlab}
-BASE_REV=4                      # bump when the base layer's recipe changes
+BASE_REV=5                      # bump when the base layer's recipe changes
 XENBIN=/usr/lib/xen-4.17/bin
 KPKG=${KPKG:-}
 DISK_MB=${XENLAB_DISK_MB:-512}
@@ -108,6 +108,8 @@ if [ ! -f "$BASE/done" ]; then
         add_bin "$R" "/usr/bin/$b"
     done
     add_mods "$R" $XEN_MODS drivers/net/xen-netfront drivers/block/xen-blkfront
+    # libxenstore's xs_close() cancels its watch thread: pthread_cancel dlopen()s libgcc_s.
+    cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$R/lib/x86_64-linux-gnu/"
     mkcpio "$R" "$BASE/domu-base.cpio" raw
 
     # dom0 base: toolstack, hotplug scripts and what they run, backends, the guest kernel.
@@ -151,7 +153,7 @@ install -m 0755 "$HERE/dom0-init.sh" "$R/init"
 install -m 0755 "$HERE/run-tests.sh" "$R/xenlab/run-tests"
 install -m 0644 "$HERE/lib.sh" "$R/xenlab/lib.sh"
 for t in "$TOP"/test/lab/*.sh; do install -m 0755 "$t" "$R/xenlab/tests/"; done
-for b in "$LABBIN"/*; do add_bin "$R" "$b" "/bin/$(basename "$b")"; done
+for b in "$LABBIN"/* "$BUILD/bin/xenshmd" "$BUILD/bin/xenshm"; do add_bin "$R" "$b" "/bin/$(basename "$b")"; done
 # Raw, not gzip: libxenguest tries to gunzip a ramdisk and fails on concatenated members.
 cat "$BASE/domu-base.cpio" "$OV/domu-overlay.cpio" > "$R/boot/domu.cpio"
 mkcpio "$R" "$OV/dom0-overlay.cpio" raw

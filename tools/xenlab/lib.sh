@@ -9,18 +9,18 @@ fail() { echo "FAIL: $*"; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
 
-# guest_create NAME SLOT [vif] [disk] [mem=MIB]: a PV guest running labagent.
+# guest_create NAME SLOT [vif] [disk] [mem=MIB] [pvh]: a guest (PV unless pvh) running labagent.
 # SLOT (0..2) picks its IP 10.77.0.(10+SLOT), its MAC and its disk /dev/vd[abc] (as xvdb).
 # The emulated machine has no NIC: guest traffic never leaves it.
 guest_create() {
-    local name=$1 slot=$2 vif= disk= mem=${GUEST_MEM:-128} o t0 domid
+    local name=$1 slot=$2 vif= disk= mem=${GUEST_MEM:-128} type=${GUEST_TYPE:-pv} o t0 domid
     shift 2
     for o in "$@"; do
-        case $o in vif) vif=1 ;; disk) disk=1 ;; mem=*) mem=${o#mem=} ;; esac
+        case $o in vif) vif=1 ;; disk) disk=1 ;; mem=*) mem=${o#mem=} ;; pvh) type=pvh ;; esac
     done
     {
         echo "name = \"$name\""
-        echo 'type = "pv"'
+        echo "type = \"$type\""
         echo 'kernel = "/boot/vmlinuz"'
         echo 'ramdisk = "/boot/domu.cpio"'
         echo "extra = \"console=hvc0 rdinit=/init loglevel=4 xenlab_ip=10.77.0.$((slot + 10))\""

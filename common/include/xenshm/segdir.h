@@ -3,9 +3,9 @@
  * Segment page directories: how a guest learns the grant refs of a segment
  * without one XenStore key per page (displif's `be-alloc` pattern).
  *
- * xenshmd grants the segment's data pages, then writes their refs into
- * directory pages, each granted read-only to the guest and chained by the
- * gref of the next one.  The guest is told the first directory gref and the
+ * xenshmd grants the segment's data pages and its directory pages in one
+ * call (the directory is the tail), then writes the data refs into the
+ * directory pages, chained by the gref of the next one.  The guest is told the first directory gref and the
  * page count (control ring response and XenStore segment entry), maps each
  * directory page, copies it out once and validates the copy.
  */

@@ -224,6 +224,14 @@ static int cmd_map(int hold_s)
 		for (unsigned int o = 4; o < PG; o++)
 			pages[p * PG + o] = inverted(p, o);
 	memcpy(pages, "ACK", 3);
+	/* Read back what this guest wrote, as a user of the memory would. */
+	int self_bad = 0;
+	for (unsigned int p = 0; p < n; p++)
+		for (unsigned int o = 4; o < PG; o++)
+			if (pages[p * PG + o] != inverted(p, o))
+				self_bad++;
+	printf("guest: read back its own write: %d bad bytes\n", self_bad);
+	bad += self_bad;
 	rc = x->ops->evtchn_bind_interdomain(x, 0, rport, &port);
 	if (rc)
 		return die("evtchn_bind_interdomain", rc);
@@ -375,6 +383,29 @@ static int cmd_leakcheck(xo_domid_t domid, unsigned int n, unsigned int limit)
 	return 0;
 }
 
+/* Time plain gntshr calls: share and unshare `n` pages, as xenshmd would for one segment. */
+static int cmd_sharetime(xo_domid_t domid, unsigned int n)
+{
+	struct xo *x;
+	xo_gref_t *refs = calloc(n, sizeof(*refs));
+	void *pages;
+	int rc = xo_real_open(&x, XO_OPEN_GNTSHR);
+
+	if (rc || !refs)
+		return die("open", rc ? rc : -ENOMEM);
+	double t0 = now();
+	rc = x->ops->gnt_share(x, domid, n, true, refs, &pages);
+	double t_share = now() - t0;
+	if (rc)
+		return die("gnt_share", rc);
+	t0 = now();
+	x->ops->gnt_unshare(x, pages, n);
+	printf("gntshr %u pages: share_ms=%.1f unshare_ms=%.1f\n", n, t_share * 1e3, (now() - t0) * 1e3);
+	xo_close(x);
+	free(refs);
+	return 0;
+}
+
 static int num(const char *s, unsigned long long max, unsigned long long *out)
 {
 	int rc = xo_parse_uint(s, max, out);
@@ -404,7 +435,10 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "leakcheck") && !num(argv[2], 0x7fef, &a) &&
 	    !num(argv[3], MAXPAGES, &b) && !num(argv[4], 1u << 20, &c) && b && c)
 		return cmd_leakcheck((xo_domid_t)a, (unsigned int)b, (unsigned int)c);
-	fprintf(stderr, "usage: xenlab-gnt share DOMID NPAGES | map [--hold S] |\n"
+	if (argc == 4 && !strcmp(argv[1], "sharetime") && !num(argv[2], 0x7fef, &a) &&
+	    !num(argv[3], 1u << 20, &b) && b)
+		return cmd_sharetime((xo_domid_t)a, (unsigned int)b);
+	fprintf(stderr, "usage: xenlab-gnt share DOMID NPAGES | map [--hold S] | sharetime DOMID NPAGES |\n"
 			"       pingpong-server DOMID N | pingpong-client N | leakcheck DOMID NPAGES LIMIT\n");
 	return 2;
 }
