@@ -4,6 +4,7 @@
  * untrusted XenStore values and the transaction retry loop.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,48 @@ int xo_transaction(struct xo *x, unsigned int tries,
 		rc = x->ops->xs_txn_end(x, t, false);
 	}
 	return rc;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+int xo_wait_node(struct xo *x, const char *path, int timeout_ms,
+		 int (*check)(const char *value, int read_rc, void *arg), void *arg)
+{
+	static const char token[] = "xo-wait-node";
+	struct timespec t0;
+	int rc = x->ops->xs_watch(x, path, token);
+
+	if (rc)
+		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		char *v = NULL, *p, *t;
+		int read_rc = xo_read_str(x, XO_TXN_NONE, path, &v);
+		rc = check(read_rc ? NULL : v, read_rc, arg);
+		free(v);
+		if (rc)
+			break;
+		long left = timeout_ms - ms_since(&t0);
+		if (left <= 0) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		struct pollfd pfd = { .fd = x->ops->xs_fd(x), .events = POLLIN };
+		poll(&pfd, 1, (int)left);
+		/* Events only say "look again": the value read above is what counts. */
+		while (x->ops->xs_read_watch(x, &p, &t) == 0) {
+			free(p);
+			free(t);
+		}
+	}
+	x->ops->xs_unwatch(x, path, token);
+	return rc > 0 ? 0 : rc;
 }
 
 int xo_domain_name(struct xo *x, xo_domid_t domid, char **out)

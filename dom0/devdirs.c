@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "xenshm/xspaths.h"
 #include "devdirs.h"
@@ -75,18 +73,16 @@ int xshm_device_create(struct xo *x, xo_domid_t domid, uint32_t devid, uint64_t 
 	return rc;
 }
 
-static long ms_since(const struct timespec *t0)
+/* Done when the backend is Closed, or gone. */
+static int backend_closed(const char *value, int read_rc, void *arg)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+	(void)arg;
+	return read_rc || !strcmp(value, "6");
 }
 
 int xshm_device_remove(struct xo *x, xo_domid_t domid, uint32_t devid, int timeout_ms)
 {
 	char fe[XSP_MAX], be[XSP_MAX], state[XSP_MAX], online[XSP_MAX], *v = NULL;
-	struct timespec t0;
 	int rc;
 
 	if (xsp_fe_dir(fe, sizeof(fe), domid, devid) || xsp_be_dir(be, sizeof(be), domid, devid) ||
@@ -99,30 +95,11 @@ int xshm_device_remove(struct xo *x, xo_domid_t domid, uint32_t devid, int timeo
 	bool closed = !rc && !strcmp(v, "6");
 	free(v);
 	xo_write_str(x, XO_TXN_NONE, online, "0");
-	if (!closed)
+	rc = 0;
+	if (!closed) {
 		xo_write_str(x, XO_TXN_NONE, state, "5");
-	rc = x->ops->xs_watch(x, state, "devdirs-remove");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!rc && !closed) {
-		char *p, *t;
-		v = NULL;
-		closed = xo_read_str(x, XO_TXN_NONE, state, &v) != 0 || !strcmp(v, "6");
-		free(v);
-		if (closed)
-			break;
-		long left = timeout_ms - ms_since(&t0);
-		if (left <= 0) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		struct pollfd pfd = { .fd = x->ops->xs_fd(x), .events = POLLIN };
-		poll(&pfd, 1, (int)left);
-		while (x->ops->xs_read_watch(x, &p, &t) == 0) {
-			free(p);
-			free(t);
-		}
+		rc = xo_wait_node(x, state, timeout_ms, backend_closed, NULL);
 	}
-	x->ops->xs_unwatch(x, state, "devdirs-remove");
 	x->ops->xs_rm(x, XO_TXN_NONE, be);
 	x->ops->xs_rm(x, XO_TXN_NONE, fe);
 	return rc;

@@ -74,36 +74,24 @@ static int read_uint(struct shm *s, const char *path, unsigned long long max, un
 	return rc;
 }
 
+/* Done when the backend state reads `want`; a XenStore failure (e.g. our domain dying) ends it. */
+static int backend_in_state(const char *untrusted, int read_rc, void *arg)
+{
+	unsigned long long st;
+
+	if (read_rc)
+		return read_rc == -ENOENT ? 0 : read_rc;
+	if (xo_parse_uint(untrusted, 8, &st))
+		return 0;
+	return (int)st == *(const int *)arg;
+}
+
 /* Wait until the backend state is `want` (or the deadline). */
 static int wait_backend(struct shm *s, int want, const struct timespec *deadline)
 {
-	struct xo *x = s->x;
-	int rc = x->ops->xs_watch(x, s->be_state, "xenshm-be");
+	long left = ms_left(deadline);
 
-	if (rc)
-		return rc;
-	for (;;) {
-		unsigned long long st = 0;
-		char *p, *t;
-		rc = read_uint(s, s->be_state, 8, &st);
-		if (rc == 0 && (int)st == want)
-			break;
-		if (rc && rc != -ENOENT && rc != -EINVAL)
-			break; /* XenStore itself failed (e.g. our domain is dying): no point waiting */
-		long left = ms_left(deadline);
-		if (left <= 0) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		struct pollfd pfd = { .fd = x->ops->xs_fd(x), .events = POLLIN };
-		poll(&pfd, 1, (int)left);
-		while (x->ops->xs_read_watch(x, &p, &t) == 0) {
-			free(p);
-			free(t);
-		}
-	}
-	x->ops->xs_unwatch(x, s->be_state, "xenshm-be");
-	return rc;
+	return xo_wait_node(s->x, s->be_state, left > 0 ? (int)left : 0, backend_in_state, &want);
 }
 
 /* One request, one response; host notices that arrive meanwhile are counted. */

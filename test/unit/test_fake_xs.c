@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fake_env.h"
 #include "tests.h"
@@ -634,6 +635,50 @@ START_TEST(destroy_removes_domain_nodes)
 }
 END_TEST
 
+static int equals(const char *value, int read_rc, void *arg)
+{
+	return !read_rc && !strcmp(value, arg);
+}
+
+static int fail_on_missing(const char *value, int read_rc, void *arg)
+{
+	(void)value;
+	(void)arg;
+	return read_rc == -ENOENT ? -ENOENT : 0;
+}
+
+struct later { struct xo *x; };
+
+static void *write_later(void *arg)
+{
+	struct later *l = arg;
+	usleep(50000);
+	xo_write_str(l->x, XO_TXN_NONE, "/tool/wait/k", "go");
+	return NULL;
+}
+
+START_TEST(wait_node_helper)
+{
+	struct env e;
+	struct xo *d0b;
+	pthread_t th;
+
+	env_init(&e);
+	ck_assert_int_eq(xo_fake_open(e.w, 0, &d0b), 0);
+	ck_assert_int_eq(wr(e.d0, "/tool/wait/k", "ready"), 0);
+	ck_assert_int_eq(xo_wait_node(e.d0, "/tool/wait/k", 1000, equals, "ready"), 0); /* already there */
+	ck_assert_int_eq(xo_wait_node(e.d0, "/tool/wait/k", 100, equals, "never"), -ETIMEDOUT);
+	struct later l = { d0b };
+	pthread_create(&th, NULL, write_later, &l);
+	ck_assert_int_eq(xo_wait_node(e.d0, "/tool/wait/k", 3000, equals, "go"), 0); /* woken by the watch */
+	pthread_join(th, NULL);
+	ck_assert_int_eq(xo_wait_node(e.d0, "/tool/wait/none", 1000, fail_on_missing, NULL), -ENOENT);
+	ck_assert_uint_eq(e.d0->ops->xs_unwatch(e.d0, "/tool/wait/k", "xo-wait-node"), -ENOENT); /* cleaned up */
+	xo_close(d0b);
+	env_fini(&e);
+}
+END_TEST
+
 Suite *fake_xs_suite(void)
 {
 	Suite *s = suite_create("fake-xenstore");
@@ -663,6 +708,7 @@ Suite *fake_xs_suite(void)
 	tcase_add_test(tc, quota_nodes_watches_txns_values);
 	tcase_add_test(tc, write_fault_injection);
 	tcase_add_test(tc, destroy_removes_domain_nodes);
+	tcase_add_test(tc, wait_node_helper);
 	suite_add_tcase(s, tc);
 	return s;
 }

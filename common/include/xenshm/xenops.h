@@ -180,6 +180,17 @@ int xo_transaction(struct xo *x, unsigned int tries,
 /* A domain's name, from /local/domain/<domid>/name (what `xl list` shows). */
 int xo_domain_name(struct xo *x, xo_domid_t domid, char **out);
 
+/*
+ * Wait until XenStore node `path` reaches a wanted value: watch it, and on
+ * every event (and once at the start) call check(value, read_rc, arg) with
+ * the node's current value (NULL when read_rc says it could not be read).
+ * check returns 1 when done, 0 to keep waiting, or a negative errno to stop
+ * with it.  Returns 0, check's error, or -ETIMEDOUT after timeout_ms.
+ * Blocks (in poll) for at most timeout_ms.
+ */
+int xo_wait_node(struct xo *x, const char *path, int timeout_ms,
+		 int (*check)(const char *value, int read_rc, void *arg), void *arg);
+
 /* Own domid, from the relative node "domid" (works in any domain). */
 int xo_self_domid(struct xo *x, xo_domid_t *out);
 

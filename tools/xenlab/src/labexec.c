@@ -9,7 +9,6 @@
  * guest's agent did not answer in time, 126 on a local error.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,38 +19,28 @@
 
 static char base[96];
 
+struct want {
+	const char *prefix;
+	char *value;
+};
+
+/* Done when the node exists and starts with the wanted prefix; keeps the value. */
+static int has_prefix(const char *value, int read_rc, void *arg)
+{
+	struct want *w = arg;
+
+	if (read_rc || strncmp(value, w->prefix, strlen(w->prefix)))
+		return 0;
+	w->value = strdup(value);
+	return w->value ? 1 : -ENOMEM;
+}
+
 static int wait_node(struct xo *x, const char *path, const char *prefix, char **out, int timeout_ms)
 {
-	struct timespec t0, now;
-	int rc;
+	struct want w = { prefix, NULL };
+	int rc = xo_wait_node(x, path, timeout_ms, has_prefix, &w);
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = x->ops->xs_watch(x, path, "w");
-	if (rc)
-		return rc;
-	for (;;) {
-		char *v = NULL, *p, *t;
-		if (xo_read_str(x, XO_TXN_NONE, path, &v) == 0 &&
-		    (!prefix || !strncmp(v, prefix, strlen(prefix)))) {
-			*out = v;
-			rc = 0;
-			break;
-		}
-		free(v);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long el = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-		if (el >= timeout_ms) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		struct pollfd pfd = { .fd = x->ops->xs_fd(x), .events = POLLIN };
-		poll(&pfd, 1, (int)(timeout_ms - el) < 500 ? (int)(timeout_ms - el) : 500);
-		while (x->ops->xs_read_watch(x, &p, &t) == 0) {
-			free(p);
-			free(t);
-		}
-	}
-	x->ops->xs_unwatch(x, path, "w");
+	*out = w.value;
 	return rc;
 }
 
