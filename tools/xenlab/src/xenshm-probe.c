@@ -8,7 +8,9 @@
  * shm_put, reads it back through shm_get, prints the accounting, optionally
  * holds it (and checks the pattern again at the end), then shm_exit.
  * Prints "alloc_ms=..." for the lab's timing table.  Exit 0 when every
- * byte came back, 1 otherwise, with the errno name on refusal.
+ * byte came back, 1 otherwise, with the errno name on refusal.  On a
+ * mismatch it prints the first offsets; with DUMP=1 in the environment also
+ * the 128 bytes around the first one.
  */
 #include <errno.h>
 #include <stdio.h>
