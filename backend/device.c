@@ -112,13 +112,9 @@ static void dev_fail(struct xshm_dev *dev, int err, const char *fmt, ...)
 	write_state(dev, XB_CLOSED);
 }
 
-struct publish_arg {
-	struct xshm_dev *dev;
-};
-
 static int publish_body(struct xo *x, xo_txn_t t, void *arg)
 {
-	struct xshm_dev *dev = ((struct publish_arg *)arg)->dev;
+	struct xshm_dev *dev = arg;
 	char path[XSP_MAX];
 	int rc;
 
@@ -144,7 +140,6 @@ static int publish_body(struct xo *x, xo_txn_t t, void *arg)
 static void prepare(struct xshm_dev *dev)
 {
 	struct xo *x = dev->h->x;
-	struct publish_arg a = { dev };
 	void *page;
 	int rc;
 
@@ -163,7 +158,7 @@ static void prepare(struct xshm_dev *dev)
 	dev->ctrl = page;
 	xshm_ctrl_page_init(dev->ctrl);
 	dev->ctrl->be_live = XSHM_LIVE_UP;
-	rc = xo_transaction(x, 20, publish_body, &a);
+	rc = xo_transaction(x, 20, publish_body, dev);
 	if (rc) {
 		dev_fail(dev, rc, "cannot publish the control page: %s", strerror(-rc));
 		return;
@@ -204,11 +199,34 @@ static void connect_frontend(struct xshm_dev *dev)
 	serve(dev); /* requests may already wait; this also arms the wake-up */
 }
 
+/* The toolstack's online key (dom0's own): 0 means the device is being removed. */
+static bool is_online(struct xshm_dev *dev)
+{
+	char path[XSP_MAX], *v = NULL;
+	bool online = true;
+
+	if (!xsp_be_online(path, sizeof(path), dev->domid, dev->devid) &&
+	    !xo_read_str(dev->h->x, XO_TXN_NONE, path, &v))
+		online = strcmp(v, "0") != 0;
+	free(v);
+	return online;
+}
+
+void xshm_dev_backend_changed(struct xshm_dev *dev)
+{
+	if (dev->gone || is_online(dev))
+		return;
+	/* The remover may have written state 5 over ours: answer with Closed whatever we wrote. */
+	teardown(dev);
+	write_state(dev, XB_CLOSED);
+	DEVLOG(dev, LOG_INFO, "detached by the toolstack");
+}
+
 void xshm_dev_frontend_changed(struct xshm_dev *dev)
 {
-	char *untrusted_state = NULL, path[XSP_MAX], *v = NULL;
+	char *untrusted_state = NULL;
 	unsigned long long state;
-	bool online = true;
+	bool online;
 	int rc;
 
 	if (dev->gone)
@@ -230,10 +248,7 @@ void xshm_dev_frontend_changed(struct xshm_dev *dev)
 		dev_fail(dev, -EINVAL, "frontend state is not a XenBus state");
 		return;
 	}
-	if (!xsp_be_online(path, sizeof(path), dev->domid, dev->devid) &&
-	    !xo_read_str(dev->h->x, XO_TXN_NONE, path, &v))
-		online = strcmp(v, "0") != 0;
-	free(v);
+	online = is_online(dev);
 
 	switch (state) {
 	case XB_INITIALISING:

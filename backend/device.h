@@ -79,6 +79,9 @@ int xshm_dev_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const ui
 void xshm_dev_destroy(struct xshm_dev *dev, bool remove_dirs);
 
 void xshm_dev_frontend_changed(struct xshm_dev *dev);
+/* The toolstack changed the backend dir: with online=0 (libxl's removal) give everything back
+ * and go Closed, which is what the remover waits for. */
+void xshm_dev_backend_changed(struct xshm_dev *dev);
 void xshm_dev_event(struct xshm_dev *dev);
 /* Re-read quota-kb; a bad value is refused with a log line and the old value kept. */
 void xshm_dev_quota_changed(struct xshm_dev *dev);

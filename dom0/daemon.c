@@ -108,10 +108,8 @@ static void devices_changed(struct xshmd *d)
 				d->devs = dev;
 				xshm_log(&d->host, LOG_INFO, "domain %u device xenshm/%llu: found", domid, devid);
 			}
-			if (dev) {
+			if (dev)
 				dev->seen = true;
-				xshm_dev_quota_changed(dev);
-			}
 		}
 		xo_free_strv(devids);
 	}
@@ -147,12 +145,49 @@ static void budget_changed(struct xshmd *d, uint64_t fallback)
 	free(v);
 }
 
+/* For ".../backend/xenshm/<domid>/<devid>/<key>" the key and its device; NULL otherwise. */
+static const char *be_event_key(const char *path, xo_domid_t *domid, uint32_t *devid)
+{
+	static const char root[] = BE_ROOT "/";
+	char comp[16];
+	const char *p = path, *slash;
+	unsigned long long v;
+
+	if (strncmp(p, root, sizeof(root) - 1))
+		return NULL;
+	p += sizeof(root) - 1;
+	slash = strchr(p, '/');
+	if (!slash || (size_t)(slash - p) >= sizeof(comp))
+		return NULL;
+	snprintf(comp, sizeof(comp), "%.*s", (int)(slash - p), p);
+	if (xo_parse_domid(comp, domid))
+		return NULL;
+	p = slash + 1;
+	slash = strchr(p, '/');
+	if (!slash || (size_t)(slash - p) >= sizeof(comp))
+		return NULL;
+	snprintf(comp, sizeof(comp), "%.*s", (int)(slash - p), p);
+	if (xo_parse_uint(comp, 255, &v))
+		return NULL;
+	*devid = (uint32_t)v;
+	return slash + 1;
+}
+
 static void dispatch_watch(struct xshmd *d, const char *path, const char *token)
 {
 	unsigned int domid, devid;
 
 	if (!strcmp(token, "be")) {
-		devices_changed(d);
+		/* A key of a known device says exactly what changed; anything else
+		 * (a device dir created or removed, a first event) needs a rescan. */
+		const char *key = be_event_key(path, &domid, &devid);
+		struct xshm_dev *dev = key ? dev_find(d, domid, devid) : NULL;
+		if (!dev)
+			devices_changed(d);
+		else if (!strcmp(key, "quota-kb"))
+			xshm_dev_quota_changed(dev);
+		else if (!strcmp(key, "online") || !strcmp(key, "state"))
+			xshm_dev_backend_changed(dev);
 	} else if (!strcmp(token, "dom")) {
 		domains_changed(d);
 	} else if (!strcmp(token, "tool")) {
@@ -162,7 +197,6 @@ static void dispatch_watch(struct xshmd *d, const char *path, const char *token)
 		if (dev)
 			xshm_dev_frontend_changed(dev);
 	}
-	(void)path; /* events say "something changed": we always re-read state */
 }
 
 int xshmd_step(struct xshmd *d)

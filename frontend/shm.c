@@ -74,13 +74,13 @@ static int read_uint(struct shm *s, const char *path, unsigned long long max, un
 	return rc;
 }
 
-/* Done when the backend state reads `want`; a XenStore failure (e.g. our domain dying) ends it. */
+/* Done when the backend state reads `want`; a removed device or a XenStore failure ends it. */
 static int backend_in_state(const char *untrusted, int read_rc, void *arg)
 {
 	unsigned long long st;
 
 	if (read_rc)
-		return read_rc == -ENOENT ? 0 : read_rc;
+		return read_rc == -ENOENT ? -ENODEV : read_rc; /* the device was removed */
 	if (xo_parse_uint(untrusted, 8, &st))
 		return 0;
 	return (int)st == *(const int *)arg;
