@@ -34,16 +34,34 @@ void xshm_log(const struct xshm_host *h, int level, const char *fmt, ...)
 #define DEVLOG(dev, level, fmt, ...) \
 	xshm_log((dev)->h, level, "domain %u device xenshm/%u: " fmt, (dev)->domid, (dev)->devid, ##__VA_ARGS__)
 
+/* The backend state as XenStore holds it now: -ENOENT once the toolstack removed the dir. */
+static int read_state(struct xshm_dev *dev, unsigned long long *state)
+{
+	char path[XSP_MAX], *v = NULL;
+	int rc = xsp_be_state(path, sizeof(path), dev->domid, dev->devid);
+
+	if (!rc)
+		rc = xo_read_str(dev->h->x, XO_TXN_NONE, path, &v);
+	if (!rc)
+		rc = xo_parse_uint(v, XB_RECONFIGURED, state);
+	free(v);
+	return rc;
+}
+
 static int write_state(struct xshm_dev *dev, int state)
 {
 	char path[XSP_MAX];
+	unsigned long long now;
 	int rc = xsp_be_state(path, sizeof(path), dev->domid, dev->devid);
 
+	/* A write creates missing parents: never bring back a dir the toolstack removed. */
+	if (!rc && read_state(dev, &now) == -ENOENT)
+		return -ENOENT;
 	if (!rc)
 		rc = xo_printf(dev->h->x, XO_TXN_NONE, path, "%d", state);
 	if (!rc)
 		dev->be_state = state;
-	else
+	else if (rc != -ENOENT)
 		DEVLOG(dev, LOG_ERR, "cannot write backend state %d: %s", state, strerror(-rc));
 	return rc;
 }
@@ -214,12 +232,17 @@ static bool is_online(struct xshm_dev *dev)
 
 void xshm_dev_backend_changed(struct xshm_dev *dev)
 {
+	unsigned long long state;
+
 	if (dev->gone || is_online(dev))
 		return;
-	/* The remover may have written state 5 over ours: answer with Closed whatever we wrote. */
 	teardown(dev);
-	write_state(dev, XB_CLOSED);
-	DEVLOG(dev, LOG_INFO, "detached by the toolstack");
+	/* The remover may have written 5 over our state: answer Closed, but only once, since our
+	 * own write fires this watch again. */
+	if (read_state(dev, &state) == 0 && state != XB_CLOSED) {
+		write_state(dev, XB_CLOSED);
+		DEVLOG(dev, LOG_INFO, "detached by the toolstack");
+	}
 }
 
 void xshm_dev_frontend_changed(struct xshm_dev *dev)
@@ -471,7 +494,6 @@ int xshm_dev_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const ui
 		 struct xshm_dev **out)
 {
 	struct xshm_dev *dev = calloc(1, sizeof(*dev));
-	char path[XSP_MAX], *v = NULL;
 	unsigned long long state = 0;
 	int rc;
 
@@ -490,9 +512,8 @@ int xshm_dev_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const ui
 	xshm_dev_quota_changed(dev);
 	/* A backend state past Initialising means an earlier xenshmd served this device: its
 	 * grants died with it, so send the frontend round the Closed -> Initialising path. */
-	if (!xsp_be_state(path, sizeof(path), domid, devid) && !xo_read_str(h->x, XO_TXN_NONE, path, &v))
-		xo_parse_uint(v, XB_RECONFIGURED, &state);
-	free(v);
+	if (read_state(dev, &state))
+		state = 0;
 	dev->be_state = (int)state;
 	if (state > XB_INITIALISING && state != XB_CLOSED) {
 		DEVLOG(dev, LOG_INFO, "found in state %llu from an earlier xenshmd: asking the frontend to reconnect",
