@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Who gives memory back when the host pool is short: xenshmd's rebalance
+ * policy, as pure arithmetic over a snapshot of the guests (no Xen, no
+ * clock), so that every rule is unit-tested.
+ *
+ * Measured use is what each guest holds now (pages granted) against its
+ * fair share of the budget: budget x quota / sum of the connected guests'
+ * quotas.  A guest asking for memory the pool no longer has is served by
+ * reclaim only while it stays within its fair share; the pages are asked
+ * back from guests above their share, each in proportion to its excess.
+ *
+ * Hysteresis, borrowed from two proven policies:
+ *  - zswap's accept threshold (90%): once the pool has been full, a guest
+ *    above its fair share may not grow again until use falls below 90% of
+ *    the budget, so pages won back go to the guests that were short
+ *    instead of straight back to the one that gave them;
+ *  - selfballoon's interval (5 s): a guest is sent at most one reclaim
+ *    notice per interval, and pages already asked for count as coming back.
+ */
+#ifndef XENSHM_POLICY_H
+#define XENSHM_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+
+struct xshm_policy_knobs {
+	uint32_t reclaim_deadline_ms;  /* time a guest has to give pages back */
+	uint32_t reclaim_interval_ms;  /* at most one notice per guest per interval */
+	uint32_t accept_pct;           /* after the pool filled: growth above fair share resumes below this */
+};
+
+#define XSHM_POLICY_DEADLINE_MS_DEFAULT 5000u
+#define XSHM_POLICY_INTERVAL_MS_DEFAULT 5000u
+#define XSHM_POLICY_ACCEPT_PCT_DEFAULT 90u
+
+void xshm_policy_defaults(struct xshm_policy_knobs *k);
+
+struct xshm_policy_guest {
+	uint64_t used, quota;  /* pages */
+	uint64_t asked;        /* pages already asked back, not yet due */
+	bool askable;          /* connected and not sent a notice within the interval */
+	uint64_t reclaim;      /* out: pages to ask back now */
+};
+
+/* budget x quota / total_quota, rounded down; the whole budget for a lone guest. */
+uint64_t xshm_policy_fair_share(uint64_t budget, uint64_t quota, uint64_t total_quota);
+
+/*
+ * Should a charge of `pages` by guest g be let through to the pool?  False
+ * while the pool is in its full phase (*full, updated here) and g would end
+ * above its fair share.  The full phase starts when a charge found the
+ * budget short (xshm_policy_note_short) and ends once use drops below
+ * accept_pct of the budget.
+ */
+bool xshm_policy_admit(const struct xshm_policy_knobs *k, const struct xshm_pool *pool, bool *full,
+		       uint64_t fair_share, uint64_t used, uint64_t pages);
+
+/*
+ * Plan reclaim so that `need` more pages become free (need: what a request
+ * lacks, or how far the pool is over a lowered budget).  g[requester] (or
+ * none: n) is never asked.  Fills g[i].reclaim with pages to ask back from
+ * guests above their fair share, in proportion to their excess, and
+ * returns the total (may be less than need: the others are within their
+ * share).
+ */
+uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requester, uint64_t budget,
+			  uint64_t need);
+
+#endif

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The rebalance policy's arithmetic (dom0/policy.h). */
+#include <stdint.h>
+
+#include "../../dom0/policy.h"
+#include "tests.h"
+
+START_TEST(fair_share_follows_quotas)
+{
+	ck_assert_uint_eq(xshm_policy_fair_share(1000, 100, 400), 250);
+	ck_assert_uint_eq(xshm_policy_fair_share(1000, 300, 400), 750);
+	ck_assert_uint_eq(xshm_policy_fair_share(1000, 100, 100), 1000); /* alone: everything */
+	ck_assert_uint_eq(xshm_policy_fair_share(1000, 0, 0), 1000);
+	/* No overflow with page counts near 2^40. */
+	ck_assert_uint_eq(xshm_policy_fair_share(1ull << 40, 1ull << 39, 1ull << 40), 1ull << 39);
+}
+END_TEST
+
+START_TEST(admit_has_hysteresis)
+{
+	struct xshm_policy_knobs k;
+	struct xshm_pool pool = { .budget = 1000, .used = 1000 };
+	bool full = false;
+
+	xshm_policy_defaults(&k);
+	ck_assert_uint_eq(k.accept_pct, 90);
+	/* Not full: the policy stays out of the way (the pool itself refuses). */
+	ck_assert(xshm_policy_admit(&k, &pool, &full, 500, 800, 100));
+	full = true;
+	/* Full: within fair share yes, beyond it no. */
+	ck_assert(xshm_policy_admit(&k, &pool, &full, 500, 300, 200));
+	ck_assert(!xshm_policy_admit(&k, &pool, &full, 500, 300, 201));
+	ck_assert(!xshm_policy_admit(&k, &pool, &full, 500, 600, 1));
+	/* Use falls, but not below 90%: still full. */
+	pool.used = 901;
+	ck_assert(!xshm_policy_admit(&k, &pool, &full, 500, 600, 1));
+	ck_assert(full);
+	/* Below the accept threshold: the full phase ends. */
+	pool.used = 899;
+	ck_assert(xshm_policy_admit(&k, &pool, &full, 500, 600, 1));
+	ck_assert(!full);
+}
+END_TEST
+
+START_TEST(plan_takes_from_excess_in_proportion)
+{
+	/* Budget 1200, equal quotas: fair share 400 each.  Guest 0 asks; 1 holds 600 (excess 200),
+	 * 2 holds 500 (excess 100). */
+	struct xshm_policy_guest g[3] = {
+		{ .used = 100, .quota = 1000, .askable = true },
+		{ .used = 600, .quota = 1000, .askable = true },
+		{ .used = 500, .quota = 1000, .askable = true },
+	};
+
+	ck_assert_uint_eq(xshm_policy_plan(g, 3, 0, 1200, 90), 90);
+	ck_assert_uint_eq(g[0].reclaim, 0);
+	ck_assert_uint_eq(g[1].reclaim, 60);
+	ck_assert_uint_eq(g[2].reclaim, 30);
+	/* More than all the excess: capped at it, nobody pushed below fair share. */
+	ck_assert_uint_eq(xshm_policy_plan(g, 3, 0, 1200, 1000), 300);
+	ck_assert_uint_eq(g[1].reclaim, 200);
+	ck_assert_uint_eq(g[2].reclaim, 100);
+	/* Rounding: the remainder is handed out so the plan is exact. */
+	ck_assert_uint_eq(xshm_policy_plan(g, 3, 0, 1200, 7), 7);
+	ck_assert_uint_eq(g[1].reclaim + g[2].reclaim, 7);
+	ck_assert(g[1].reclaim <= 200 && g[2].reclaim <= 100);
+}
+END_TEST
+
+START_TEST(plan_respects_interval_requester_and_pending)
+{
+	struct xshm_policy_guest g[3] = {
+		{ .used = 100, .quota = 1000, .askable = true },
+		{ .used = 600, .quota = 1000, .askable = false }, /* asked within the interval */
+		{ .used = 500, .quota = 1000, .askable = true, .asked = 60 },
+	};
+
+	/* Guest 2's excess is 100 but 60 are already on their way: 40 left to ask. */
+	ck_assert_uint_eq(xshm_policy_plan(g, 3, 0, 1200, 90), 40);
+	ck_assert_uint_eq(g[1].reclaim, 0);
+	ck_assert_uint_eq(g[2].reclaim, 40);
+	/* The requester is never asked, even above its share. */
+	g[1].askable = true;
+	ck_assert_uint_eq(xshm_policy_plan(g, 3, 1, 1200, 90), 40);
+	ck_assert_uint_eq(g[1].reclaim, 0);
+	/* No requester (a lowered budget): everyone above share may be asked. */
+	ck_assert_uint_eq(xshm_policy_plan(g, 3, 3, 1200, 1000), 240);
+	/* Nobody above fair share: nothing to plan. */
+	struct xshm_policy_guest fairly[2] = {
+		{ .used = 500, .quota = 1, .askable = true }, { .used = 500, .quota = 1, .askable = true },
+	};
+	ck_assert_uint_eq(xshm_policy_plan(fairly, 2, 2, 1000, 10), 0);
+	ck_assert_uint_eq(fairly[0].reclaim + fairly[1].reclaim, 0);
+}
+END_TEST
+
+Suite *policy_suite(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *tc = tcase_create("policy");
+
+	tcase_add_test(tc, fair_share_follows_quotas);
+	tcase_add_test(tc, admit_has_hysteresis);
+	tcase_add_test(tc, plan_takes_from_excess_in_proportion);
+	tcase_add_test(tc, plan_respects_interval_requester_and_pending);
+	suite_add_tcase(s, tc);
+	return s;
+}
