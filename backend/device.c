@@ -79,6 +79,7 @@ static void seg_free(struct xshm_dev *dev, struct xshm_seg *seg)
 	xshm_pool_release(&dev->h->pool, &dev->acct, (uint64_t)seg->pages + seg->ndir);
 	free(seg->refs);
 	free(seg);
+	xshm_dev_tick(dev); /* a reclaim notice may be honoured now */
 }
 
 static void teardown(struct xshm_dev *dev)
@@ -105,6 +106,7 @@ static void teardown(struct xshm_dev *dev)
 		x->ops->evtchn_unbind(x, dev->port);
 		dev->port_bound = false;
 	}
+	xshm_dev_reclaim_reset(dev);
 	if (!xsp_be_ring_ref(path, sizeof(path), dev->domid, dev->devid))
 		x->ops->xs_rm(x, XO_TXN_NONE, path);
 	if (!xsp_be_event_channel(path, sizeof(path), dev->domid, dev->devid))
@@ -304,6 +306,48 @@ void xshm_dev_frontend_changed(struct xshm_dev *dev)
 
 /* ---------------------------------------------------------------- control ring */
 
+/*
+ * Charge a request to the guest's account and the pool, or say why not:
+ * -EDQUOT (its quota, or an ignored reclaim notice), -ENOSPC (the host is
+ * short and the policy cannot help this guest), -EAGAIN (the host is short
+ * and other guests were asked to give back: retry).
+ */
+static int charge(struct xshm_dev *dev, uint64_t pages)
+{
+	struct xshm_host *h = dev->h;
+	uint64_t fair = xshm_host_fair_share(h, dev);
+	int rc;
+
+	if (dev->reclaim.overdue) {
+		DEVLOG(dev, LOG_NOTICE, "refused %llu pages: reclaim notice %u is overdue",
+		       (unsigned long long)pages, dev->reclaim.id);
+		return -EDQUOT;
+	}
+	if (!xshm_policy_admit(&h->knobs, &h->pool, &h->pool_full, fair, dev->acct.used, pages)) {
+		DEVLOG(dev, LOG_NOTICE, "refused %llu pages: pool recovering from full, guest at %llu of its fair share %llu",
+		       (unsigned long long)pages, (unsigned long long)dev->acct.used,
+		       (unsigned long long)fair);
+		return -ENOSPC;
+	}
+	rc = xshm_pool_charge(&h->pool, &dev->acct, pages);
+	if (rc == -ENOSPC) {
+		uint64_t need = pages - xshm_pool_free(&h->pool);
+		bool within_share = dev->acct.used <= fair && pages <= fair - dev->acct.used;
+		h->pool_full = true;
+		if (within_share && xshm_host_rebalance(h, dev, need) > 0)
+			rc = -EAGAIN;
+	}
+	if (rc)
+		DEVLOG(dev, LOG_NOTICE, "refused %llu pages: %s (guest uses %llu of quota %llu, fair share %llu; host %llu of %llu)",
+		       (unsigned long long)pages,
+		       rc == -EDQUOT ? "over the guest's quota" :
+		       rc == -EAGAIN ? "host short, reclaiming from others: retry" : "host budget exhausted",
+		       (unsigned long long)dev->acct.used, (unsigned long long)dev->acct.quota,
+		       (unsigned long long)fair, (unsigned long long)h->pool.used,
+		       (unsigned long long)h->pool.budget);
+	return rc;
+}
+
 static int handle_seg_alloc(struct xshm_dev *dev, const struct xshm_ctrl_seg_alloc *req,
 			    struct xshm_ctrl_rsp_seg_alloc *rsp)
 {
@@ -317,12 +361,8 @@ static int handle_seg_alloc(struct xshm_dev *dev, const struct xshm_ctrl_seg_all
 	seg->pages = req->pages;
 	seg->purpose = req->purpose;
 	seg->ndir = xshm_segdir_pages(req->pages);
-	rc = xshm_pool_charge(&dev->h->pool, &dev->acct, (uint64_t)seg->pages + seg->ndir);
+	rc = charge(dev, (uint64_t)seg->pages + seg->ndir);
 	if (rc) {
-		DEVLOG(dev, LOG_NOTICE, "refused %u pages: %s (guest uses %llu of %llu, host %llu of %llu)",
-		       seg->pages, rc == -EDQUOT ? "over the guest's quota" : "host budget exhausted",
-		       (unsigned long long)dev->acct.used, (unsigned long long)dev->acct.quota,
-		       (unsigned long long)dev->h->pool.used, (unsigned long long)dev->h->pool.budget);
 		free(seg);
 		return rc;
 	}
@@ -402,7 +442,13 @@ static bool handle(struct xshm_dev *dev, const struct xshm_ctrl_msg *req, struct
 	case XSHM_CTRL_CHAN_CLOSE:
 		rsp->u.rsp_status.status = -ENOSYS;
 		return true;
-	default: /* RECLAIM_ACK: noted, no response */
+	case XSHM_CTRL_RECLAIM_ACK:
+		/* What counts is the account, not the guest's word: log, then measure. */
+		DEVLOG(dev, LOG_INFO, "reclaim notice %u acknowledged (%u pages released, says the guest)",
+		       req->u.reclaim_ack.notice_id, req->u.reclaim_ack.pages_released);
+		xshm_dev_tick(dev);
+		return false;
+	default:
 		return false;
 	}
 }
@@ -485,6 +531,11 @@ void xshm_dev_quota_changed(struct xshm_dev *dev)
 		else if ((uint64_t)pages != dev->acct.quota) {
 			dev->acct.quota = (uint64_t)pages;
 			DEVLOG(dev, LOG_INFO, "quota %llu KiB", (unsigned long long)pages * 4);
+			/* Lowered below use: ask for the excess (a notice in flight is replaced). */
+			if (xshm_account_over(&dev->acct) && dev->rings_attached) {
+				dev->reclaim.pending = false;
+				xshm_dev_send_reclaim(dev, xshm_account_over(&dev->acct));
+			}
 		}
 	}
 	free(untrusted);

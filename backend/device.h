@@ -29,14 +29,22 @@
 #include "xenshm/ctrl.h"
 #include "xenshm/xenops.h"
 #include "xenshm/xspath.h"
+#include "../dom0/policy.h"
 #include "../dom0/pool.h"
+
+struct xshm_dev;
 
 /* What every device of one xenshmd shares. */
 struct xshm_host {
 	struct xo *x;
 	struct xshm_pool pool;
+	struct xshm_policy_knobs knobs;
+	bool pool_full;         /* in the policy's full phase (policy.h) */
 	uint64_t default_quota; /* pages, when a device has no quota-kb */
+	struct xshm_dev *devs;
 	void (*log)(int level, const char *msg);
+	uint64_t (*now_ms)(void *arg); /* a monotonic clock; tests pass their own */
+	void *now_arg;
 };
 
 void xshm_log(const struct xshm_host *h, int level, const char *fmt, ...)
@@ -67,7 +75,17 @@ struct xshm_dev {
 	struct xshm_seg *segs;
 	uint32_t next_seg_id;
 	struct xshm_account acct;
-	uint64_t requests, faults;
+	/* The reclaim notice in flight, if any (one at a time). */
+	struct {
+		bool pending, overdue;
+		uint32_t id;
+		uint64_t pages;         /* asked for */
+		uint64_t target;        /* acct.used at or below which it is honoured */
+		uint64_t deadline_ms;
+		uint64_t sent_ms;       /* last notice, for the policy's interval */
+		bool ever_sent;
+	} reclaim;
+	uint64_t requests, faults, notices, overdues;
 	char fe_state_path[XSP_MAX];
 	char token[48];
 };
@@ -83,7 +101,32 @@ void xshm_dev_frontend_changed(struct xshm_dev *dev);
  * and go Closed, which is what the remover waits for. */
 void xshm_dev_backend_changed(struct xshm_dev *dev);
 void xshm_dev_event(struct xshm_dev *dev);
-/* Re-read quota-kb; a bad value is refused with a log line and the old value kept. */
+/* Re-read quota-kb; a bad value is refused with a log line and the old value kept.  A quota
+ * lowered below use asks the guest for the excess. */
 void xshm_dev_quota_changed(struct xshm_dev *dev);
+
+/*
+ * Reclaim (policy in dom0/policy.h).  A notice asks the guest to free
+ * `pages` within the deadline; freeing segments honours it.  A guest that
+ * lets the deadline pass is overdue: nothing more is granted to it until it
+ * is back at the target, and the backend dir's `reclaim` node says so.
+ */
+int xshm_dev_send_reclaim(struct xshm_dev *dev, uint64_t pages);
+/* Deadlines: call when the clock passes xshm_dev_next_deadline(). */
+void xshm_dev_tick(struct xshm_dev *dev);
+/* Milliseconds of the next deadline on the host clock; UINT64_MAX if none. */
+uint64_t xshm_dev_next_deadline(const struct xshm_dev *dev);
+
+/*
+ * Ask guests above their fair share for `need` pages (not `requester`, which
+ * may be NULL).  Returns the pages asked for now plus those already on their
+ * way back from earlier notices.
+ */
+uint64_t xshm_host_rebalance(struct xshm_host *h, struct xshm_dev *requester, uint64_t need);
+uint64_t xshm_host_now(const struct xshm_host *h);
+/* The device's fair share of the budget among the connected devices (and itself). */
+uint64_t xshm_host_fair_share(const struct xshm_host *h, const struct xshm_dev *dev);
+/* Forget the notice in flight (the device disconnected). */
+void xshm_dev_reclaim_reset(struct xshm_dev *dev);
 
 #endif

@@ -17,7 +17,6 @@
 
 struct xshmd {
 	struct xshm_host host;
-	struct xshm_dev *devs;
 	uint64_t published_used; /* last used-kb written, +1 (0 = never) */
 };
 
@@ -34,7 +33,7 @@ static void publish_usage(struct xshmd *d)
 
 static struct xshm_dev *dev_find(struct xshmd *d, xo_domid_t domid, uint32_t devid)
 {
-	for (struct xshm_dev *v = d->devs; v; v = v->next)
+	for (struct xshm_dev *v = d->host.devs; v; v = v->next)
 		if (v->domid == domid && v->devid == devid)
 			return v;
 	return NULL;
@@ -42,7 +41,7 @@ static struct xshm_dev *dev_find(struct xshmd *d, xo_domid_t domid, uint32_t dev
 
 static void dev_remove(struct xshmd *d, struct xshm_dev *dev, bool remove_dirs)
 {
-	for (struct xshm_dev **pp = &d->devs; *pp; pp = &(*pp)->next) {
+	for (struct xshm_dev **pp = &d->host.devs; *pp; pp = &(*pp)->next) {
 		if (*pp == dev) {
 			*pp = dev->next;
 			break;
@@ -62,7 +61,7 @@ static void domains_changed(struct xshmd *d)
 {
 	struct xshm_dev *next;
 
-	for (struct xshm_dev *v = d->devs; v; v = next) {
+	for (struct xshm_dev *v = d->host.devs; v; v = next) {
 		struct xo_dominfo info;
 		next = v->next;
 		int rc = domain_lookup(d, v->domid, &info);
@@ -82,7 +81,7 @@ static void devices_changed(struct xshmd *d)
 	unsigned int ndoms = 0;
 	struct xshm_dev *next;
 
-	for (struct xshm_dev *v = d->devs; v; v = v->next)
+	for (struct xshm_dev *v = d->host.devs; v; v = v->next)
 		v->seen = false;
 	if (x->ops->xs_directory(x, XO_TXN_NONE, BE_ROOT, &doms, &ndoms))
 		ndoms = 0;
@@ -104,8 +103,8 @@ static void devices_changed(struct xshmd *d)
 				continue;
 			struct xshm_dev *dev = dev_find(d, domid, (uint32_t)devid);
 			if (!dev && alive && xshm_dev_new(&d->host, domid, (uint32_t)devid, info.uuid, &dev) == 0) {
-				dev->next = d->devs;
-				d->devs = dev;
+				dev->next = d->host.devs;
+				d->host.devs = dev;
 				xshm_log(&d->host, LOG_INFO, "domain %u device xenshm/%llu: found", domid, devid);
 			}
 			if (dev)
@@ -114,7 +113,7 @@ static void devices_changed(struct xshmd *d)
 		xo_free_strv(devids);
 	}
 	xo_free_strv(doms);
-	for (struct xshm_dev *v = d->devs; v; v = next) {
+	for (struct xshm_dev *v = d->host.devs; v; v = next) {
 		next = v->next;
 		if (!v->seen) {
 			xshm_log(&d->host, LOG_INFO, "domain %u device xenshm/%u: removed", v->domid, v->devid);
@@ -123,15 +122,42 @@ static void devices_changed(struct xshmd *d)
 	}
 }
 
-static void budget_changed(struct xshmd *d, uint64_t fallback)
+/* Read one /tool/xenshm integer knob; absent: the default; bad: logged, old value kept. */
+static void knob_read(struct xshmd *d, int (*pathfn)(char *, size_t), unsigned long long min,
+		      unsigned long long max, uint32_t def, uint32_t *val)
+{
+	char path[XSP_MAX], *v = NULL;
+	unsigned long long n;
+
+	if (pathfn(path, sizeof(path)))
+		return;
+	if (xo_read_str(d->host.x, XO_TXN_NONE, path, &v)) {
+		*val = def;
+	} else if (xo_parse_uint(v, max, &n) || n < min) {
+		xshm_log(&d->host, LOG_WARNING, "refused %s '%.32s' (%llu .. %llu): keeping %u", path, v,
+			 min, max, *val);
+	} else if (n != *val) {
+		*val = (uint32_t)n;
+		xshm_log(&d->host, LOG_INFO, "%s %u", path, *val);
+	}
+	free(v);
+}
+
+static void tunables_changed(struct xshmd *d, uint64_t fallback_budget)
 {
 	struct xo *x = d->host.x;
 	char path[XSP_MAX], *v = NULL;
+	struct xshm_policy_knobs *k = &d->host.knobs;
 
+	knob_read(d, xsp_tool_reclaim_deadline_ms, 100, 600000, XSHM_POLICY_DEADLINE_MS_DEFAULT,
+		  &k->reclaim_deadline_ms);
+	knob_read(d, xsp_tool_reclaim_interval_ms, 0, 3600000, XSHM_POLICY_INTERVAL_MS_DEFAULT,
+		  &k->reclaim_interval_ms);
+	knob_read(d, xsp_tool_accept_pct, 50, 100, XSHM_POLICY_ACCEPT_PCT_DEFAULT, &k->accept_pct);
 	if (xsp_tool_budget_kb(path, sizeof(path)))
 		return;
 	if (xo_read_str(x, XO_TXN_NONE, path, &v)) {
-		d->host.pool.budget = fallback;
+		d->host.pool.budget = fallback_budget;
 	} else {
 		int64_t pages = xshm_parse_kb_pages(v, BUDGET_KB_MAX);
 		if (pages < 0)
@@ -143,6 +169,11 @@ static void budget_changed(struct xshmd *d, uint64_t fallback)
 		}
 	}
 	free(v);
+	/* A budget lowered below use: win the excess back from guests above their share. */
+	if (xshm_pool_over(&d->host.pool)) {
+		d->host.pool_full = true;
+		xshm_host_rebalance(&d->host, NULL, xshm_pool_over(&d->host.pool));
+	}
 }
 
 /* For ".../backend/xenshm/<domid>/<devid>/<key>" the key and its device; NULL otherwise. */
@@ -191,7 +222,7 @@ static void dispatch_watch(struct xshmd *d, const char *path, const char *token)
 	} else if (!strcmp(token, "dom")) {
 		domains_changed(d);
 	} else if (!strcmp(token, "tool")) {
-		budget_changed(d, d->host.pool.budget);
+		tunables_changed(d, d->host.pool.budget);
 	} else if (sscanf(token, "fe:%u:%u", &domid, &devid) == 2) {
 		struct xshm_dev *dev = dev_find(d, domid, devid);
 		if (dev)
@@ -215,15 +246,30 @@ int xshmd_step(struct xshmd *d)
 		return rc;
 	while ((rc = x->ops->evtchn_pending(x, &port)) == 0) {
 		x->ops->evtchn_unmask(x, port);
-		for (struct xshm_dev *v = d->devs; v; v = v->next) {
+		for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
 			if (v->port_bound && v->port == port) {
 				xshm_dev_event(v);
 				break;
 			}
 		}
 	}
+	for (struct xshm_dev *v = d->host.devs; v; v = v->next)
+		xshm_dev_tick(v);
 	publish_usage(d);
 	return rc == -EAGAIN ? 0 : rc;
+}
+
+int xshmd_timeout_ms(struct xshmd *d)
+{
+	uint64_t next = UINT64_MAX, now = xshm_host_now(&d->host);
+
+	for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
+		uint64_t t = xshm_dev_next_deadline(v);
+		next = t < next ? t : next;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
 }
 
 int xshmd_pollfds(struct xshmd *d, struct pollfd fds[2])
@@ -248,8 +294,11 @@ int xshmd_new(struct xo *x, const struct xshmd_config *cfg, struct xshmd **out)
 	d->host.log = cfg->log;
 	d->host.default_quota = cfg->quota_pages;
 	d->host.pool.budget = cfg->budget_pages;
+	d->host.now_ms = cfg->now_ms;
+	d->host.now_arg = cfg->now_arg;
+	xshm_policy_defaults(&d->host.knobs);
 	x->ops->xs_mkdir(x, XO_TXN_NONE, TOOL_ROOT);
-	budget_changed(d, cfg->budget_pages);
+	tunables_changed(d, cfg->budget_pages);
 	/* Each watch fires once at registration: that is the initial scan. */
 	rc = x->ops->xs_watch(x, "@introduceDomain", "dom");
 	if (!rc)
@@ -277,8 +326,8 @@ void xshmd_free(struct xshmd *d)
 	x->ops->xs_unwatch(x, "@releaseDomain", "dom");
 	x->ops->xs_unwatch(x, BE_ROOT, "be");
 	x->ops->xs_unwatch(x, TOOL_ROOT, "tool");
-	while (d->devs)
-		dev_remove(d, d->devs, false);
+	while (d->host.devs)
+		dev_remove(d, d->host.devs, false);
 	free(d);
 }
 
@@ -287,7 +336,7 @@ void xshmd_get_stats(struct xshmd *d, struct xshmd_stats *out)
 	memset(out, 0, sizeof(*out));
 	out->budget_pages = d->host.pool.budget;
 	out->used_pages = d->host.pool.used;
-	for (struct xshm_dev *v = d->devs; v; v = v->next) {
+	for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
 		out->devices++;
 		if (v->rings_attached)
 			out->connected++;

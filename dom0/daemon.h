@@ -9,7 +9,7 @@
  *           @introduceDomain,
  *           @releaseDomain        re-list domains; devices of vanished or dying
  *                                 domains (by domid and UUID) are torn down
- *           /tool/xenshm          host budget
+ *           /tool/xenshm          host budget and the reclaim policy's knobs
  *           each frontend state   the XenBus state machine (backend/device.c)
  */
 #ifndef XENSHM_DAEMON_H
@@ -24,6 +24,8 @@ struct xshmd_config {
 	uint64_t budget_pages;   /* host budget when /tool/xenshm/budget-kb is absent */
 	uint64_t quota_pages;    /* per-guest quota when a device has no quota-kb */
 	void (*log)(int level, const char *msg); /* NULL: stderr */
+	uint64_t (*now_ms)(void *arg);           /* NULL: CLOCK_MONOTONIC; tests pass a fake clock */
+	void *now_arg;
 };
 
 struct xshmd_stats {
@@ -40,8 +42,11 @@ void xshmd_free(struct xshmd *d);
 
 /* The two fds to poll (POLLIN). */
 int xshmd_pollfds(struct xshmd *d, struct pollfd fds[2]);
-/* Handle everything pending; never blocks.  0, or a negative errno if XenStore failed. */
+/* Handle everything pending (and deadlines due); never blocks.  0, or a negative errno if
+ * XenStore failed. */
 int xshmd_step(struct xshmd *d);
+/* How long poll may sleep before the next deadline: milliseconds, or -1 for none. */
+int xshmd_timeout_ms(struct xshmd *d);
 
 void xshmd_get_stats(struct xshmd *d, struct xshmd_stats *out);
 

@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 		int n = xshmd_pollfds(d, fds);
 		fds[n].fd = sfd;
 		fds[n].events = POLLIN;
-		if (poll(fds, (nfds_t)n + 1, -1) < 0 && errno != EINTR) {
+		if (poll(fds, (nfds_t)n + 1, xshmd_timeout_ms(d)) < 0 && errno != EINTR) {
 			logf_(LOG_ERR, "poll: %s", strerror(errno));
 			goto out;
 		}
