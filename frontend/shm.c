@@ -26,22 +26,33 @@
 
 enum { XB_INITIALISING = 1, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING, XB_CLOSED };
 
+/* One segment: a run of pages granted in one go, mapped in one piece. */
+struct shm_seg {
+	uint8_t *data;
+	uint32_t pages, id;
+	void **dirs;          /* directory page mappings, kept until the segment goes */
+	uint32_t ndirs;
+};
+
+#define SHM_SEGS_MAX 256u
+
 struct shm {
 	struct xo *x;
 	bool own_x;
 	int timeout_ms;
 	xo_domid_t me;
+	uint32_t devid;
 	char fe_state[XSP_MAX], be_state[XSP_MAX];
 	struct xshm_ctrl_page *ctrl;
 	xo_port_t port;
 	bool port_bound, rings;
 	struct xshm_ring tx, rx;
 	uint32_t next_id;
-	uint32_t notices;
-	uint8_t *data;
-	uint32_t pages, seg_id;
-	void **dirs;          /* directory page mappings, kept until the segment goes */
-	uint32_t ndirs;
+	struct shm_seg segs[SHM_SEGS_MAX]; /* in offset order */
+	uint32_t nsegs;
+	uint64_t pages;       /* data pages of all segments */
+	/* The newest reclaim notice not yet handed to the application, then the one handed. */
+	struct { bool queued, handed; uint32_t id, deadline_ms; uint64_t pages, pages_then; } notice;
 };
 
 static long ms_left(const struct timespec *deadline)
@@ -94,7 +105,16 @@ static int wait_backend(struct shm *s, int want, const struct timespec *deadline
 	return xo_wait_node(s->x, s->be_state, left > 0 ? (int)left : 0, backend_in_state, &want);
 }
 
-/* One request, one response; host notices that arrive meanwhile are counted. */
+/* A newer notice replaces an older one: xenshmd keeps one in flight per device. */
+static void note_reclaim(struct shm *s, const struct xshm_ctrl_reclaim *r)
+{
+	s->notice.queued = true;
+	s->notice.id = r->notice_id;
+	s->notice.pages = r->pages;
+	s->notice.deadline_ms = r->deadline_ms;
+}
+
+/* One request, one response; host notices that arrive meanwhile are queued. */
 static int rpc(struct shm *s, struct xshm_ctrl_msg *req, struct xshm_ctrl_msg *rsp)
 {
 	struct xo *x = s->x;
@@ -120,7 +140,7 @@ static int rpc(struct shm *s, struct xshm_ctrl_msg *req, struct xshm_ctrl_msg *r
 			if (rc)
 				return -EPROTO;
 			if (rsp->hdr.type == XSHM_CTRL_RECLAIM) {
-				s->notices++;
+				note_reclaim(s, &rsp->u.reclaim);
 				continue;
 			}
 			if (rsp->hdr.type != (req->hdr.type | XSHM_CTRL_RESPONSE) || rsp->hdr.id != req->hdr.id)
@@ -150,37 +170,36 @@ static int set_fe_state(struct shm *s, int state)
 	return xo_printf(s->x, XO_TXN_NONE, s->fe_state, "%d", state);
 }
 
-static int connect_device(struct shm *s)
+static int connect_device(struct shm *s, const struct timespec *deadline)
 {
 	struct xo *x = s->x;
 	char path[XSP_MAX];
 	unsigned long long be = 0, fe = 0, ref, port, version;
-	struct timespec deadline;
+	const uint32_t d = s->devid;
 	void *page;
 	int rc;
 
-	deadline_in(&deadline, s->timeout_ms);
-	rc = xo_self_domid(x, &s->me);
-	if (rc)
-		return rc;
-	xsp_fe_state(s->fe_state, sizeof(s->fe_state), s->me, 0);
-	xsp_be_state(s->be_state, sizeof(s->be_state), s->me, 0);
+	s->fe_state[0] = 0;
+	xsp_fe_state(s->fe_state, sizeof(s->fe_state), s->me, d);
+	xsp_be_state(s->be_state, sizeof(s->be_state), s->me, d);
 	rc = read_uint(s, s->be_state, 8, &be);
 	if (rc == -ENOENT || rc == -EACCES)
 		return -ENODEV;
 	read_uint(s, s->fe_state, 8, &fe);
 	/* A live session holds the device: the backend is connected to it, or about to be. */
-	if (be == XB_CONNECTED || (be == XB_INITWAIT && fe == XB_INITIALISED))
+	if (be == XB_CONNECTED || (be == XB_INITWAIT && fe == XB_INITIALISED)) {
+		s->fe_state[0] = 0; /* not ours: never touch its state */
 		return -EBUSY;
+	}
 	rc = set_fe_state(s, XB_INITIALISING);
 	if (!rc)
-		rc = wait_backend(s, XB_INITWAIT, &deadline);
+		rc = wait_backend(s, XB_INITWAIT, deadline);
 	if (rc)
 		return rc;
 	/* The backend dir is dom0's: still, parse every value strictly. */
-	if (xsp_be_ring_ref(path, sizeof(path), s->me, 0) || read_uint(s, path, UINT32_MAX, &ref) ||
-	    xsp_be_event_channel(path, sizeof(path), s->me, 0) || read_uint(s, path, 1u << 17, &port) ||
-	    xsp_be_version(path, sizeof(path), s->me, 0) || read_uint(s, path, 65535, &version))
+	if (xsp_be_ring_ref(path, sizeof(path), s->me, d) || read_uint(s, path, UINT32_MAX, &ref) ||
+	    xsp_be_event_channel(path, sizeof(path), s->me, d) || read_uint(s, path, 1u << 17, &port) ||
+	    xsp_be_version(path, sizeof(path), s->me, d) || read_uint(s, path, 65535, &version))
 		return -EPROTO;
 	if (version < XSHM_CTRL_VERSION)
 		return -EPROTONOSUPPORT;
@@ -200,13 +219,13 @@ static int connect_device(struct shm *s)
 		return -EPROTO;
 	s->rings = true;
 	s->ctrl->fe_live = XSHM_LIVE_UP;
-	rc = xsp_fe_version(path, sizeof(path), s->me, 0);
+	rc = xsp_fe_version(path, sizeof(path), s->me, d);
 	if (!rc)
 		rc = xo_printf(x, XO_TXN_NONE, path, "%d", XSHM_CTRL_VERSION);
 	if (!rc)
 		rc = set_fe_state(s, XB_INITIALISED);
 	if (!rc)
-		rc = wait_backend(s, XB_CONNECTED, &deadline);
+		rc = wait_backend(s, XB_CONNECTED, deadline);
 	if (!rc)
 		rc = set_fe_state(s, XB_CONNECTED);
 	return rc;
@@ -218,7 +237,7 @@ static int connect_device(struct shm *s)
  * freed: on Linux 6.1 PV guests an unmap right before the next map let
  * data pages alias each other in the lab (see docs/xenlab.md).
  */
-static int map_segment(struct shm *s, xo_gref_t dir_ref, uint32_t pages)
+static int map_segment(struct shm *s, struct shm_seg *seg, xo_gref_t dir_ref, uint32_t pages)
 {
 	struct xo *x = s->x;
 	struct xshm_segdir_page *copy = malloc(sizeof(*copy));
@@ -227,47 +246,118 @@ static int map_segment(struct shm *s, xo_gref_t dir_ref, uint32_t pages)
 	int64_t next = dir_ref;
 	int rc = (!copy || !refs) ? -ENOMEM : 0;
 
-	s->dirs = calloc(ndir, sizeof(*s->dirs));
-	if (!s->dirs)
+	seg->dirs = calloc(ndir, sizeof(*seg->dirs));
+	if (!seg->dirs)
 		rc = -ENOMEM;
 	for (uint32_t i = 0; !rc && i < ndir; i++) {
 		xo_gref_t r = (xo_gref_t)next;
-		rc = x->ops->gnt_map(x, 0, 1, &r, false, &s->dirs[i]);
+		rc = x->ops->gnt_map(x, 0, 1, &r, false, &seg->dirs[i]);
 		if (rc)
 			break;
-		s->ndirs++;
-		memcpy(copy, s->dirs[i], sizeof(*copy));
+		seg->ndirs++;
+		memcpy(copy, seg->dirs[i], sizeof(*copy));
 		next = xshm_segdir_parse(copy, i, pages, refs);
 		if (next < 0)
 			rc = -EPROTO;
 	}
 	if (!rc)
-		rc = x->ops->gnt_map(x, 0, pages, refs, true, (void **)&s->data);
+		rc = x->ops->gnt_map(x, 0, pages, refs, true, (void **)&seg->data);
 	if (!rc)
-		s->pages = pages;
+		seg->pages = pages;
 	free(copy);
 	free(refs);
 	return rc;
+}
+
+/* Unmap a segment and give it back (if xenshmd is gone it reclaims on its own). */
+static void release_segment(struct shm *s, struct shm_seg *seg)
+{
+	struct xo *x = s->x;
+
+	if (seg->data) {
+		x->ops->gnt_unmap(x, seg->data, seg->pages);
+		seg->data = NULL;
+	}
+	for (uint32_t i = 0; i < seg->ndirs; i++)
+		x->ops->gnt_unmap(x, seg->dirs[i], 1);
+	free(seg->dirs);
+	seg->dirs = NULL;
+	seg->ndirs = 0;
+	if (s->rings && seg->id) {
+		struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_SEG_FREE } }, rsp;
+		req.u.seg_free.seg_id = seg->id;
+		rpc(s, &req, &rsp);
+	}
+	seg->id = 0;
+	seg->pages = 0;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Ask for one more segment of `pages` and map it after the others.  While
+ * xenshmd answers EAGAIN (the host is short and other guests were asked to
+ * give back) retry with backoff until the timeout; then it is ENOSPC.
+ */
+static int add_segment(struct shm *s, uint64_t pages)
+{
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_SEG_ALLOC } }, rsp;
+	struct shm_seg *seg;
+	struct timespec deadline;
+	long backoff = 50;
+	int rc;
+
+	if (!pages || pages > XSHM_SEG_PAGES_MAX)
+		return -EINVAL;
+	if (s->nsegs == SHM_SEGS_MAX)
+		return -E2BIG;
+	deadline_in(&deadline, s->timeout_ms);
+	req.u.seg_alloc.pages = (uint32_t)pages;
+	req.u.seg_alloc.purpose = XSHM_SEG_SHM;
+	for (;;) {
+		rc = rpc(s, &req, &rsp);
+		if (!rc)
+			rc = rsp.u.rsp_seg_alloc.status;
+		if (rc != -EAGAIN)
+			break;
+		long left = ms_left(&deadline);
+		if (left <= 0)
+			return -ENOSPC;
+		sleep_ms(backoff < left ? backoff : left);
+		backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+	}
+	if (rc)
+		return rc;
+	seg = &s->segs[s->nsegs];
+	memset(seg, 0, sizeof(*seg));
+	seg->id = rsp.u.rsp_seg_alloc.seg_id;
+	if (rsp.u.rsp_seg_alloc.pages != pages)
+		rc = -EPROTO;
+	if (!rc)
+		rc = map_segment(s, seg, rsp.u.rsp_seg_alloc.dir_gref, (uint32_t)pages);
+	if (rc) {
+		release_segment(s, seg);
+		return rc;
+	}
+	s->nsegs++;
+	s->pages += pages;
+	return 0;
 }
 
 static void disconnect(struct shm *s)
 {
 	struct xo *x = s->x;
 
-	if (s->data) {
-		x->ops->gnt_unmap(x, s->data, s->pages);
-		s->data = NULL;
-		if (s->rings) {
-			struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_SEG_FREE } }, rsp;
-			req.u.seg_free.seg_id = s->seg_id;
-			rpc(s, &req, &rsp); /* if xenshmd is gone it reclaims on its own */
-		}
+	while (s->nsegs) {
+		s->nsegs--;
+		s->pages -= s->segs[s->nsegs].pages;
+		release_segment(s, &s->segs[s->nsegs]);
 	}
-	for (uint32_t i = 0; i < s->ndirs; i++)
-		x->ops->gnt_unmap(x, s->dirs[i], 1);
-	free(s->dirs);
-	s->dirs = NULL;
-	s->ndirs = 0;
 	if (s->rings) {
 		xshm_ring_detach(&s->tx);
 		xshm_ring_detach(&s->rx);
@@ -289,6 +379,7 @@ static void disconnect(struct shm *s)
 		deadline_in(&deadline, s->timeout_ms);
 		wait_backend(s, XB_CLOSED, &deadline);
 	}
+	s->fe_state[0] = 0;
 }
 
 static void shm_free(struct shm *s)
@@ -297,6 +388,55 @@ static void shm_free(struct shm *s)
 	if (s->own_x)
 		xo_close(s->x);
 	free(s);
+}
+
+/* The guest's xenshm devices, lowest devid first; -ENODEV if there are none. */
+static int list_devices(struct shm *s, uint32_t *ids, unsigned int max, unsigned int *n)
+{
+	char path[XSP_MAX], **names = NULL;
+	unsigned int count = 0;
+	int rc;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "/local/domain/%u/device/xenshm", s->me);
+	rc = s->x->ops->xs_directory(s->x, XO_TXN_NONE, path, &names, &count);
+	if (rc)
+		return rc == -ENOENT || rc == -EACCES ? -ENODEV : rc;
+	for (unsigned int i = 0; i < count && *n < max; i++) {
+		unsigned long long id;
+		if (xo_parse_uint(names[i], 255, &id))
+			continue;
+		unsigned int j = (*n)++;
+		while (j > 0 && ids[j - 1] > id) {
+			ids[j] = ids[j - 1];
+			j--;
+		}
+		ids[j] = (uint32_t)id;
+	}
+	xo_free_strv(names);
+	return *n ? 0 : -ENODEV;
+}
+
+/* Claim the first device no other process holds: one process per device. */
+static int connect_any(struct shm *s)
+{
+	uint32_t ids[256];
+	unsigned int n = 0;
+	struct timespec deadline;
+	int rc;
+
+	deadline_in(&deadline, s->timeout_ms);
+	rc = xo_self_domid(s->x, &s->me);
+	if (!rc)
+		rc = list_devices(s, ids, 256, &n);
+	for (unsigned int i = 0; !rc && i < n; i++) {
+		s->devid = ids[i];
+		rc = connect_device(s, &deadline);
+		if (rc != -EBUSY)
+			return rc;
+		rc = 0;
+	}
+	return rc ? rc : -EBUSY;
 }
 
 struct shm *shm_open_xo(struct xo *x, size_t size, const struct shm_opts *opts)
@@ -317,24 +457,11 @@ struct shm *shm_open_xo(struct xo *x, size_t size, const struct shm_opts *opts)
 	}
 	s->x = x;
 	s->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
-	rc = connect_device(s);
+	rc = connect_any(s);
 	if (!rc)
 		rc = rpc(s, &req, &rsp);
-	if (!rc) {
-		memset(&req, 0, sizeof(req));
-		req.hdr.type = XSHM_CTRL_SEG_ALLOC;
-		req.u.seg_alloc.pages = (uint32_t)pages;
-		req.u.seg_alloc.purpose = XSHM_SEG_SHM;
-		rc = rpc(s, &req, &rsp);
-	}
 	if (!rc)
-		rc = rsp.u.rsp_seg_alloc.status;
-	if (!rc && rsp.u.rsp_seg_alloc.pages != pages)
-		rc = -EPROTO;
-	if (!rc) {
-		s->seg_id = rsp.u.rsp_seg_alloc.seg_id;
-		rc = map_segment(s, rsp.u.rsp_seg_alloc.dir_gref, (uint32_t)pages);
-	}
+		rc = add_segment(s, pages);
 	if (rc) {
 		shm_free(s);
 		errno = -rc;
@@ -354,27 +481,64 @@ void shm_exit(struct shm *s)
 		shm_free(s);
 }
 
-/* Is [offset, offset+len) inside the memory?  Written so that no sum can overflow. */
-static bool in_bounds(const struct shm *s, size_t offset, size_t len)
+int shm_resize(struct shm *s, size_t size)
+{
+	uint64_t want = (size + XO_PAGE_SIZE - 1) / XO_PAGE_SIZE;
+
+	if (!s || !size)
+		return -EINVAL;
+	if (!s->rings)
+		return -ENOTCONN;
+	if (want > s->pages)
+		return add_segment(s, want - s->pages);
+	/* Whole segments only, and never the first. */
+	while (s->nsegs > 1 && s->pages - s->segs[s->nsegs - 1].pages >= want) {
+		struct shm_seg *last = &s->segs[s->nsegs - 1];
+		s->pages -= last->pages;
+		s->nsegs--;
+		release_segment(s, last);
+	}
+	return 0;
+}
+
+/* Copy between buf and [offset, offset+len) segment by segment; false if out of bounds. */
+static bool copy_span(struct shm *s, void *buf, size_t offset, size_t len, bool put)
 {
 	size_t size = (size_t)s->pages * XO_PAGE_SIZE;
+	uint8_t *b = buf;
 
-	return s->data && offset <= size && len <= size - offset;
+	/* Written so that no sum can overflow. */
+	if (!s->nsegs || offset > size || len > size - offset)
+		return false;
+	for (uint32_t i = 0; len && i < s->nsegs; i++) {
+		size_t seg_size = (size_t)s->segs[i].pages * XO_PAGE_SIZE;
+		if (offset >= seg_size) {
+			offset -= seg_size;
+			continue;
+		}
+		size_t n = seg_size - offset < len ? seg_size - offset : len;
+		if (put)
+			memcpy(s->segs[i].data + offset, b, n);
+		else
+			memcpy(b, s->segs[i].data + offset, n);
+		b += n;
+		len -= n;
+		offset = 0;
+	}
+	return true;
 }
 
 size_t shm_put(struct shm *s, const void *buf, size_t offset, size_t len)
 {
-	if (!s || !buf || !in_bounds(s, offset, len))
+	if (!s || !buf || !copy_span(s, (void *)buf, offset, len, true))
 		return 0;
-	memcpy(s->data + offset, buf, len);
 	return len;
 }
 
 size_t shm_get(struct shm *s, void *buf, size_t offset, size_t len)
 {
-	if (!s || !buf || !in_bounds(s, offset, len))
+	if (!s || !buf || !copy_span(s, buf, offset, len, false))
 		return 0;
-	memcpy(buf, s->data + offset, len);
 	return len;
 }
 
@@ -385,14 +549,104 @@ size_t shm_size(const struct shm *s)
 
 void *shm_addr(struct shm *s)
 {
-	return s ? s->data : NULL;
+	return s && s->nsegs ? s->segs[0].data : NULL;
+}
+
+void *shm_segment(struct shm *s, unsigned int i, size_t *len)
+{
+	if (!s || i >= s->nsegs)
+		return NULL;
+	if (len)
+		*len = (size_t)s->segs[i].pages * XO_PAGE_SIZE;
+	return s->segs[i].data;
+}
+
+int shm_fd(struct shm *s)
+{
+	return s && s->port_bound ? s->x->ops->evtchn_fd(s->x) : -EBADF;
+}
+
+int shm_next_event(struct shm *s, struct shm_event *ev)
+{
+	struct xo *x;
+	uint8_t buf[XSHM_CTRL_MSG_MAX];
+	struct xshm_ctrl_msg msg;
+	xo_port_t p;
+	bool n;
+
+	if (!s || !ev)
+		return -EINVAL;
+	if (!s->rings)
+		return -ENOTCONN;
+	x = s->x;
+	while (x->ops->evtchn_pending(x, &p) == 0)
+		x->ops->evtchn_unmask(x, p);
+	for (;;) {
+		ssize_t got = xshm_ring_recv(&s->rx, buf, sizeof(buf), &n);
+		if (got == -EAGAIN) {
+			if (xshm_ring_prepare_wait(&s->rx, 0))
+				break;
+			continue;
+		}
+		/* Outside an rpc only notices may come: anything else is a broken host. */
+		if (got < 0 || xshm_ctrl_parse(buf, (size_t)got, XSHM_FROM_HOST, &msg) ||
+		    msg.hdr.type != XSHM_CTRL_RECLAIM)
+			return -EPROTO;
+		note_reclaim(s, &msg.u.reclaim);
+	}
+	if (s->notice.queued) {
+		s->notice.queued = false;
+		s->notice.handed = true;
+		s->notice.pages_then = s->pages;
+		memset(ev, 0, sizeof(*ev));
+		ev->type = SHM_EV_RECLAIM;
+		ev->id = s->notice.id;
+		ev->bytes = (size_t)s->notice.pages * XO_PAGE_SIZE;
+		ev->deadline_ms = s->notice.deadline_ms;
+		return 1;
+	}
+	if (__atomic_load_n(&s->ctrl->be_live, __ATOMIC_ACQUIRE) == XSHM_LIVE_GONE)
+		return -ECONNRESET;
+	return 0;
+}
+
+int shm_reclaim_done(struct shm *s, uint32_t id)
+{
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_RECLAIM_ACK } };
+	uint8_t buf[XSHM_CTRL_MSG_MAX];
+	bool n;
+	ssize_t len;
+	int rc;
+
+	if (!s)
+		return -EINVAL;
+	if (!s->rings)
+		return -ENOTCONN;
+	if (!s->notice.handed || s->notice.id != id)
+		return -ENOENT;
+	req.hdr.id = ++s->next_id;
+	req.u.reclaim_ack.notice_id = id;
+	req.u.reclaim_ack.pages_released =
+		(uint32_t)(s->notice.pages_then > s->pages ? s->notice.pages_then - s->pages : 0);
+	len = xshm_ctrl_encode(&req, buf, sizeof(buf));
+	if (len < 0)
+		return (int)len;
+	rc = xshm_ring_send(&s->tx, buf, (size_t)len, &n);
+	if (rc)
+		return rc == -EAGAIN ? -ENOBUFS : rc;
+	s->x->ops->evtchn_notify(s->x, s->port);
+	s->notice.handed = false;
+	return 0;
 }
 
 int shm_stats(struct shm *s, struct shm_stats *out)
 {
 	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_STATS } }, rsp;
-	int rc = rpc(s, &req, &rsp);
+	int rc;
 
+	if (!s || !out)
+		return -EINVAL;
+	rc = rpc(s, &req, &rsp);
 	if (!rc)
 		rc = rsp.u.rsp_stats.status;
 	if (!rc) {

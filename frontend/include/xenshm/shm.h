@@ -7,10 +7,22 @@
  *   shm_get(s, buf, 0, len);
  *   shm_exit(s);                           // everything goes back to dom0
  *
- * The guest's xenshm device (devid 0, created in dom0 by `xenshm attach`)
- * is used by one process at a time: a second shm_init() in the same guest
- * fails with EBUSY while the first holds it.  If the process dies, its
- * mappings are released by the kernel and xenshmd takes the pages back.
+ * Each process holds one of the guest's xenshm devices (created in dom0 by
+ * `xenshm attach DOM --devices N`): shm_init() claims the lowest devid no
+ * other process holds and fails with EBUSY when all are taken.  So N
+ * devices serve N processes at once, each with its own quota-kb.  If a
+ * process dies, the kernel releases its mappings and xenshmd takes the
+ * pages back.
+ *
+ * The memory is one or more segments (runs of pages granted together):
+ * shm_init() makes one, shm_resize() adds one to grow and frees whole
+ * segments from the end to shrink.  Each segment is contiguous in this
+ * process (shm_segment()); shm_put/shm_get span segments.
+ *
+ * Reclaim: when the host is short, xenshmd may ask for memory back with a
+ * deadline.  The notice wakes shm_fd(); shm_next_event() returns it; the
+ * application shrinks (shm_resize) and says so (shm_reclaim_done).  A
+ * guest that ignores a notice is granted nothing more until it complies.
  *
  * Thread safety: a `struct shm` may be used by one thread at a time;
  * shm_put/shm_get only copy and may run concurrently on disjoint ranges.
@@ -41,7 +53,9 @@ struct shm_stats {
  *   ENODEV     no xenshm device for this guest (attach one in dom0)
  *   EBUSY      another process holds the device
  *   ETIMEDOUT  xenshmd did not answer (not running?)
- *   EDQUOT     over this guest's quota;  ENOSPC  the host pool is short
+ *   EDQUOT     over this device's quota (or a reclaim notice is overdue)
+ *   ENOSPC     the host pool is short (after waiting up to the timeout for
+ *              other guests to give memory back)
  *   EINVAL     size is 0 or larger than a segment (1 GiB)
  *   EPROTO     xenshmd's answers were malformed;  ECONNRESET  xenshmd went away
  */
@@ -62,8 +76,33 @@ size_t shm_put(struct shm *s, const void *buf, size_t offset, size_t len);
 size_t shm_get(struct shm *s, void *buf, size_t offset, size_t len);
 
 size_t shm_size(const struct shm *s);
-/* The mapping itself, for callers that want no copy. */
+/* The first segment's mapping, for callers that want no copy (shm_segment for the others). */
 void *shm_addr(struct shm *s);
+/* Segment i's mapping and length; NULL past the last. */
+void *shm_segment(struct shm *s, unsigned int i, size_t *len);
+
+/*
+ * Grow to at least `size` bytes (one more segment) or shrink: whole
+ * segments are freed from the end while what remains is at least `size`
+ * (never the first).  0 or a negative errno (as shm_init's); the memory
+ * that stays keeps its contents.
+ */
+int shm_resize(struct shm *s, size_t size);
+
+/* Pollable (POLLIN) when xenshmd has something for this process. */
+int shm_fd(struct shm *s);
+
+enum shm_event_type { SHM_EV_RECLAIM = 1 };
+struct shm_event {
+	enum shm_event_type type;
+	uint32_t id;           /* pass to shm_reclaim_done */
+	size_t bytes;          /* how much xenshmd asks back */
+	uint32_t deadline_ms;  /* from when the notice arrived */
+};
+/* Never blocks: 1 and *ev filled, 0 if nothing, -ECONNRESET if xenshmd went away. */
+int shm_next_event(struct shm *s, struct shm_event *ev);
+/* Tell xenshmd a notice was handled (it measures what was freed itself). */
+int shm_reclaim_done(struct shm *s, uint32_t id);
 
 /* Ask xenshmd for this guest's accounting: 0 or a negative errno. */
 int shm_stats(struct shm *s, struct shm_stats *out);
