@@ -14,6 +14,8 @@ Suite *util_suite(void);
 Suite *schema_suite(void);
 Suite *pool_segdir_suite(void);
 Suite *xenshmd_suite(void);
+Suite *policy_suite(void);
+Suite *reclaim_suite(void);
 
 /* Deterministic pseudo-random bytes for patterns (xorshift). */
 static inline uint32_t test_rand(uint32_t *s)

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The xenshmd fixture (see daemon_env.h). */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "../../dom0/devdirs.h"
+#include "xenshm/xspaths.h"
+#include "daemon_env.h"
+
+static void quiet(int level, const char *msg)
+{
+	(void)level;
+	(void)msg;
+}
+
+static uint64_t fake_now(void *arg)
+{
+	struct host *h = arg;
+
+	return __atomic_load_n(&h->clock_ms, __ATOMIC_ACQUIRE);
+}
+
+void host_advance(struct host *h, uint64_t ms)
+{
+	__atomic_add_fetch(&h->clock_ms, ms, __ATOMIC_ACQ_REL);
+}
+
+static void *daemon_loop(void *arg)
+{
+	struct host *h = arg;
+
+	while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd fds[2];
+		int n = xshmd_pollfds(h->d, fds);
+		poll(fds, (nfds_t)n, 20);
+		xshmd_step(h->d);
+	}
+	return NULL;
+}
+
+void daemon_start(struct host *h)
+{
+	struct xshmd_config cfg = { .budget_pages = 4096, .quota_pages = 1024, .log = quiet,
+				    .now_ms = fake_now, .now_arg = h };
+
+	ck_assert_int_eq(xshmd_new(h->dmn, &cfg, &h->d), 0);
+	h->stop = 0;
+	pthread_create(&h->th, NULL, daemon_loop, h);
+	h->running = true;
+}
+
+void daemon_stop(struct host *h)
+{
+	if (!h->running)
+		return;
+	__atomic_store_n(&h->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(h->th, NULL);
+	xshmd_free(h->d);
+	h->d = NULL;
+	h->running = false;
+}
+
+void host_init(struct host *h, bool start)
+{
+	memset(h, 0, sizeof(*h));
+	h->w = xo_fake_world_new();
+	ck_assert_int_eq(xo_fake_domain_create(h->w, "g1", &h->g1), 0);
+	ck_assert_int_eq(xo_fake_domain_create(h->w, "g2", &h->g2), 0);
+	ck_assert_int_eq(xo_fake_open(h->w, 0, &h->dmn), 0);
+	ck_assert_int_eq(xo_fake_open(h->w, 0, &h->tool), 0);
+	ck_assert_int_eq(xo_fake_open(h->w, h->g1, &h->x1), 0);
+	ck_assert_int_eq(xo_fake_open(h->w, h->g2, &h->x2), 0);
+	ck_assert_int_eq(xshm_device_create(h->tool, h->g1, 0, 4096), 0);
+	ck_assert_int_eq(xshm_device_create(h->tool, h->g2, 0, 4096), 0);
+	if (start) {
+		daemon_start(h);
+		/* Backends go to InitWait on their own, each with a control page granted. */
+		ck_assert(wait_be_state(h, h->g1, "2"));
+		ck_assert(wait_be_state(h, h->g2, "2"));
+	}
+}
+
+void host_fini(struct host *h)
+{
+	daemon_stop(h);
+	xo_close(h->x1);
+	xo_close(h->x2);
+	xo_close(h->tool);
+	xo_close(h->dmn);
+	xo_fake_world_free(h->w);
+}
+
+char *read_be(struct host *h, xo_domid_t g, int (*build)(char *, size_t, unsigned int, unsigned int))
+{
+	char path[XSP_MAX], *v = NULL;
+
+	build(path, sizeof(path), g, 0);
+	if (xo_read_str(h->tool, XO_TXN_NONE, path, &v))
+		return NULL;
+	return v;
+}
+
+/* Poll (up to 3 s) until the backend state of g reads `want`. */
+bool wait_be_state(struct host *h, xo_domid_t g, const char *want)
+{
+	for (int i = 0; i < 300; i++) {
+		char *v = read_be(h, g, xsp_be_state);
+		bool ok = v && !strcmp(v, want);
+		free(v);
+		if (ok)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+unsigned int dom0_grants(struct host *h)
+{
+	struct xo_fake_counts c;
+
+	xo_fake_counts(h->w, 0, &c);
+	return c.grants_live;
+}
+
+bool wait_grants(struct host *h, unsigned int want)
+{
+	for (int i = 0; i < 300 && dom0_grants(h) != want; i++)
+		usleep(10000);
+	return dom0_grants(h) == want;
+}
+

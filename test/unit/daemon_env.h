@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * xenshmd on the fake Xen with two guests: the daemon's poll loop runs in
+ * its own thread with dom0's handle and a clock the test moves; guests call
+ * libxenshm from the test thread.
+ */
+#ifndef XENSHM_UNIT_DAEMON_ENV_H
+#define XENSHM_UNIT_DAEMON_ENV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../dom0/daemon.h"
+#include "xenshm/shm.h"
+#include "xenshm/xenops_fake.h"
+
+struct host {
+	struct xo_fake_world *w;
+	struct xo *dmn, *tool, *x1, *x2;
+	xo_domid_t g1, g2;
+	struct xshmd *d;
+	pthread_t th;
+	int stop;
+	bool running;
+	uint64_t clock_ms; /* the daemon's clock: tests move it */
+};
+
+static const struct shm_opts fast __attribute__((unused)) = { .timeout_ms = 3000 };
+
+/* Two guests with a device each (quota 4096 KiB), xenshmd started if `start`. */
+void host_init(struct host *h, bool start);
+void host_fini(struct host *h);
+void daemon_start(struct host *h);
+void daemon_stop(struct host *h);
+void host_advance(struct host *h, uint64_t ms);
+/* A backend key of g's device 0 (NULL if absent; free it). */
+char *read_be(struct host *h, xo_domid_t g, int (*build)(char *, size_t, unsigned int, unsigned int));
+/* Poll (up to 3 s) until the backend state of g reads `want`. */
+bool wait_be_state(struct host *h, xo_domid_t g, const char *want);
+unsigned int dom0_grants(struct host *h);
+bool wait_grants(struct host *h, unsigned int want);
+
+#endif
