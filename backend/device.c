@@ -581,6 +581,24 @@ fail:
 	return rc;
 }
 
+/* Remove the directory holding `path` if nothing is left in it, as libxl cleans up after a
+ * device: a dead domain leaves no empty backend/xenshm/<domid> behind. */
+static void rm_empty_parent(struct xo *x, const char *path)
+{
+	char parent[XSP_MAX], **names = NULL;
+	unsigned int n = 1;
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", path);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		return;
+	*slash = 0;
+	if (!x->ops->xs_directory(x, XO_TXN_NONE, parent, &names, &n) && n == 0)
+		x->ops->xs_rm(x, XO_TXN_NONE, parent);
+	xo_free_strv(names);
+}
+
 void xshm_dev_destroy(struct xshm_dev *dev, bool remove_dirs)
 {
 	struct xo *x = dev->h->x;
@@ -590,10 +608,18 @@ void xshm_dev_destroy(struct xshm_dev *dev, bool remove_dirs)
 	x->ops->xs_unwatch(x, dev->fe_state_path, dev->token);
 	teardown(dev);
 	if (remove_dirs) {
-		if (!xsp_be_dir(path, sizeof(path), dev->domid, dev->devid))
+		if (!xsp_be_dir(path, sizeof(path), dev->domid, dev->devid)) {
 			x->ops->xs_rm(x, XO_TXN_NONE, path);
-		if (!xsp_be_error(path, sizeof(path), dev->domid, dev->devid))
+			rm_empty_parent(x, path);
+		}
+		/* .../error/backend/xenshm/<domid>/<devid>/error: the device's dir, then the domain's */
+		if (!xsp_be_error(path, sizeof(path), dev->domid, dev->devid)) {
+			char *slash = strrchr(path, '/');
+			if (slash)
+				*slash = 0;
 			x->ops->xs_rm(x, XO_TXN_NONE, path);
+			rm_empty_parent(x, path);
+		}
 	}
 	free(dev);
 }

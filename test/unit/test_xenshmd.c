@@ -173,6 +173,9 @@ START_TEST(guest_death_returns_everything)
 		usleep(10000);
 	}
 	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), -ENOENT);
+	/* No empty per-domain dirs left behind either. */
+	snprintf(path, sizeof(path), "/local/domain/0/backend/xenshm/%u", h.g1);
+	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), -ENOENT);
 	ck_assert_uint_eq(shm_put(s2, "alive", 0, 5), 5);
 	struct shm_stats st;
 	ck_assert_int_eq(shm_stats(s2, &st), 0);
@@ -241,6 +244,81 @@ static char *error_node(struct host *h, xo_domid_t g)
 		usleep(10000);
 	return v;
 }
+
+/* A fresh guest with a device, driven to `stage`, then destroyed: everything comes back. */
+enum death_stage { DIE_INITWAIT, DIE_CONNECTED, DIE_WITH_SEGMENTS, DIE_RECLAIM_PENDING, DIE_CLOSED };
+
+static void die_at(struct host *h, enum death_stage stage, unsigned int n)
+{
+	char name[16], path[XSP_MAX], *v = NULL;
+	xo_domid_t g;
+	struct xo *xg;
+	struct shm *s = NULL;
+	unsigned int base = dom0_grants(h);
+
+	snprintf(name, sizeof(name), "dying%u", n);
+	ck_assert_int_eq(xo_fake_domain_create(h->w, name, &g), 0);
+	ck_assert_int_eq(xo_fake_open(h->w, g, &xg), 0);
+	ck_assert_int_eq(xshm_device_create(h->tool, g, 0, 4096), 0);
+	ck_assert(wait_be_state(h, g, "2")); /* a control page is granted already */
+	if (stage != DIE_INITWAIT) {
+		s = shm_open_xo(xg, stage == DIE_CONNECTED ? 4096 : 512 << 10, &fast);
+		ck_assert_msg(s != NULL, "stage %d: %s", stage, strerror(errno));
+	}
+	if (stage == DIE_RECLAIM_PENDING) {
+		xsp_be_quota_kb(path, sizeof(path), g, 0);
+		ck_assert_int_eq(xo_write_str(h->tool, XO_TXN_NONE, path, "4"), 0);
+		for (int i = 0; i < 300 && !(v = read_be(h, g, xsp_be_reclaim)); i++)
+			usleep(10000);
+		ck_assert_ptr_nonnull(v);
+		free(v);
+		v = NULL;
+	}
+	if (stage == DIE_CLOSED) {
+		shm_exit(s);
+		s = NULL;
+		ck_assert(wait_be_state(h, g, "6"));
+	}
+	ck_assert_int_eq(xo_fake_domain_destroy(h->w, g), 0);
+	ck_assert_msg(wait_grants(h, base), "stage %d: %u grants, want %u", stage, dom0_grants(h), base);
+	xsp_be_dir(path, sizeof(path), g, 0);
+	for (int i = 0; i < 300 && xo_read_str(h->tool, XO_TXN_NONE, path, &v) == 0; i++) {
+		free(v);
+		v = NULL;
+		usleep(10000);
+	}
+	ck_assert_int_eq(xo_read_str(h->tool, XO_TXN_NONE, path, &v), -ENOENT);
+	xsp_tool_used_kb(path, sizeof(path));
+	for (int i = 0; i < 300; i++) {
+		ck_assert_int_eq(xo_read_str(h->tool, XO_TXN_NONE, path, &v), 0);
+		bool zero = !strcmp(v, "0");
+		free(v);
+		v = NULL;
+		if (zero)
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_eq(xo_read_str(h->tool, XO_TXN_NONE, path, &v), 0);
+	ck_assert_str_eq(v, "0");
+	free(v);
+	shm_exit(s); /* the dead guest's handle: must not crash or hang */
+	xo_close(xg);
+}
+
+START_TEST(death_in_every_state)
+{
+	struct host h;
+
+	host_init(&h, true);
+	for (unsigned int st = DIE_INITWAIT; st <= DIE_CLOSED; st++)
+		die_at(&h, (enum death_stage)st, st);
+	/* The survivors were never disturbed. */
+	struct shm *s = shm_open_xo(h.x1, 8192, &fast);
+	ck_assert_msg(s != NULL, "%s", strerror(errno));
+	shm_exit(s);
+	host_fini(&h);
+}
+END_TEST
 
 START_TEST(skipped_initialised_state)
 {
@@ -422,6 +500,7 @@ Suite *xenshmd_suite(void)
 	tcase_add_test(tc, quota_and_budget_refusals);
 	tcase_add_test(tc, no_device_no_daemon_busy);
 	tcase_add_test(tc, guest_death_returns_everything);
+	tcase_add_test(tc, death_in_every_state);
 	tcase_add_test(tc, skipped_initialised_state);
 	tcase_add_test(tc, garbage_state_disconnects_only_that_guest);
 	tcase_add_test(tc, bad_control_message_disconnects);
