@@ -607,11 +607,13 @@ void xshm_dev_destroy(struct xshm_dev *dev, bool remove_dirs)
 	dev->gone = true;
 	x->ops->xs_unwatch(x, dev->fe_state_path, dev->token);
 	teardown(dev);
-	if (remove_dirs) {
-		if (!xsp_be_dir(path, sizeof(path), dev->domid, dev->devid)) {
+	if (!xsp_be_dir(path, sizeof(path), dev->domid, dev->devid)) {
+		if (remove_dirs)
 			x->ops->xs_rm(x, XO_TXN_NONE, path);
-			rm_empty_parent(x, path);
-		}
+		/* Also when the toolstack removed the device dir itself (libxl does on destroy). */
+		rm_empty_parent(x, path);
+	}
+	if (remove_dirs) {
 		/* .../error/backend/xenshm/<domid>/<devid>/error: the device's dir, then the domain's */
 		if (!xsp_be_error(path, sizeof(path), dev->domid, dev->devid)) {
 			char *slash = strrchr(path, '/');

@@ -452,6 +452,14 @@ START_TEST(detach_removes_device)
 	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), -ENOENT);
 	xsp_fe_dir(path, sizeof(path), h.g1, 0);
 	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), -ENOENT);
+	/* The toolstack removed the device dir; xenshmd removes the then empty domain dir. */
+	snprintf(path, sizeof(path), "/local/domain/0/backend/xenshm/%u", h.g1);
+	for (int i = 0; i < 300 && xo_read_str(h.tool, XO_TXN_NONE, path, &v) != -ENOENT; i++) {
+		free(v);
+		v = NULL;
+		usleep(10000);
+	}
+	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), -ENOENT);
 	errno = 0;
 	ck_assert_ptr_null(shm_open_xo(h.x1, 4096, &fast));
 	ck_assert_int_eq(errno, ENODEV);
