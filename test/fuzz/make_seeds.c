@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Writes the fuzzers' seed corpora (test/fuzz/corpus/<harness>/): one valid
+ * input per message type, a filled directory page, ring scripts and XenStore
+ * values, so each run starts from inputs that reach deep code.
+ * Usage: make_seeds DIR
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "xenshm/ctrl.h"
+#include "xenshm/segdir.h"
+
+static void put(const char *dir, const char *harness, const char *name, const void *data, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, harness);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, harness, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len) {
+		perror(path);
+		exit(1);
+	}
+	fclose(f);
+}
+
+static void ctrl_seeds(const char *dir)
+{
+	for (uint16_t t = 1; t <= XSHM_CTRL_TYPE_MAX_; t++) {
+		for (int rsp = 0; rsp < 2; rsp++) {
+			struct xshm_ctrl_msg m;
+			uint8_t buf[1 + XSHM_CTRL_MSG_MAX];
+			char name[32];
+			memset(&m, 0, sizeof(m));
+			m.hdr.type = (uint16_t)(t | (rsp ? XSHM_CTRL_RESPONSE : 0));
+			m.hdr.id = 7;
+			if (t == XSHM_CTRL_SEG_ALLOC && !rsp) {
+				m.u.seg_alloc.pages = 256;
+				m.u.seg_alloc.purpose = XSHM_SEG_SHM;
+			}
+			if (t == XSHM_CTRL_CHAN_OPEN && !rsp)
+				strcpy(m.u.chan_open.name, "web.1");
+			if (t == XSHM_CTRL_RECLAIM) {
+				m.u.reclaim.pages = 3;
+				m.u.reclaim.deadline_ms = 5000;
+			}
+			ssize_t n = xshm_ctrl_encode(&m, buf + 1, sizeof(buf) - 1);
+			if (n < 0)
+				continue;
+			buf[0] = (t == XSHM_CTRL_RECLAIM || rsp) ? 1 : 0;
+			snprintf(name, sizeof(name), "type%u%s", t, rsp ? "-rsp" : "");
+			put(dir, "ctrl", name, buf, (size_t)n + 1);
+		}
+	}
+}
+
+static void segdir_seeds(const char *dir)
+{
+	static xo_gref_t refs[3000], dirs[3];
+	struct xshm_segdir_page page;
+	uint8_t buf[8 + sizeof(page)];
+	uint32_t pages = 2100;
+
+	for (uint32_t i = 0; i < pages; i++)
+		refs[i] = 100 + i;
+	for (uint32_t i = 0; i < 3; i++)
+		dirs[i] = 10 + i;
+	for (uint32_t index = 0; index < 3; index++) {
+		char name[16];
+		xshm_segdir_fill(&page, index, refs, pages, dirs);
+		memcpy(buf, &index, 4);
+		memcpy(buf + 4, &pages, 4);
+		memcpy(buf + 8, &page, sizeof(page));
+		snprintf(name, sizeof(name), "page%u", index);
+		put(dir, "segdir", name, buf, sizeof(buf));
+	}
+}
+
+static void ring_seeds(const char *dir)
+{
+	/* flags, prod(8), cons(8), max_msg(2), then ops: write 100, read 100, peer index moves... */
+	static const uint8_t producer[] = { 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					    2, 100, 0, 2, 200, 0, 0, 0, 0, 50, 0, 0, 0, 0, 0, 0, 0, 0, 2, 60, 0 };
+	static const uint8_t consumer[] = { 0x0d, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					    3, 100, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 3, 0, 1, 1, 5, 9, 3, 50, 0 };
+	static const uint8_t message[] = { 0x0e, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					   2, 30, 0, 2, 31, 0, 3, 64, 0, 4, 0, 0, 5, 8, 0 };
+	put(dir, "ring", "producer", producer, sizeof(producer));
+	put(dir, "ring", "consumer", consumer, sizeof(consumer));
+	put(dir, "ring", "message", message, sizeof(message));
+}
+
+static void xsvalue_seeds(const char *dir)
+{
+	static const char *const values[] = { "0", "4", "4096", "65536", "1099511627776", "007", "-1",
+					      "banana", " 4", "4 ", "32752", "32767", "18446744073709551616" };
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "v%zu", i);
+		put(dir, "xsvalue", name, values[i], strlen(values[i]));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: make_seeds DIR\n");
+		return 2;
+	}
+	mkdir(argv[1], 0755);
+	ctrl_seeds(argv[1]);
+	segdir_seeds(argv[1]);
+	ring_seeds(argv[1]);
+	xsvalue_seeds(argv[1]);
+	return 0;
+}
