@@ -74,8 +74,9 @@ static void *view_map(struct fake_world *w, struct fake_grant **g, unsigned int 
 /* Cut a view off from the shared pages without unmapping the address range. */
 static void view_orphan(uint8_t *addr, unsigned int count)
 {
-	mmap(addr, (size_t)count * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-	     -1, 0);
+	if (mmap(addr, (size_t)count * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+		 -1, 0) == MAP_FAILED)
+		abort(); /* the fake cannot keep its promise of a mapping that stays valid */
 }
 
 static void grant_put_locked(struct fake_world *w, struct fake_grant *g)

@@ -186,7 +186,7 @@ static void node_path(const struct fake_node *n, char *buf, size_t size)
 		snprintf(buf, size, "/");
 		return;
 	}
-	const char *names[ABS_PATH_MAX / 2];
+	const char *names[ABS_PATH_MAX / 2] = { NULL };
 	unsigned int depth = 0;
 	for (const struct fake_node *p = n; p->parent && depth < ABS_PATH_MAX / 2; p = p->parent)
 		names[depth++] = p->name;
@@ -225,7 +225,7 @@ static int path_norm(const struct fake_handle *h, const char *path, char *out, b
 	if (path[0] == '@') {
 		if (!special || !path_chars_ok(path) || len > REL_PATH_MAX)
 			return -EINVAL;
-		strcpy(out, path);
+		snprintf(out, ABS_PATH_MAX + 1, "%s", path);
 		return 0;
 	}
 	if (path[0] != '/') {
@@ -236,7 +236,7 @@ static int path_norm(const struct fake_handle *h, const char *path, char *out, b
 	} else {
 		if (len > ABS_PATH_MAX)
 			return -EINVAL;
-		strcpy(out, path);
+		snprintf(out, ABS_PATH_MAX + 1, "%s", path);
 	}
 	len = strlen(out);
 	if (!path_chars_ok(out) || strstr(out, "//") || (len > 1 && out[len - 1] == '/'))
@@ -382,7 +382,7 @@ static int txn_access_with_parent(struct view *v, const char *abspath)
 
 	if (rc || !v->txn)
 		return rc;
-	strcpy(parent, abspath);
+	snprintf(parent, sizeof(parent), "%s", abspath);
 	slash = strrchr(parent, '/');
 	if (slash == parent)
 		slash[1] = 0;
@@ -566,7 +566,7 @@ static int do_rm(struct view *v, const char *abspath)
 	if (!n) {
 		/* xenstored: removing a missing child of an existing node succeeds. */
 		char parent[ABS_PATH_MAX + 1];
-		strcpy(parent, abspath);
+		snprintf(parent, sizeof(parent), "%s", abspath);
 		*strrchr(parent, '/') = 0;
 		if (parent[0] && node_lookup(v->root, parent))
 			return 0;

@@ -107,7 +107,7 @@ static bool perms_ok(const char *s)
 
 	if (strlen(s) >= sizeof(buf))
 		return false;
-	strcpy(buf, s);
+	snprintf(buf, sizeof(buf), "%s", s);
 	for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
 		if (!strchr("nrwb", tok[0]))
 			return false;
@@ -228,11 +228,11 @@ int xss_parse(const char *text, const char *file, struct xss_schema *out, char *
 			continue;
 		if (*s == '[') {
 			char *end = strchr(s, ']');
-			if (!end || end[1])
+			if (!end || end[1]) {
 				rc = fail(err, errlen, file, lineno, "bad section header");
-			else if (cur && (rc = check_entry(cur, type_set, file, err, errlen)))
 				break;
-			if (rc)
+			}
+			if (cur && (rc = check_entry(cur, type_set, file, err, errlen)))
 				break;
 			*end = 0;
 			if (!name_ok(s + 1)) {

@@ -102,6 +102,7 @@ static int do_send(const char *host, int port, unsigned long long bytes, size_t 
 
 	if (!buf || inet_pton(AF_INET, host, &a.sin_addr) != 1) {
 		fprintf(stderr, "tcpblast send: bad host '%s'\n", host);
+		free(buf);
 		return 1;
 	}
 	for (double t = now(); now() - t < 20; usleep(100000)) {
@@ -113,6 +114,7 @@ static int do_send(const char *host, int port, unsigned long long bytes, size_t 
 	}
 	if (s < 0) {
 		fprintf(stderr, "tcpblast send: cannot connect to %s:%d\n", host, port);
+		free(buf);
 		return 1;
 	}
 	double t0 = now();
@@ -124,6 +126,8 @@ static int do_send(const char *host, int port, unsigned long long bytes, size_t 
 			ssize_t w = write(s, buf + off, n - off);
 			if (w <= 0) {
 				perror("tcpblast send: write");
+				close(s);
+				free(buf);
 				return 1;
 			}
 			off += (size_t)w;

@@ -161,7 +161,7 @@ static int cmd_share(xo_domid_t domid, unsigned int n, int timeout_s)
 static int read_rendezvous(struct xo *x, xo_gref_t *refs, unsigned int *n, xo_port_t *port)
 {
 	char *untrusted_grefs = NULL, *v = NULL;
-	unsigned long long val;
+	unsigned long long val = 0;
 	int rc;
 
 	rc = xo_read_str(x, XO_TXN_NONE, "data/xenlab-gnt/npages", &v);
@@ -223,7 +223,7 @@ static int cmd_map(int hold_s)
 	for (unsigned int p = 0; p < n; p++)
 		for (unsigned int o = 4; o < PG; o++)
 			pages[p * PG + o] = inverted(p, o);
-	memcpy(pages, "ACK", 3);
+	memcpy(pages, "ACK", 3); /* NOLINT(bugprone-not-null-terminated-result): a 3-byte tag, not a string */
 	/* Read back what this guest wrote, as a user of the memory would. */
 	int self_bad = 0;
 	for (unsigned int p = 0; p < n; p++)
@@ -290,15 +290,17 @@ static int cmd_pingpong_client(unsigned int rounds)
 	double *rtt = calloc(rounds, sizeof(*rtt));
 	int rc = xo_real_open(&x, XO_OPEN_XS | XO_OPEN_EVTCHN);
 
-	if (rc || !rtt)
+	if (rc || !rtt) {
+		free(rtt);
 		return die("open", rc ? rc : -ENOMEM);
+	}
 	for (int i = 0; i < 100 && (rc = read_rendezvous(x, refs, &n, &rport)) == -ENOENT; i++)
 		usleep(100000);
 	if (rc)
-		return die("reading data/xenlab-gnt", rc);
+		return free(rtt), die("reading data/xenlab-gnt", rc);
 	rc = x->ops->evtchn_bind_interdomain(x, 0, rport, &port);
 	if (rc)
-		return die("evtchn_bind_interdomain", rc);
+		return free(rtt), die("evtchn_bind_interdomain", rc);
 	/*
 	 * Xen sets the new local port pending on an interdomain bind (notifications sent to the
 	 * unbound port are not lost). Taken as the first pong, it would put the client one round
@@ -306,13 +308,13 @@ static int cmd_pingpong_client(unsigned int rounds)
 	 */
 	rc = wait_event(x, port, 500);
 	if (rc && rc != -ETIMEDOUT)
-		return die("draining the bind event", rc);
+		return free(rtt), die("draining the bind event", rc);
 	for (unsigned int i = 0; i < rounds; i++) {
 		double t0 = now();
 		x->ops->evtchn_notify(x, port);
 		rc = wait_event(x, port, 30000);
 		if (rc)
-			return die("waiting for pong", rc);
+			return free(rtt), die("waiting for pong", rc);
 		rtt[i] = now() - t0;
 	}
 	qsort(rtt, rounds, sizeof(*rtt), cmp_double);
@@ -334,8 +336,10 @@ static int cmd_leakcheck(xo_domid_t domid, unsigned int n, unsigned int limit)
 	char path[96], *v = NULL, cmd[64];
 	int rc = xo_real_open(&x, XO_OPEN_XS | XO_OPEN_GNTSHR | XO_OPEN_EVTCHN | XO_OPEN_CTRL);
 
-	if (rc || !big)
+	if (rc || !big) {
+		free(big);
 		return die("open", rc ? rc : -ENOMEM);
+	}
 	/* Before: the whole budget can be granted at once. */
 	rc = x->ops->gnt_share(x, domid, limit, true, big, &all);
 	if (rc)
@@ -399,8 +403,10 @@ static int cmd_sharetime(xo_domid_t domid, unsigned int n)
 	void *pages;
 	int rc = xo_real_open(&x, XO_OPEN_GNTSHR);
 
-	if (rc || !refs)
+	if (rc || !refs) {
+		free(refs);
 		return die("open", rc ? rc : -ENOMEM);
+	}
 	double t0 = now();
 	rc = x->ops->gnt_share(x, domid, n, true, refs, &pages);
 	double t_share = now() - t0;
