@@ -4,11 +4,13 @@
 #
 #   make            build libraries, programs and tools into $(BUILD)
 #   make unit       Check unit tests (fast)
-#   make check      unit tests, unit tests under ASan+UBSan, schema doc check, the Xen lab
+#   make check      unit tests plain, under ASan+UBSan and under valgrind, lint (cppcheck,
+#                   clang-tidy), schema doc check, a fuzzing smoke run, the Xen lab
 #   make lab-check  the Xen lab alone (boots Xen 4.17 under QEMU)
 #   make demo       the main job: the lab demo on real Xen
 #   make bench      ring benchmark -> docs/bench/ring.{md,json}
 #   make coverage   line coverage of common/
+#   make fuzz       libFuzzer harnesses for every guest-facing parser (FUZZ_SECONDS each, 60)
 #   make deps       install the Debian packages the build and tests need
 #   make install DESTDIR= PREFIX=/usr/local
 
@@ -52,6 +54,8 @@ SCHEMA_LIB_SRCS := xenstore-schema/schema.c
 SCHEMA_SRC := xenstore-schema/xenshm.schema
 UNIT_SRCS := $(wildcard test/unit/*.c)
 LAB_TOOL_SRCS := $(wildcard tools/xenlab/src/*.c)
+FUZZ_SRCS := $(wildcard test/fuzz/fuzz_*.c)
+FUZZ_LIB_SRCS := common/ring.c common/ctrl.c common/segdir.c common/xenops_util.c dom0/pool.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -69,7 +73,7 @@ BENCH_BIN := $(BUILD)/bin/xenshm-bench
 LAB_BINS := $(patsubst tools/xenlab/src/%.c,$(BUILD)/lab/%,$(LAB_TOOL_SRCS))
 
 .PHONY: all unit unit-asan check lab-check lab-shell demo bench coverage deps install clean \
-	schema-doc schema-doc-check
+	schema-doc schema-doc-check fuzz fuzz-smoke fuzz-seeds unit-valgrind lint
 .DELETE_ON_ERROR:
 
 all: $(COMMON_LIB) $(FAKE_LIB) $(REAL_LIB) $(DAEMON_LIB) $(FRONT_LIB) $(XENSHMD_BIN) $(XENSHM_BIN) \
@@ -141,7 +145,24 @@ schema-doc-check: $(XSGEN)
 	  || { echo "docs/xenstore-paths.md is stale: run 'make schema-doc'"; exit 1; }
 	@echo "schema: docs/xenstore-paths.md matches $(SCHEMA_SRC)"
 
-check: all unit unit-asan schema-doc-check lab-check
+check: all unit unit-asan unit-valgrind lint schema-doc-check fuzz-smoke lab-check
+
+# Check's fork mode would hide the children from valgrind.
+unit-valgrind: $(UNIT_BIN)
+	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect $(UNIT_BIN)
+
+LINT_SRCS = $(COMMON_SRCS) $(FAKE_SRCS) $(REAL_SRCS) $(DAEMON_SRCS) $(FRONT_SRCS) \
+	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
+	$(wildcard tools/bench/*.c)
+# Configuration and the reason for every disabled check: .clang-tidy.
+lint: $(GEN_HDR)
+	cppcheck --quiet --std=c11 --enable=warning,performance,portability --error-exitcode=1 \
+	  --inline-suppr -D_GNU_SOURCE -Icommon/include -Ifrontend/include -I$(BUILD)/gen \
+	  common dom0 backend frontend tools xenstore-schema test
+	clang-tidy --quiet $(LINT_SRCS) -- -std=gnu11 -D_GNU_SOURCE -Icommon/include \
+	  -Ifrontend/include -I$(BUILD)/gen $(XEN_CFLAGS)
+	@echo "lint: cppcheck and clang-tidy found nothing"
 
 lab-check: all
 	tools/xenlab/lab check
@@ -154,6 +175,29 @@ demo: all
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN) ring --md docs/bench/ring.md --json docs/bench/ring.json
+
+# ---- fuzzing (clang's libFuzzer; the harnesses link only the parsers they test) ----
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-D_GNU_SOURCE -Icommon/include -Ifrontend/include -I$(BUILD)/gen
+FUZZ_BINS := $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+$(BUILD)/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) $(GEN_HDR)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS)
+
+fuzz: $(FUZZ_BINS)
+	tools/fuzz.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+
+fuzz-smoke: $(FUZZ_BINS)
+	tools/fuzz.sh $(BUILD)/fuzz 10
+
+# Regenerate the checked-in seed corpora.
+fuzz-seeds: $(COMMON_LIB)
+	@mkdir -p $(BUILD)/fuzz
+	$(CC) $(ALL_CFLAGS) -o $(BUILD)/fuzz/make_seeds test/fuzz/make_seeds.c $(COMMON_LIB)
+	$(BUILD)/fuzz/make_seeds test/fuzz/corpus
 
 coverage:
 	rm -rf build/cov
