@@ -9,6 +9,18 @@ fail() { echo "FAIL: $*"; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
 
+# active_grants DOMID: how many of DOMID's grants some domain maps right now, as Xen counts them
+# (the `g` debug key prints every active entry of every grant table).
+active_grants() {
+    xl dmesg -c > /dev/null
+    xl debug-keys g
+    sleep 1
+    xl dmesg -c | awk -v d="d$1" '
+        /grant-table for remote / { cur = $0; sub(/.*grant-table for remote /, "", cur); sub(/ .*/, "", cur); next }
+        cur == d && /\[0x[0-9a-f]+\] / { n++ }
+        END { print n + 0 }'
+}
+
 # guest_create NAME SLOT [vif] [disk] [mem=MIB] [pvh]: a guest (PV unless pvh) running labagent.
 # SLOT (0..2) picks its IP 10.77.0.(10+SLOT), its MAC and its disk /dev/vd[abc] (as xvdb).
 # The emulated machine has no NIC: guest traffic never leaves it.
