@@ -374,6 +374,23 @@ static void fake_close(struct xo *x)
 	free(h);
 }
 
+static int fake_host_info(struct xo *x, struct xo_hostinfo *out)
+{
+	struct fake_handle *h = fh(x);
+	int rc = 0;
+
+	LOCK(h->w);
+	if (h->domid != 0) {
+		rc = -EPERM;
+	} else {
+		memset(out, 0, sizeof(*out));
+		snprintf(out->cmdline, sizeof(out->cmdline), "%s", h->w->lim.xen_cmdline);
+		out->max_grant_frames = xo_cmdline_grant_frames(out->cmdline);
+	}
+	UNLOCK(h->w);
+	return rc;
+}
+
 static const struct xo_ops fake_ops = {
 	.name = "fake",
 	.xs_read = fake_xs_read,
@@ -404,6 +421,7 @@ static const struct xo_ops fake_ops = {
 	.evtchn_unmask = fake_evtchn_unmask,
 	.domain_list = fake_domain_list,
 	.domain_info = fake_domain_info,
+	.host_info = fake_host_info,
 	.close = fake_close,
 };
 

@@ -426,6 +426,20 @@ static int r_domain_info(struct xo *x, xo_domid_t domid, struct xo_dominfo *out)
 	return 0;
 }
 
+static int r_host_info(struct xo *x, struct xo_hostinfo *out)
+{
+	xen_commandline_t cmdline;
+
+	if (!rx(x)->xc)
+		return -ENODEV;
+	memset(out, 0, sizeof(*out));
+	if (xc_version(rx(x)->xc, XENVER_commandline, &cmdline) < 0)
+		return neg_errno();
+	snprintf(out->cmdline, sizeof(out->cmdline), "%.*s", (int)sizeof(cmdline), cmdline);
+	out->max_grant_frames = xo_cmdline_grant_frames(out->cmdline);
+	return 0;
+}
+
 static void r_close(struct xo *x)
 {
 	struct real *r = rx(x);
@@ -473,6 +487,7 @@ static const struct xo_ops real_ops = {
 	.evtchn_unmask = r_evtchn_unmask,
 	.domain_list = r_domain_list,
 	.domain_info = r_domain_info,
+	.host_info = r_host_info,
 	.close = r_close,
 };
 

@@ -178,3 +178,25 @@ int xo_self_domid(struct xo *x, xo_domid_t *out)
 	free(v);
 	return rc;
 }
+
+unsigned int xo_cmdline_grant_frames(const char *cmdline)
+{
+	static const char key[] = "gnttab_max_frames=";
+	unsigned int frames = XO_XEN_DEFAULT_GRANT_FRAMES;
+
+	/* Xen parses left to right: the last occurrence wins. */
+	for (const char *p = cmdline; p && (p = strstr(p, key)); p += sizeof(key) - 1) {
+		if (p != cmdline && p[-1] != ' ')
+			continue;
+		char val[16];
+		size_t n = strcspn(p + sizeof(key) - 1, " ");
+		unsigned long long v;
+		if (n == 0 || n >= sizeof(val))
+			continue;
+		memcpy(val, p + sizeof(key) - 1, n);
+		val[n] = 0;
+		if (!xo_parse_uint(val, 1u << 20, &v) && v)
+			frames = (unsigned int)v;
+	}
+	return frames;
+}

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "envcheck.h"
 #include "pool.h"
 
 static bool use_syslog;
@@ -48,44 +49,28 @@ static void logf_(int level, const char *fmt, ...)
 	log_msg(level, buf);
 }
 
-static long read_long(const char *path)
+static void report_problem(void *arg, bool fatal, const char *what, const char *fix)
 {
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
+	(void)arg;
+	logf_(fatal ? LOG_ERR : LOG_WARNING, "%s: %s", what, fix);
 }
 
-/* Problems that would make every guest request fail, each with the fix. */
+/* Problems that would make every guest request fail, each with the fix.  A handle of its own:
+ * libxenstore's watch thread would not survive the fork of daemon(). */
 static int check_environment(uint64_t budget_pages)
 {
-	int bad = 0;
-	long limit;
+	struct xo *x;
+	int rc = xo_real_open(&x, XO_OPEN_XS | XO_OPEN_CTRL);
 
-	if (access("/dev/xen/gntalloc", R_OK | W_OK)) {
-		logf_(LOG_ERR, "no /dev/xen/gntalloc: load it with 'modprobe xen-gntalloc limit=%llu' "
-			       "(and add xen-gntalloc to /etc/modules-load.d/)",
-		      (unsigned long long)budget_pages + 1024);
-		bad++;
+	if (rc) {
+		logf_(LOG_ERR, "cannot open XenStore or the hypervisor interface (%s): start xenstored "
+			       "('systemctl start xenstored') and load xen-privcmd",
+		      strerror(-rc));
+		return rc;
 	}
-	if (access("/dev/xen/evtchn", R_OK | W_OK)) {
-		logf_(LOG_ERR, "no /dev/xen/evtchn: 'modprobe xen-evtchn'");
-		bad++;
-	}
-	limit = read_long("/sys/module/xen_gntalloc/parameters/limit");
-	if (limit >= 0 && (uint64_t)limit < budget_pages)
-		logf_(LOG_WARNING, "xen-gntalloc limit is %ld pages but the budget is %llu pages: raise it "
-				   "with 'echo %llu > /sys/module/xen_gntalloc/parameters/limit' and "
-				   "'options xen_gntalloc limit=%llu' in /etc/modprobe.d/xenshm.conf; also check "
-				   "Xen's gnttab_max_frames (>= %llu)",
-		      limit, (unsigned long long)budget_pages, (unsigned long long)budget_pages + 1024,
-		      (unsigned long long)budget_pages + 1024, (unsigned long long)budget_pages / 512 + 32);
-	return bad ? -ENODEV : 0;
+	rc = xshm_env_check(x, "", budget_pages, report_problem, NULL) ? -ENODEV : 0;
+	xo_close(x);
+	return rc;
 }
 
 static int write_pidfile(const char *path)

@@ -76,6 +76,17 @@ struct xo_dominfo {
 
 struct xo;
 
+/* What xenshm needs to know about the hypervisor. */
+struct xo_hostinfo {
+	unsigned int max_grant_frames; /* per domain: Xen's gnttab_max_frames (4.17 default 64) */
+	char cmdline[1024];            /* Xen's command line */
+};
+#define XO_GRANTS_PER_FRAME 512u    /* v1 entries of 8 bytes in a 4 KiB frame */
+#define XO_XEN_DEFAULT_GRANT_FRAMES 64u
+
+/* gnttab_max_frames from a Xen command line; the 4.17 default when absent or malformed. */
+unsigned int xo_cmdline_grant_frames(const char *cmdline);
+
 struct xo_ops {
 	const char *name;
 
@@ -131,6 +142,8 @@ struct xo_ops {
 	int (*domain_list)(struct xo *x, struct xo_dominfo *out, unsigned int max, unsigned int *n);
 	/* -ESRCH when no such domain. */
 	int (*domain_info)(struct xo *x, xo_domid_t domid, struct xo_dominfo *out);
+	/* The hypervisor's settings that bound the pool (dom0 only). */
+	int (*host_info)(struct xo *x, struct xo_hostinfo *out);
 
 	void (*close)(struct xo *x);
 };

@@ -69,6 +69,7 @@ struct xo_fake_limits {
 	unsigned int xs_value_max;          /* 2048 for guests; dom0 4096 */
 	unsigned int gntalloc_limit;        /* 1024 pages, per granting domain */
 	bool coalesce_watches;              /* drop an event identical to a pending one */
+	char xen_cmdline[256];              /* what host_info reports ("" : Xen's defaults) */
 };
 void xo_fake_get_limits(struct xo_fake_world *w, struct xo_fake_limits *out);
 void xo_fake_set_limits(struct xo_fake_world *w, const struct xo_fake_limits *lim);
