@@ -90,7 +90,7 @@ $(GEN_HDR): $(SCHEMA_SRC) $(XSGEN)
 
 # Everything that includes xspaths.h must wait for it.
 $(call obj,$(COMMON_SRCS) $(DAEMON_SRCS) $(FRONT_SRCS) $(UNIT_SRCS) $(LAB_TOOL_SRCS) \
-	dom0/xenshmd.c tools/xenshm.c): $(GEN_HDR)
+	dom0/xenshmd.c tools/xenshm.c tools/cli.c): $(GEN_HDR)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -108,7 +108,7 @@ $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRCS)) $(DAEMON_LIB) $(FRONT_LIB) $(FAKE_LIB) $(COMMON_LIB)
+$(UNIT_BIN): $(call obj,$(UNIT_SRCS) tools/cli.c) $(DAEMON_LIB) $(FRONT_LIB) $(FAKE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
@@ -120,7 +120,7 @@ $(XENSHMD_BIN): $(call obj,dom0/xenshmd.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LI
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS)
 
-$(XENSHM_BIN): $(call obj,tools/xenshm.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LIB)
+$(XENSHM_BIN): $(call obj,tools/xenshm.c tools/cli.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS)
 
@@ -153,7 +153,7 @@ unit-valgrind: $(UNIT_BIN)
 	  --errors-for-leak-kinds=definite,indirect $(UNIT_BIN)
 
 LINT_SRCS = $(COMMON_SRCS) $(FAKE_SRCS) $(REAL_SRCS) $(DAEMON_SRCS) $(FRONT_SRCS) \
-	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
+	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c tools/cli.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
 	$(wildcard tools/bench/*.c)
 # Configuration and the reason for every disabled check: .clang-tidy.
 lint: $(GEN_HDR)

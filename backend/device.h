@@ -126,6 +126,8 @@ uint64_t xshm_host_rebalance(struct xshm_host *h, struct xshm_dev *requester, ui
 uint64_t xshm_host_now(const struct xshm_host *h);
 /* The device's fair share of the budget among the connected devices (and itself). */
 uint64_t xshm_host_fair_share(const struct xshm_host *h, const struct xshm_dev *dev);
+/* The admin wrote reclaim-kb: ask for that much (replacing a notice in flight), remove the node. */
+void xshm_dev_reclaim_requested(struct xshm_dev *dev);
 /* Forget the notice in flight (the device disconnected). */
 void xshm_dev_reclaim_reset(struct xshm_dev *dev);
 

@@ -177,3 +177,25 @@ void xshm_dev_reclaim_reset(struct xshm_dev *dev)
 	if (was)
 		publish(dev);
 }
+
+void xshm_dev_reclaim_requested(struct xshm_dev *dev)
+{
+	char path[XSP_MAX], *untrusted = NULL;
+	int64_t pages;
+
+	if (xsp_be_reclaim_kb(path, sizeof(path), dev->domid, dev->devid) ||
+	    xo_read_str(dev->h->x, XO_TXN_NONE, path, &untrusted))
+		return; /* our own removal fires the watch again */
+	pages = xshm_parse_kb_pages(untrusted, 1ull << 40);
+	if (pages <= 0)
+		DEVLOG(dev, LOG_WARNING, "refused reclaim-kb '%.32s': not a positive multiple of 4 KiB",
+		       untrusted);
+	else if (!dev->rings_attached)
+		DEVLOG(dev, LOG_NOTICE, "reclaim-kb %lld KiB: not connected, nothing to ask", (long long)pages * 4);
+	else {
+		dev->reclaim.pending = false;
+		xshm_dev_send_reclaim(dev, (uint64_t)pages);
+	}
+	free(untrusted);
+	dev->h->x->ops->xs_rm(dev->h->x, XO_TXN_NONE, path);
+}

@@ -149,11 +149,12 @@ static void tunables_changed(struct xshmd *d, uint64_t fallback_budget)
 	char path[XSP_MAX], *v = NULL;
 	struct xshm_policy_knobs *k = &d->host.knobs;
 
-	knob_read(d, xsp_tool_reclaim_deadline_ms, 100, 600000, XSHM_POLICY_DEADLINE_MS_DEFAULT,
-		  &k->reclaim_deadline_ms);
-	knob_read(d, xsp_tool_reclaim_interval_ms, 0, 3600000, XSHM_POLICY_INTERVAL_MS_DEFAULT,
-		  &k->reclaim_interval_ms);
-	knob_read(d, xsp_tool_accept_pct, 50, 100, XSHM_POLICY_ACCEPT_PCT_DEFAULT, &k->accept_pct);
+	knob_read(d, xsp_tool_reclaim_deadline_ms, XSHM_POLICY_DEADLINE_MS_MIN, XSHM_POLICY_DEADLINE_MS_MAX,
+		  XSHM_POLICY_DEADLINE_MS_DEFAULT, &k->reclaim_deadline_ms);
+	knob_read(d, xsp_tool_reclaim_interval_ms, 0, XSHM_POLICY_INTERVAL_MS_MAX,
+		  XSHM_POLICY_INTERVAL_MS_DEFAULT, &k->reclaim_interval_ms);
+	knob_read(d, xsp_tool_accept_pct, XSHM_POLICY_ACCEPT_PCT_MIN, XSHM_POLICY_ACCEPT_PCT_MAX,
+		  XSHM_POLICY_ACCEPT_PCT_DEFAULT, &k->accept_pct);
 	if (xsp_tool_budget_kb(path, sizeof(path)))
 		return;
 	if (xo_read_str(x, XO_TXN_NONE, path, &v)) {
@@ -217,6 +218,8 @@ static void dispatch_watch(struct xshmd *d, const char *path, const char *token)
 			devices_changed(d);
 		else if (!strcmp(key, "quota-kb"))
 			xshm_dev_quota_changed(dev);
+		else if (!strcmp(key, "reclaim-kb"))
+			xshm_dev_reclaim_requested(dev);
 		else if (!strcmp(key, "online") || !strcmp(key, "state"))
 			xshm_dev_backend_changed(dev);
 	} else if (!strcmp(token, "dom")) {

@@ -36,6 +36,12 @@ struct xshm_policy_knobs {
 #define XSHM_POLICY_DEADLINE_MS_DEFAULT 5000u
 #define XSHM_POLICY_INTERVAL_MS_DEFAULT 5000u
 #define XSHM_POLICY_ACCEPT_PCT_DEFAULT 90u
+/* The ranges xenshmd accepts for the knobs (/tool/xenshm, see the schema). */
+#define XSHM_POLICY_DEADLINE_MS_MIN 100u
+#define XSHM_POLICY_DEADLINE_MS_MAX 600000u
+#define XSHM_POLICY_INTERVAL_MS_MAX 3600000u
+#define XSHM_POLICY_ACCEPT_PCT_MIN 50u
+#define XSHM_POLICY_ACCEPT_PCT_MAX 100u
 
 void xshm_policy_defaults(struct xshm_policy_knobs *k);
 

@@ -17,6 +17,7 @@ Suite *xenshmd_suite(void);
 Suite *policy_suite(void);
 Suite *reclaim_suite(void);
 Suite *envcheck_suite(void);
+Suite *cli_suite(void);
 
 /* Deterministic pseudo-random bytes for patterns (xorshift). */
 static inline uint32_t test_rand(uint32_t *s)

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The admin CLI on the fake Xen, against a running xenshmd (daemon_env). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../tools/cli.h"
+#include "xenshm/xspaths.h"
+#include "daemon_env.h"
+#include "tests.h"
+
+struct run {
+	int rc;
+	char out[8192], err[2048];
+};
+
+/* Run `xenshm ARGS...` (NULL-terminated) as dom0's tool would. */
+static struct run *cli(struct host *h, ...)
+{
+	static struct run r;
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+	FILE *out = tmpfile(), *err = tmpfile();
+
+	va_start(ap, h);
+	for (char *a; argc < 15 && (a = va_arg(ap, char *)); )
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	memset(&r, 0, sizeof(r));
+	r.rc = xshm_cli(h->tool, argc, argv, out, err, "/nonexistent");
+	rewind(out);
+	rewind(err);
+	size_t n = fread(r.out, 1, sizeof(r.out) - 1, out);
+	r.out[n] = 0;
+	n = fread(r.err, 1, sizeof(r.err) - 1, err);
+	r.err[n] = 0;
+	fclose(out);
+	fclose(err);
+	return &r;
+}
+
+static char *tool_read(struct host *h, const char *path)
+{
+	char *v = NULL;
+
+	return xo_read_str(h->tool, XO_TXN_NONE, path, &v) ? NULL : v;
+}
+
+START_TEST(sizes)
+{
+	uint64_t kb;
+
+	ck_assert_int_eq(xshm_parse_size_kb("65536", 1ull << 40, &kb), 0);
+	ck_assert_uint_eq(kb, 65536);
+	ck_assert_int_eq(xshm_parse_size_kb("64M", 1ull << 40, &kb), 0);
+	ck_assert_uint_eq(kb, 65536);
+	ck_assert_int_eq(xshm_parse_size_kb("1G", 1ull << 40, &kb), 0);
+	ck_assert_uint_eq(kb, 1048576);
+	ck_assert_int_eq(xshm_parse_size_kb("8k", 1ull << 40, &kb), 0);
+	ck_assert_uint_eq(kb, 8);
+	ck_assert_int_eq(xshm_parse_size_kb("6K", 1ull << 40, &kb), -EINVAL); /* not whole pages */
+	ck_assert_int_eq(xshm_parse_size_kb("M", 1ull << 40, &kb), -EINVAL);
+	ck_assert_int_eq(xshm_parse_size_kb("-4", 1ull << 40, &kb), -EINVAL);
+	ck_assert_int_eq(xshm_parse_size_kb("1.5G", 1ull << 40, &kb), -EINVAL);
+	ck_assert_int_eq(xshm_parse_size_kb("2T", 1ull << 30, &kb), -ERANGE);
+	ck_assert_int_eq(xshm_parse_size_kb("99999999999999999999T", 1ull << 40, &kb), -ERANGE);
+}
+END_TEST
+
+START_TEST(attach_list_show_detach)
+{
+	struct host h;
+	struct run *r;
+	xo_domid_t g3;
+	char want[256];
+
+	host_init(&h, true);
+	ck_assert_int_eq(xo_fake_domain_create(h.w, "web-3", &g3), 0);
+	r = cli(&h, "attach", "web-3", "--quota", "8M", "--devices", "2", (char *)NULL);
+	ck_assert_msg(r->rc == 0, "%s", r->err);
+	struct shm *s = shm_open_xo(h.x1, 8192, &fast);
+	ck_assert_ptr_nonnull(s);
+	r = cli(&h, "list", (char *)NULL);
+	ck_assert_int_eq(r->rc, 0);
+	snprintf(want, sizeof(want), "%5u %-16s %3u %-12s %10d %10d %5d  -", h.g1, "g1", 0, "connected", 4096, 12, 1);
+	ck_assert_msg(strstr(r->out, want), "no '%s' in\n%s", want, r->out);
+	/* web-3's second device: its state moves on its own (xenshmd prepares it), its quota does not. */
+	snprintf(want, sizeof(want), "%5u %-16s %3u ", g3, "web-3", 1);
+	char *line = strstr(r->out, want);
+	ck_assert_msg(line, "no '%s' in\n%s", want, r->out);
+	ck_assert_msg(strstr(line, "       8192 ") && strstr(line, "       8192 ") < strchr(line, '\n'), "%s", line);
+	r = cli(&h, "list", "--json", (char *)NULL);
+	ck_assert_int_eq(r->rc, 0);
+	snprintf(want, sizeof(want), "{\"domid\":%u,\"name\":\"g1\",\"devid\":0,\"state\":4,\"state_name\":\"connected\","
+		 "\"quota_kb\":4096,\"used_kb\":12,\"segments\":1,\"reclaim\":null,\"error\":null}", h.g1);
+	ck_assert_msg(strstr(r->out, want), "no '%s' in\n%s", want, r->out);
+	r = cli(&h, "show", "g1", (char *)NULL);
+	ck_assert_int_eq(r->rc, 0);
+	ck_assert_msg(strstr(r->out, "in use          12 KiB in 1 segments"), "%s", r->out);
+	r = cli(&h, "show", "nosuch", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_NOTFOUND);
+	ck_assert_msg(strstr(r->err, "no domain 'nosuch'"), "%s", r->err);
+	shm_exit(s);
+	r = cli(&h, "detach", "web-3", (char *)NULL);
+	ck_assert_msg(r->rc == 0, "%s", r->err);
+	r = cli(&h, "show", "web-3", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_NOTFOUND);
+	host_fini(&h);
+}
+END_TEST
+
+START_TEST(set_status_reclaim)
+{
+	struct host h;
+	struct run *r;
+	char path[XSP_MAX], *v;
+
+	host_init(&h, true);
+	r = cli(&h, "set", "budget=16M", "reclaim-deadline-ms=250", "accept-pct=80", (char *)NULL);
+	ck_assert_msg(r->rc == 0, "%s", r->err);
+	xsp_tool_budget_kb(path, sizeof(path));
+	v = tool_read(&h, path);
+	ck_assert_str_eq(v, "16384");
+	free(v);
+	/* Refused here, before xenshmd ever sees them; nothing written. */
+	r = cli(&h, "set", "accept-pct=20", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_USAGE);
+	ck_assert_msg(strstr(r->err, "accept-pct wants 50 .. 100, got '20'"), "%s", r->err);
+	r = cli(&h, "set", "budget=5K", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_USAGE);
+	r = cli(&h, "set", "colour=blue", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_USAGE);
+	r = cli(&h, "set", "g1", "quota=2M", (char *)NULL);
+	ck_assert_msg(r->rc == 0, "%s", r->err);
+	xsp_be_quota_kb(path, sizeof(path), h.g1, 0);
+	v = tool_read(&h, path);
+	ck_assert_str_eq(v, "2048");
+	free(v);
+	usleep(100000);
+	struct shm *s = shm_open_xo(h.x1, 1 << 20, &fast);
+	ck_assert_ptr_nonnull(s);
+	usleep(100000);
+	r = cli(&h, "status", "--json", (char *)NULL);
+	ck_assert_int_eq(r->rc, 0);
+	ck_assert_msg(strstr(r->out, "\"budget_kb\":16384,\"used_kb\":1028,\"free_kb\":15356,\"xenshmd\":true,"
+				     "\"reclaim_deadline_ms\":250,\"reclaim_interval_ms\":5000,\"accept_pct\":80,"),
+		      "%s", r->out);
+	r = cli(&h, "status", (char *)NULL);
+	ck_assert_msg(strstr(r->out, "host budget 16384 KiB, used 1028 KiB, free 15356 KiB"), "%s", r->out);
+	/* The admin asks for 64 KiB back: a notice reaches the guest, the node is consumed. */
+	r = cli(&h, "reclaim", "g1", "64K", (char *)NULL);
+	ck_assert_msg(r->rc == 0, "%s", r->err);
+	struct shm_event ev;
+	int got = 0;
+	for (int i = 0; i < 300 && (got = shm_next_event(s, &ev)) == 0; i++)
+		usleep(10000);
+	ck_assert_int_eq(got, 1);
+	ck_assert_uint_eq(ev.bytes, 64 << 10);
+	ck_assert_uint_eq(ev.deadline_ms, 250);
+	xsp_be_reclaim_kb(path, sizeof(path), h.g1, 0);
+	for (int i = 0; i < 300 && (v = tool_read(&h, path)); i++) {
+		free(v);
+		usleep(10000);
+	}
+	ck_assert_ptr_null(tool_read(&h, path));
+	r = cli(&h, "reclaim", "g1", "64K", "--device", "7", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_NOTFOUND);
+	shm_exit(s);
+	host_fini(&h);
+}
+END_TEST
+
+START_TEST(help_usage_check)
+{
+	struct host h;
+	struct run *r;
+
+	host_init(&h, false);
+	r = cli(&h, "--help", (char *)NULL);
+	ck_assert_int_eq(r->rc, 0);
+	ck_assert_msg(strstr(r->out, "reclaim DOM SIZE"), "%s", r->out);
+	const char *cmds[] = { "status", "list", "show", "attach", "detach", "set", "reclaim", "check" };
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		r = cli(&h, cmds[i], "--help", (char *)NULL);
+		ck_assert_int_eq(r->rc, 0);
+		ck_assert_msg(!strncmp(r->out, "xenshm ", 7) && strstr(r->out, cmds[i]), "%s: %s", cmds[i], r->out);
+	}
+	r = cli(&h, "frobnicate", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_USAGE);
+	r = cli(&h, "attach", "g1", "--devices", "0", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_USAGE);
+	/* check over a root with no /dev/xen: fatal, with the modprobe lines. */
+	r = cli(&h, "check", "--budget", "64M", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_FAIL);
+	ck_assert_msg(strstr(r->out, "FATAL: no /dev/xen/gntalloc") && strstr(r->out, "'modprobe xen-evtchn'"),
+		      "%s", r->out);
+	host_fini(&h);
+}
+END_TEST
+
+Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("xenshm");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, sizes);
+	tcase_add_test(tc, attach_list_show_detach);
+	tcase_add_test(tc, set_status_reclaim);
+	tcase_add_test(tc, help_usage_check);
+	suite_add_tcase(s, tc);
+	return s;
+}

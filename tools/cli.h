@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The `xenshm` admin CLI over a Xen handle: tools/xenshm.c runs it on the
+ * real layer, the unit tests on the fake.  Everything it changes is a
+ * dom0-owned XenStore node that xenshmd watches, so the CLI and
+ * `xenstore-write` are two fronts for the same settings.
+ *
+ * Exit codes: 0 done, 1 failed, 2 usage, 3 no such domain or device,
+ * 4 (`check`) warnings only.
+ */
+#ifndef XENSHM_TOOLS_CLI_H
+#define XENSHM_TOOLS_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "xenshm/xenops.h"
+
+enum { XSHM_CLI_OK = 0, XSHM_CLI_FAIL = 1, XSHM_CLI_USAGE = 2, XSHM_CLI_NOTFOUND = 3,
+       XSHM_CLI_WARN = 4 };
+
+/* argv[0] is the command ("status", "set", ...). `root` prefixes /dev and /sys for `check`. */
+int xshm_cli(struct xo *x, int argc, char **argv, FILE *out, FILE *err, const char *root);
+
+/*
+ * Sizes as an admin types them: "65536" (KiB), "64K", "64M", "1G", "1T"
+ * (binary units), a whole number of 4 KiB pages, at most max_kb.
+ * 0 and *kb, or -EINVAL / -ERANGE.
+ */
+int xshm_parse_size_kb(const char *s, uint64_t max_kb, uint64_t *kb);
+
+#endif
