@@ -87,10 +87,10 @@ START_TEST(attach_list_show_detach)
 	ck_assert_ptr_nonnull(s);
 	r = cli(&h, "list", (char *)NULL);
 	ck_assert_int_eq(r->rc, 0);
-	snprintf(want, sizeof(want), "%5u %-16s %3u %-12s %10d %10d %5d  -", h.g1, "g1", 0, "connected", 4096, 12, 1);
+	snprintf(want, sizeof(want), "%5u %-16s %3u %-12s %10d %10d %5d  -", h.g1, "g1", 0u, "connected", 4096, 12, 1);
 	ck_assert_msg(strstr(r->out, want), "no '%s' in\n%s", want, r->out);
 	/* web-3's second device: its state moves on its own (xenshmd prepares it), its quota does not. */
-	snprintf(want, sizeof(want), "%5u %-16s %3u ", g3, "web-3", 1);
+	snprintf(want, sizeof(want), "%5u %-16s %3u ", g3, "web-3", 1u);
 	char *line = strstr(r->out, want);
 	ck_assert_msg(line, "no '%s' in\n%s", want, r->out);
 	ck_assert_msg(strstr(line, "       8192 ") && strstr(line, "       8192 ") < strchr(line, '\n'), "%s", line);
