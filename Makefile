@@ -15,6 +15,7 @@
 #   make install DESTDIR= PREFIX=/usr/local
 
 PREFIX ?= /usr/local
+VERSION := 0.1.0
 DESTDIR ?=
 BUILD ?= build
 CC ?= gcc
@@ -64,6 +65,8 @@ FAKE_LIB := $(BUILD)/lib/libxenshm-fake.a
 REAL_LIB := $(BUILD)/lib/libxenshm-xen.a
 DAEMON_LIB := $(BUILD)/lib/libxenshmd.a
 FRONT_LIB := $(BUILD)/lib/libxenshm.a
+FRONT_SONAME := libxenshm.so.0
+FRONT_SO := $(BUILD)/lib/libxenshm.so.$(VERSION)
 XENSHMD_BIN := $(BUILD)/bin/xenshmd
 XENSHM_BIN := $(BUILD)/bin/xenshm
 XSGEN := $(BUILD)/bin/xsgen
@@ -73,10 +76,10 @@ BENCH_BIN := $(BUILD)/bin/xenshm-bench
 LAB_BINS := $(patsubst tools/xenlab/src/%.c,$(BUILD)/lab/%,$(LAB_TOOL_SRCS))
 
 .PHONY: all unit unit-asan check lab-check lab-shell demo bench coverage deps install clean \
-	schema-doc schema-doc-check fuzz fuzz-smoke fuzz-seeds unit-valgrind lint
+	schema-doc schema-doc-check fuzz fuzz-smoke fuzz-seeds unit-valgrind lint install-check
 .DELETE_ON_ERROR:
 
-all: $(COMMON_LIB) $(FAKE_LIB) $(REAL_LIB) $(DAEMON_LIB) $(FRONT_LIB) $(XENSHMD_BIN) $(XENSHM_BIN) \
+all: $(COMMON_LIB) $(FAKE_LIB) $(REAL_LIB) $(DAEMON_LIB) $(FRONT_LIB) $(FRONT_SO) $(XENSHMD_BIN) $(XENSHM_BIN) \
 	$(UNIT_BIN) $(BENCH_BIN) $(LAB_BINS)
 
 # ---- generated XenStore path builders ----
@@ -116,6 +119,11 @@ $(BENCH_BIN): $(call obj,tools/bench/bench.c tools/bench/ring_bench.c) $(COMMON_
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
+# The guest library, shared: its own code, the real Xen layer and the common parts it uses.
+$(FRONT_SO): $(call obj,$(FRONT_SRCS) $(REAL_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,$(FRONT_SONAME) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS)
+
 $(XENSHMD_BIN): $(call obj,dom0/xenshmd.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS)
@@ -145,7 +153,7 @@ schema-doc-check: $(XSGEN)
 	  || { echo "docs/xenstore-paths.md is stale: run 'make schema-doc'"; exit 1; }
 	@echo "schema: docs/xenstore-paths.md matches $(SCHEMA_SRC)"
 
-check: all unit unit-asan unit-valgrind lint schema-doc-check fuzz-smoke lab-check
+check: all unit unit-asan unit-valgrind lint schema-doc-check install-check fuzz-smoke lab-check
 
 # Check's fork mode would hide the children from valgrind.
 unit-valgrind: $(UNIT_BIN)
@@ -209,15 +217,36 @@ coverage:
 deps:
 	tools/install-deps.sh
 
+MAN_PAGES := docs/man/xenshm.8 docs/man/xenshmd.8 docs/man/libxenshm.3
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/xenshm $(DESTDIR)$(PREFIX)/bin
-	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/xenshm \
+	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	  $(DESTDIR)/etc/modprobe.d $(DESTDIR)/etc/modules-load.d
 	install -m 0644 $(COMMON_LIB) $(REAL_LIB) $(FRONT_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(FRONT_SO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libxenshm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(FRONT_SONAME)
+	ln -sf $(FRONT_SONAME) $(DESTDIR)$(PREFIX)/lib/libxenshm.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/libxenshm.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libxenshm.pc
 	install -m 0755 $(XENSHMD_BIN) $(XENSHM_BIN) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 frontend/include/xenshm/shm.h common/include/xenshm/xenops.h common/include/xenshm/ring.h \
 	  common/include/xenshm/ctrl.h common/include/xenshm/xspath.h $(GEN_HDR) \
 	  $(DESTDIR)$(PREFIX)/include/xenshm/
 	install -m 0755 $(BENCH_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|' tools/systemd/xenshmd.service \
+	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/xenshmd.service
+	install -m 0644 tools/systemd/modprobe-xenshm.conf $(DESTDIR)/etc/modprobe.d/xenshm.conf
+	install -m 0644 tools/systemd/modules-load-xenshm.conf $(DESTDIR)/etc/modules-load.d/xenshm.conf
+
+# Install into a scratch root and build a program against it through pkg-config.
+install-check:
+	rm -rf $(BUILD)/install-check
+	$(MAKE) -s install DESTDIR=$(CURDIR)/$(BUILD)/install-check PREFIX=/usr
+	tools/install-check.sh $(CURDIR)/$(BUILD)/install-check
 
 clean:
 	rm -rf build

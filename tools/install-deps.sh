@@ -6,7 +6,7 @@ set -eu
 
 PKGS="gcc make pkg-config libc6-dev libxen-dev check gcovr
       qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 busybox-static cpio bc xz-utils
-      util-linux grep gzip coreutils clang libclang-rt-14-dev clang-tidy cppcheck valgrind"
+      util-linux grep gzip coreutils clang libclang-rt-14-dev clang-tidy cppcheck valgrind man-db binutils"
 
 missing=""
 for p in $PKGS; do
