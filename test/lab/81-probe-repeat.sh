@@ -1,8 +1,10 @@
 #!/bin/sh
 # xenlab: known-failure repeats the open problem's probe (docs/xenlab.md "Open problem") to measure its rate
 # SPDX-License-Identifier: GPL-2.0-only
-# The corruption hunt's measuring stick: PROBE_RUNS (30) allocations of 1 MiB through xenshmd,
-# each written and read back by the guest; prints how many came back wrong.
+# The corruption hunt's measuring stick: PROBE_RUNS (30) runs of a guest process that takes
+# 1 MiB through libxenshm and then, while holding it, copies a pattern through a 64 KiB stack
+# buffer into 1 MiB of its own heap and back (PROBE_WRITE=memtest; =memcpy or =direct write the
+# segment instead); prints how many came back wrong.
 . /xenlab/lib.sh
 RUNS=${PROBE_RUNS:-30}
 xenshmd -f --budget-kb 262144 --quota-kb 131072 > /tmp/xenshmd.log 2>&1 &
@@ -19,9 +21,9 @@ if [ "${PROBE_CANARY:-0}" = 1 ]; then
 fi
 bad=0
 for i in $(seq "$RUNS"); do
-    OUT=$(GUEST_TIMEOUT=180 guest_exec g1 env DUMP=${PROBE_DUMP:-1} xenshm-probe alloc 1024) || true
-    if echo "$OUT" | grep -q "bad_bytes=0 "; then echo "run $i: clean"; else echo "run $i: $OUT" | head -9; fi
-    echo "$OUT" | grep -q "bad_bytes=0 " || bad=$((bad + 1))
+    OUT=$(GUEST_TIMEOUT=180 guest_exec g1 env DUMP=${PROBE_DUMP:-1} PROBE_WRITE=${PROBE_WRITE:-memtest} xenshm-probe alloc 1024) || true
+    if echo "$OUT" | grep -q "bad_bytes=0"; then echo "run $i: clean"; else echo "run $i: $OUT" | head -9; fi
+    echo "$OUT" | grep -q "bad_bytes=0" || bad=$((bad + 1))
 done
 [ -n "${CANARY:-}" ] && { kill $CANARY; killall yes 2>/dev/null; }
 metric probe_bad_runs "$bad"

@@ -4,6 +4,7 @@
  *
  *   xenshm-probe alloc KIB [--hold SECONDS]
  *   xenshm-probe grow KIB STEP_KIB STEPS     grow by STEPS segments, then shrink back
+ *   xenshm-probe memtest KIB                 no Xen: stack buffer -> heap -> stack buffer
  *   xenshm-probe serve KIB EXTRA_KIB SECONDS [--ignore]
  *                                            hold KIB + EXTRA_KIB in two segments and answer
  *                                            reclaim notices by dropping the extra one (or not)
@@ -19,6 +20,10 @@
  * bytes the fresh mapping holds correctly: a fresh mapping that is right
  * where the first is wrong means the first mapping's translation pointed
  * elsewhere (the frame itself was fine).
+ *
+ * PROBE_WRITE (alloc): memcpy (default: through a 64 KiB stack buffer), heap (through a heap
+ * buffer), direct (byte stores into the mapping), memtest (leave the segment alone and run
+ * the memtest on the process's own heap while holding it).  The open problem's experiments.
  */
 #include <errno.h>
 #include <poll.h>
@@ -223,6 +228,41 @@ static int cmd_serve(size_t size, size_t extra, unsigned int seconds, bool ignor
 	return rc ? 1 : 0;
 }
 
+/*
+ * No Xen at all: the same 64 KiB stack-buffer copies into and out of plain heap memory, to
+ * tell a fault of the grant path from one of the guest's own memory.
+ */
+static int cmd_memtest(size_t size)
+{
+	uint8_t buf[65536];
+	uint8_t *mem = malloc(size);
+	long bad = 0;
+
+	if (!mem)
+		return 1;
+	for (size_t off = 0; off < size; off += sizeof(buf)) {
+		size_t n = size - off < sizeof(buf) ? size - off : sizeof(buf);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pat(off + i);
+		memcpy(mem + off, buf, n);
+	}
+	for (size_t off = 0; off < size; off += sizeof(buf)) {
+		size_t n = size - off < sizeof(buf) ? size - off : sizeof(buf);
+		memcpy(buf, mem + off, n);
+		for (size_t i = 0; i < n; i++) {
+			if (buf[i] == pat(off + i))
+				continue;
+			if (bad < 2)
+				printf("memtest mismatch at %zu: got 0x%02x want 0x%02x (memory holds 0x%02x)\n",
+				       off + i, buf[i], pat(off + i), mem[off + i]);
+			bad++;
+		}
+	}
+	printf("memtest kib=%zu bad_bytes=%ld\n", size / 1024, bad);
+	free(mem);
+	return bad ? 1 : 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: xenshm-probe alloc KIB [--hold SECONDS] | grow KIB STEP_KIB STEPS |\n"
@@ -236,6 +276,8 @@ int main(int argc, char **argv)
 	uint8_t buf[65536];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 3 && !strcmp(argv[1], "memtest") && !xo_parse_uint(argv[2], 1u << 20, &kib) && kib)
+		return cmd_memtest(kib * 1024);
 	if (argc >= 5 && !strcmp(argv[1], "grow") && !xo_parse_uint(argv[2], 1u << 20, &kib) &&
 	    !xo_parse_uint(argv[3], 1u << 20, &a) && !xo_parse_uint(argv[4], 255, &b) && kib && a)
 		return cmd_grow(kib * 1024, a * 1024, (unsigned int)b);
@@ -253,12 +295,27 @@ int main(int argc, char **argv)
 	double t_alloc = now() - t0;
 	if (!s)
 		return 1;
+	const char *mode = getenv("PROBE_WRITE");
+	if (mode && !strcmp(mode, "memtest")) {
+		int r = cmd_memtest(size); /* plain heap while the segment is held */
+		shm_exit(s);
+		return r;
+	}
+	uint8_t *heap = malloc(sizeof(buf));
 	for (size_t off = 0; off < size; off += sizeof(buf)) {
 		size_t n = size - off < sizeof(buf) ? size - off : sizeof(buf);
+		if (mode && !strcmp(mode, "direct")) {
+			volatile uint8_t *d = (uint8_t *)shm_addr(s) + off;
+			for (size_t i = 0; i < n; i++)
+				d[i] = pat(off + i);
+			continue;
+		}
+		uint8_t *src = mode && !strcmp(mode, "heap") ? heap : buf;
 		for (size_t i = 0; i < n; i++)
-			buf[i] = pat(off + i);
-		shm_put(s, buf, off, n);
+			src[i] = pat(off + i);
+		shm_put(s, src, off, n);
 	}
+	free(heap);
 	long bad = verify(s, size);
 	if (bad)
 		compare_fresh(s, size);
