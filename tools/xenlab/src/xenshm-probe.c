@@ -301,7 +301,8 @@ int main(int argc, char **argv)
 		shm_exit(s);
 		return r;
 	}
-	uint8_t *heap = malloc(sizeof(buf));
+	uint8_t *heap = calloc(1, sizeof(buf));
+	memset(buf, 0, sizeof(buf));
 	for (size_t off = 0; off < size; off += sizeof(buf)) {
 		size_t n = size - off < sizeof(buf) ? size - off : sizeof(buf);
 		if (mode && !strcmp(mode, "direct")) {
