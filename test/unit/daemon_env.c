@@ -135,3 +135,15 @@ bool wait_grants(struct host *h, unsigned int want)
 	return dom0_grants(h) == want;
 }
 
+bool wait_absent(struct host *h, const char *path)
+{
+	for (int i = 0; i < 300; i++) {
+		char *v = NULL;
+		int rc = xo_read_str(h->tool, XO_TXN_NONE, path, &v);
+		free(v);
+		if (rc == -ENOENT)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}

@@ -39,6 +39,8 @@ char *read_be(struct host *h, xo_domid_t g, int (*build)(char *, size_t, unsigne
 /* Poll (up to 3 s) until the backend state of g reads `want`. */
 bool wait_be_state(struct host *h, xo_domid_t g, const char *want);
 unsigned int dom0_grants(struct host *h);
+/* Poll (up to 3 s) until `path` is gone from XenStore (read by dom0's tool handle). */
+bool wait_absent(struct host *h, const char *path);
 bool wait_grants(struct host *h, unsigned int want);
 
 #endif

@@ -163,11 +163,7 @@ START_TEST(set_status_reclaim)
 	ck_assert_uint_eq(ev.bytes, 64 << 10);
 	ck_assert_uint_eq(ev.deadline_ms, 250);
 	xsp_be_reclaim_kb(path, sizeof(path), h.g1, 0);
-	for (int i = 0; i < 300 && (v = tool_read(&h, path)); i++) {
-		free(v);
-		usleep(10000);
-	}
-	ck_assert_ptr_null(tool_read(&h, path));
+	ck_assert(wait_absent(&h, path));
 	r = cli(&h, "reclaim", "g1", "64K", "--device", "7", (char *)NULL);
 	ck_assert_int_eq(r->rc, XSHM_CLI_NOTFOUND);
 	shm_exit(s);

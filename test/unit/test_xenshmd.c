@@ -167,12 +167,7 @@ START_TEST(guest_death_returns_everything)
 	/* Everything g1 held comes back (its control page too); g2 is untouched and keeps working. */
 	ck_assert(wait_grants(&h, base - 1 + 64 + 1));
 	xsp_be_dir(path, sizeof(path), h.g1, 0);
-	for (int i = 0; i < 300 && xo_read_str(h.tool, XO_TXN_NONE, path, &v) == 0; i++) {
-		free(v);
-		v = NULL;
-		usleep(10000);
-	}
-	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), -ENOENT);
+	ck_assert(wait_absent(&h, path));
 	/* No empty per-domain dirs left behind either. */
 	snprintf(path, sizeof(path), "/local/domain/0/backend/xenshm/%u", h.g1);
 	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), -ENOENT);
@@ -282,12 +277,7 @@ static void die_at(struct host *h, enum death_stage stage, unsigned int n)
 	ck_assert_int_eq(xo_fake_domain_destroy(h->w, g), 0);
 	ck_assert_msg(wait_grants(h, base), "stage %d: %u grants, want %u", stage, dom0_grants(h), base);
 	xsp_be_dir(path, sizeof(path), g, 0);
-	for (int i = 0; i < 300 && xo_read_str(h->tool, XO_TXN_NONE, path, &v) == 0; i++) {
-		free(v);
-		v = NULL;
-		usleep(10000);
-	}
-	ck_assert_int_eq(xo_read_str(h->tool, XO_TXN_NONE, path, &v), -ENOENT);
+	ck_assert(wait_absent(h, path));
 	xsp_tool_used_kb(path, sizeof(path));
 	for (int i = 0; i < 300; i++) {
 		ck_assert_int_eq(xo_read_str(h->tool, XO_TXN_NONE, path, &v), 0);
@@ -454,12 +444,7 @@ START_TEST(detach_removes_device)
 	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), -ENOENT);
 	/* The toolstack removed the device dir; xenshmd removes the then empty domain dir. */
 	snprintf(path, sizeof(path), "/local/domain/0/backend/xenshm/%u", h.g1);
-	for (int i = 0; i < 300 && xo_read_str(h.tool, XO_TXN_NONE, path, &v) != -ENOENT; i++) {
-		free(v);
-		v = NULL;
-		usleep(10000);
-	}
-	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), -ENOENT);
+	ck_assert(wait_absent(&h, path));
 	errno = 0;
 	ck_assert_ptr_null(shm_open_xo(h.x1, 4096, &fast));
 	ck_assert_int_eq(errno, ENODEV);
