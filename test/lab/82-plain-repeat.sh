@@ -1,18 +1,18 @@
 #!/bin/sh
-# xenlab: known-failure experiment for the open problem (docs/xenlab.md): the plain layer's rate, to compare with 81
+# xenlab: known-failure the open problem reproduced with the plain layer alone (docs/xenlab.md): a separate one-page grant mapped by the guest corrupts its own memory
 # SPDX-License-Identifier: GPL-2.0-only
-# The open problem's control: PROBE_RUNS (30) rounds of the plain Xen layer alone (dom0
-# `xenlab-gnt share` of 256 pages, a pattern written by dom0; the guest maps, checks it, writes
-# its own and reads it back, and checks its own heap through a stack buffer while mapped (the
-# same memtest that fails under libxenshm); dom0 checks the guest's write), no xenshmd, no
-# libxenshm.
+# The open problem with the plain Xen layer alone, no xenshmd, no libxenshm: PROBE_RUNS (30)
+# rounds of dom0 `xenlab-gnt share` of 256 pages plus (XENLAB_CTRL=1) a separate one-page
+# grant like xenshmd's control page; the guest maps both, checks dom0's pattern, writes its
+# own, and checks its own heap through a stack buffer while mapped (the memtest).  With
+# XENLAB_CTRL_VAR=XENLAB_NOCTRL=1 (no separate page) it is the clean control.
 . /xenlab/lib.sh
 RUNS=${PROBE_RUNS:-30}
 GUEST_MEM=256 guest_create g1 0 || fail "guest g1"
 D=$(guest_domid g1)
 bad=0
 for i in $(seq "$RUNS"); do
-    xenlab-gnt share "$D" 256 > /tmp/share.out 2>&1 &
+    env ${XENLAB_CTRL_VAR:-XENLAB_CTRL=1} xenlab-gnt share "$D" 256 > /tmp/share.out 2>&1 &
     SHARE=$!
     OUT=$(guest_exec g1 env XENLAB_MEMTEST=1 xenlab-gnt map)
     wait $SHARE

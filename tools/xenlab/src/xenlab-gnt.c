@@ -139,10 +139,36 @@ static int cmd_share(xo_domid_t domid, unsigned int n, int timeout_s)
 	rc = publish(x, domid, refs, n, port);
 	if (rc)
 		return die("publish", rc);
+	/* XENLAB_CTRL: also a separate one-page grant that dom0 keeps writing, as xenshmd's control
+	 * page (an experiment of the open problem, docs/xenlab.md). */
+	volatile uint32_t *ctrl = NULL;
+	xo_gref_t ctrl_ref = 0;
+	if (getenv("XENLAB_CTRL")) {
+		void *page;
+		char path[96];
+		rc = x->ops->gnt_share(x, domid, 1, true, &ctrl_ref, &page);
+		if (rc)
+			return die("gnt_share ctrl", rc);
+		ctrl = page;
+		snprintf(path, sizeof(path), "/local/domain/%u/data/xenlab-gnt/ctrl", domid);
+		rc = xo_printf(x, XO_TXN_NONE, path, "%u", ctrl_ref);
+		if (rc)
+			return die("publish ctrl", rc);
+	}
 	printf("dom0: shared %u pages with domain %u (gref %u..., %.3f ms), port %u\n", n, domid,
 	       refs[0], t_share * 1e3, port);
 	fflush(stdout);
-	rc = wait_event(x, port, timeout_s * 1000);
+	if (ctrl) {
+		double end = now() + timeout_s;
+		bool quiet = getenv("XENLAB_CTRL_QUIET") != NULL; /* granted, never written by dom0 */
+		do {
+			if (!quiet)
+				ctrl[0]++;
+			rc = wait_event(x, port, 1);
+		} while (rc == -ETIMEDOUT && now() < end);
+	} else {
+		rc = wait_event(x, port, timeout_s * 1000);
+	}
 	if (rc)
 		return die("waiting for the guest's event", rc);
 	for (unsigned int p = 0; p < n; p++)
@@ -152,6 +178,8 @@ static int cmd_share(xo_domid_t domid, unsigned int n, int timeout_s)
 	int acked = !memcmp(pages, "ACK", 3);
 	printf("dom0: guest wrote back %s, %d bad bytes\n", acked ? "ACK" : "no ACK", bad);
 	x->ops->gnt_unshare(x, pages, n);
+	if (ctrl)
+		x->ops->gnt_unshare(x, (void *)ctrl, 1);
 	x->ops->evtchn_unbind(x, port);
 	xo_close(x);
 	return (bad || !acked) ? 1 : 0;
@@ -248,16 +276,31 @@ static int cmd_map(int hold_s)
 		uint8_t stack_buf[65536];
 		uint8_t *heap = malloc(1 << 20);
 		long mbad = 0;
+		char *v = NULL;
+		unsigned long long cref;
+		volatile uint32_t *ctrl = NULL;
+		void *cpage = NULL;
+		if (!xo_read_str(x, XO_TXN_NONE, "data/xenlab-gnt/ctrl", &v) && !xo_parse_uint(v, UINT32_MAX, &cref)) {
+			xo_gref_t r1 = (xo_gref_t)cref;
+			if (!x->ops->gnt_map(x, 0, 1, &r1, true, &cpage))
+				ctrl = cpage;
+			printf("guest: control-like page %s\n", ctrl ? "mapped" : "NOT mapped");
+		}
+		free(v);
 		for (size_t off = 0; heap && off < (1u << 20); off += sizeof(stack_buf)) {
 			for (size_t i = 0; i < sizeof(stack_buf); i++)
 				stack_buf[i] = (uint8_t)((off + i) * 7 + 3);
 			memcpy(heap + off, stack_buf, sizeof(stack_buf));
+			if (ctrl)
+				ctrl[1]++;
 		}
 		for (size_t off = 0; heap && off < (1u << 20); off += sizeof(pat_buf)) {
 			memcpy(stack_buf, heap + off, sizeof(stack_buf));
 			for (size_t i = 0; i < sizeof(stack_buf); i++)
 				mbad += stack_buf[i] != (uint8_t)((off + i) * 7 + 3);
 		}
+		if (cpage)
+			x->ops->gnt_unmap(x, cpage, 1);
 		printf("guest: memtest while mapped: %ld bad bytes\n", mbad);
 		bad += (int)mbad;
 		free(heap);
