@@ -143,10 +143,18 @@ static int cmd_share(xo_domid_t domid, unsigned int n, int timeout_s)
 	 * page (an experiment of the open problem, docs/xenlab.md). */
 	volatile uint32_t *ctrl = NULL;
 	xo_gref_t ctrl_ref = 0;
+	unsigned int ctrl_pages = 1;
 	if (getenv("XENLAB_CTRL")) {
 		void *page;
 		char path[96];
-		rc = x->ops->gnt_share(x, domid, 1, true, &ctrl_ref, &page);
+		xo_gref_t crefs[8];
+		/* XENLAB_CTRL_PAGES: grant that many pages in the call; the guest maps only the first. */
+		if (getenv("XENLAB_CTRL_PAGES"))
+			ctrl_pages = (unsigned int)atoi(getenv("XENLAB_CTRL_PAGES"));
+		if (ctrl_pages < 1 || ctrl_pages > 8)
+			ctrl_pages = 1;
+		rc = x->ops->gnt_share(x, domid, ctrl_pages, true, crefs, &page);
+		ctrl_ref = crefs[0];
 		if (rc)
 			return die("gnt_share ctrl", rc);
 		ctrl = page;
@@ -179,7 +187,7 @@ static int cmd_share(xo_domid_t domid, unsigned int n, int timeout_s)
 	printf("dom0: guest wrote back %s, %d bad bytes\n", acked ? "ACK" : "no ACK", bad);
 	x->ops->gnt_unshare(x, pages, n);
 	if (ctrl)
-		x->ops->gnt_unshare(x, (void *)ctrl, 1);
+		x->ops->gnt_unshare(x, (void *)ctrl, ctrl_pages);
 	x->ops->evtchn_unbind(x, port);
 	xo_close(x);
 	return (bad || !acked) ? 1 : 0;
