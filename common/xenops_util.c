@@ -200,3 +200,28 @@ unsigned int xo_cmdline_grant_frames(const char *cmdline)
 	}
 	return frames;
 }
+
+int xo_list_ids(struct xo *x, const char *path, uint32_t max_id, uint32_t *ids, unsigned int max,
+		unsigned int *n)
+{
+	char **names = NULL;
+	unsigned int count = 0;
+	int rc = x->ops->xs_directory(x, XO_TXN_NONE, path, &names, &count);
+
+	*n = 0;
+	if (rc)
+		return rc;
+	for (unsigned int i = 0; i < count && *n < max; i++) {
+		unsigned long long id;
+		if (xo_parse_uint(names[i], max_id, &id))
+			continue;
+		unsigned int j = (*n)++;
+		while (j > 0 && ids[j - 1] > id) { /* insertion sort: XenStore lists in any order */
+			ids[j] = ids[j - 1];
+			j--;
+		}
+		ids[j] = (uint32_t)id;
+	}
+	xo_free_strv(names);
+	return 0;
+}

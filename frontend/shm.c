@@ -393,27 +393,13 @@ static void shm_free(struct shm *s)
 /* The guest's xenshm devices, lowest devid first; -ENODEV if there are none. */
 static int list_devices(struct shm *s, uint32_t *ids, unsigned int max, unsigned int *n)
 {
-	char path[XSP_MAX], **names = NULL;
-	unsigned int count = 0;
+	char path[XSP_MAX];
 	int rc;
 
-	*n = 0;
 	snprintf(path, sizeof(path), "/local/domain/%u/device/xenshm", s->me);
-	rc = s->x->ops->xs_directory(s->x, XO_TXN_NONE, path, &names, &count);
+	rc = xo_list_ids(s->x, path, 255, ids, max, n);
 	if (rc)
 		return rc == -ENOENT || rc == -EACCES ? -ENODEV : rc;
-	for (unsigned int i = 0; i < count && *n < max; i++) {
-		unsigned long long id;
-		if (xo_parse_uint(names[i], 255, &id))
-			continue;
-		unsigned int j = (*n)++;
-		while (j > 0 && ids[j - 1] > id) {
-			ids[j] = ids[j - 1];
-			j--;
-		}
-		ids[j] = (uint32_t)id;
-	}
-	xo_free_strv(names);
 	return *n ? 0 : -ENODEV;
 }
 

@@ -101,24 +101,9 @@ static int resolve(struct xo *x, const char *arg, xo_domid_t *out)
 
 static unsigned int numbered_children(struct xo *x, const char *path, uint32_t *ids, unsigned int max)
 {
-	char **names = NULL;
-	unsigned int n = 0, out = 0;
+	unsigned int n;
 
-	if (x->ops->xs_directory(x, XO_TXN_NONE, path, &names, &n))
-		return 0;
-	for (unsigned int i = 0; i < n && out < max; i++) {
-		unsigned long long id;
-		if (xo_parse_uint(names[i], 0x7fef, &id))
-			continue;
-		unsigned int j = out++;
-		while (j > 0 && ids[j - 1] > id) {
-			ids[j] = ids[j - 1];
-			j--;
-		}
-		ids[j] = (uint32_t)id;
-	}
-	xo_free_strv(names);
-	return out;
+	return xo_list_ids(x, path, 0x7fef, ids, max, &n) ? 0 : n;
 }
 
 static long long read_num(struct xo *x, const char *path)

@@ -84,6 +84,13 @@ struct xo_hostinfo {
 #define XO_GRANTS_PER_FRAME 512u    /* v1 entries of 8 bytes in a 4 KiB frame */
 #define XO_XEN_DEFAULT_GRANT_FRAMES 64u
 
+/*
+ * The children of `path` that are decimal numbers up to max_id (domids, devids, segment ids),
+ * in ascending order, at most `max` of them into ids[].  0 and *n, or the directory's error.
+ */
+int xo_list_ids(struct xo *x, const char *path, uint32_t max_id, uint32_t *ids, unsigned int max,
+		unsigned int *n);
+
 /* gnttab_max_frames from a Xen command line; the 4.17 default when absent or malformed. */
 unsigned int xo_cmdline_grant_frames(const char *cmdline);
 
