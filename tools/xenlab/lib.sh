@@ -43,7 +43,13 @@ guest_create() {
         [ -n "$disk" ] && echo "disk = [ 'phy:/dev/vd$(echo abc | cut -c$((slot + 1))),xvdb,w' ]"
     } > "/etc/xen/$name.cfg"
     t0=$(now)
-    xl create -q "/etc/xen/$name.cfg" || { echo "xl create $name failed"; return 1; }
+    # xl's monitoring child has died of SIGSEGV at creation on this emulated host (seen twice in
+    # ~40 boots, docs/xenlab.md "Open problem"): one retry, after removing the half-made domain.
+    if ! xl create -q "/etc/xen/$name.cfg"; then
+        echo "xl create $name failed; retrying once"
+        xl destroy "$name" 2>/dev/null
+        xl create -q "/etc/xen/$name.cfg" || { echo "xl create $name failed"; return 1; }
+    fi
     domid=$(xl domid "$name") || return 1
     labexec -t 10 "$domid" true >/dev/null || { echo "guest $name ($domid): agent not up"; return 1; }
     metric "guest_ready_s.$name" "$(elapsed "$t0")"
