@@ -45,12 +45,12 @@ ALL_LDFLAGS += --coverage
 endif
 
 # ---- sources, by layer ----
-COMMON_SRCS := common/ring.c common/ctrl.c common/segdir.c common/xenops_util.c common/xspath.c
+COMMON_SRCS := common/ring.c common/chan.c common/ctrl.c common/segdir.c common/xenops_util.c common/xspath.c
 FAKE_SRCS := common/xenops_fake.c common/xenops_fake_xs.c common/xenops_fake_gnt.c \
 	common/xenops_fake_evtchn.c
 REAL_SRCS := common/xenops_real.c
-DAEMON_SRCS := dom0/pool.c dom0/policy.c dom0/envcheck.c dom0/devdirs.c dom0/daemon.c backend/device.c backend/reclaim.c
-FRONT_SRCS := frontend/shm.c frontend/shm_init.c
+DAEMON_SRCS := dom0/pool.c dom0/policy.c dom0/envcheck.c dom0/devdirs.c dom0/daemon.c backend/device.c backend/reclaim.c backend/chan.c
+FRONT_SRCS := frontend/shm.c frontend/shm_init.c frontend/mempipe.c
 SCHEMA_LIB_SRCS := xenstore-schema/schema.c
 SCHEMA_SRC := xenstore-schema/xenshm.schema
 UNIT_SRCS := $(wildcard test/unit/*.c)

@@ -10,6 +10,7 @@
 
 #include "xenshm/segdir.h"
 #include "xenshm/xspaths.h"
+#include "chan.h"
 #include "device.h"
 
 enum { XB_UNKNOWN, XB_INITIALISING, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING,
@@ -31,8 +32,7 @@ void xshm_log(const struct xshm_host *h, int level, const char *fmt, ...)
 		fprintf(stderr, "xenshmd: %s\n", buf);
 }
 
-#define DEVLOG(dev, level, fmt, ...) \
-	xshm_log((dev)->h, level, "domain %u device xenshm/%u: " fmt, (dev)->domid, (dev)->devid, ##__VA_ARGS__)
+#define DEVLOG XSHM_DEVLOG
 
 /* The backend state as XenStore holds it now: -ENOENT once the toolstack removed the dir. */
 static int read_state(struct xshm_dev *dev, unsigned long long *state)
@@ -87,6 +87,7 @@ static void teardown(struct xshm_dev *dev)
 	struct xo *x = dev->h->x;
 	char path[XSP_MAX];
 
+	xshm_chan_dev_gone(dev); /* before the ring segments go */
 	while (dev->segs) {
 		struct xshm_seg *s = dev->segs;
 		dev->segs = s->next;
@@ -113,10 +114,7 @@ static void teardown(struct xshm_dev *dev)
 		x->ops->xs_rm(x, XO_TXN_NONE, path);
 }
 
-/* Disconnect a misbehaving or failed frontend: error node, everything back, Closed. */
-static void dev_fail(struct xshm_dev *dev, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void dev_fail(struct xshm_dev *dev, int err, const char *fmt, ...)
+void xshm_dev_fail(struct xshm_dev *dev, int err, const char *fmt, ...)
 {
 	char msg[256], path[XSP_MAX];
 	va_list ap;
@@ -165,14 +163,14 @@ static void prepare(struct xshm_dev *dev)
 
 	rc = x->ops->evtchn_bind_unbound(x, dev->domid, &dev->port);
 	if (rc) {
-		dev_fail(dev, rc, "cannot allocate an event channel: %s", strerror(-rc));
+		xshm_dev_fail(dev, rc, "cannot allocate an event channel: %s", strerror(-rc));
 		return;
 	}
 	dev->port_bound = true;
 	rc = x->ops->gnt_share_notify(x, dev->domid, true, offsetof(struct xshm_ctrl_page, be_live),
 				      (int)dev->port, &dev->ctrl_ref, &page);
 	if (rc) {
-		dev_fail(dev, rc, "cannot grant the control page: %s", strerror(-rc));
+		xshm_dev_fail(dev, rc, "cannot grant the control page: %s", strerror(-rc));
 		return;
 	}
 	dev->ctrl = page;
@@ -180,7 +178,7 @@ static void prepare(struct xshm_dev *dev)
 	dev->ctrl->be_live = XSHM_LIVE_UP;
 	rc = xo_transaction(x, 20, publish_body, dev);
 	if (rc) {
-		dev_fail(dev, rc, "cannot publish the control page: %s", strerror(-rc));
+		xshm_dev_fail(dev, rc, "cannot publish the control page: %s", strerror(-rc));
 		return;
 	}
 	dev->be_state = XB_INITWAIT;
@@ -203,13 +201,13 @@ static void connect_frontend(struct xshm_dev *dev)
 		rc = xo_parse_uint(untrusted_version, 65535, &version);
 	free(untrusted_version);
 	if (rc || version != XSHM_CTRL_VERSION) {
-		dev_fail(dev, -EPROTONOSUPPORT, "frontend protocol version unreadable or not %d",
+		xshm_dev_fail(dev, -EPROTONOSUPPORT, "frontend protocol version unreadable or not %d",
 			 XSHM_CTRL_VERSION);
 		return;
 	}
 	rc = xshm_ctrl_attach_rings(dev->ctrl, false, &dev->tx, &dev->rx);
 	if (rc) {
-		dev_fail(dev, rc, "control rings corrupt before connection");
+		xshm_dev_fail(dev, rc, "control rings corrupt before connection");
 		return;
 	}
 	dev->rings_attached = true;
@@ -270,7 +268,7 @@ void xshm_dev_frontend_changed(struct xshm_dev *dev)
 		rc = xo_parse_uint(untrusted_state, XB_RECONFIGURED, &state);
 	free(untrusted_state);
 	if (rc) {
-		dev_fail(dev, -EINVAL, "frontend state is not a XenBus state");
+		xshm_dev_fail(dev, -EINVAL, "frontend state is not a XenBus state");
 		return;
 	}
 	online = is_online(dev);
@@ -348,8 +346,7 @@ static int charge(struct xshm_dev *dev, uint64_t pages)
 	return rc;
 }
 
-static int handle_seg_alloc(struct xshm_dev *dev, const struct xshm_ctrl_seg_alloc *req,
-			    struct xshm_ctrl_rsp_seg_alloc *rsp)
+int xshm_seg_new(struct xshm_dev *dev, uint32_t pages, uint32_t purpose, struct xshm_seg **out)
 {
 	struct xo *x = dev->h->x;
 	struct xshm_seg *seg = calloc(1, sizeof(*seg));
@@ -358,9 +355,9 @@ static int handle_seg_alloc(struct xshm_dev *dev, const struct xshm_ctrl_seg_all
 
 	if (!seg)
 		return -ENOMEM;
-	seg->pages = req->pages;
-	seg->purpose = req->purpose;
-	seg->ndir = xshm_segdir_pages(req->pages);
+	seg->pages = pages;
+	seg->purpose = purpose;
+	seg->ndir = xshm_segdir_pages(pages);
 	rc = charge(dev, (uint64_t)seg->pages + seg->ndir);
 	if (rc) {
 		free(seg);
@@ -387,9 +384,7 @@ static int handle_seg_alloc(struct xshm_dev *dev, const struct xshm_ctrl_seg_all
 		goto fail;
 	seg->next = dev->segs;
 	dev->segs = seg;
-	rsp->seg_id = seg->id;
-	rsp->pages = seg->pages;
-	rsp->dir_gref = seg->dir_refs[0];
+	*out = seg;
 	return 0;
 fail:
 	DEVLOG(dev, LOG_WARNING, "cannot grant %u pages: %s", seg->pages, strerror(-rc));
@@ -397,17 +392,71 @@ fail:
 	return rc;
 }
 
-static int handle_seg_free(struct xshm_dev *dev, uint32_t id)
+void xshm_seg_drop(struct xshm_dev *dev, struct xshm_seg *seg)
 {
 	for (struct xshm_seg **pp = &dev->segs; *pp; pp = &(*pp)->next) {
-		if ((*pp)->id == id) {
-			struct xshm_seg *s = *pp;
-			*pp = s->next;
-			seg_free(dev, s);
+		if (*pp == seg) {
+			*pp = seg->next;
+			seg_free(dev, seg);
+			return;
+		}
+	}
+}
+
+static int handle_seg_alloc(struct xshm_dev *dev, const struct xshm_ctrl_seg_alloc *req,
+			    struct xshm_ctrl_rsp_seg_alloc *rsp)
+{
+	struct xshm_seg *seg;
+	int rc;
+
+	/* Ring segments come with a channel and go with it. */
+	if (req->purpose != XSHM_SEG_SHM)
+		return -EINVAL;
+	rc = xshm_seg_new(dev, req->pages, req->purpose, &seg);
+	if (rc)
+		return rc;
+	rsp->seg_id = seg->id;
+	rsp->pages = seg->pages;
+	rsp->dir_gref = seg->dir_refs[0];
+	return 0;
+}
+
+static int handle_seg_free(struct xshm_dev *dev, uint32_t id)
+{
+	for (struct xshm_seg *s = dev->segs; s; s = s->next) {
+		if (s->id == id) {
+			if (s->purpose != XSHM_SEG_SHM)
+				return -EBUSY; /* a channel's ring: chan-close frees it */
+			xshm_seg_drop(dev, s);
 			return 0;
 		}
 	}
 	return -ENOENT;
+}
+
+int xshm_dev_send_notice(struct xshm_dev *dev, const struct xshm_ctrl_msg *msg)
+{
+	uint8_t buf[XSHM_CTRL_MSG_MAX];
+	ssize_t len, space;
+	bool kick;
+	int rc;
+
+	if (!dev->rings_attached || dev->gone)
+		return -ENOTCONN;
+	len = xshm_ctrl_encode(msg, buf, sizeof(buf));
+	if (len < 0)
+		return (int)len;
+	/* Leave room for one response: a guest waits for its answer with notices unread. */
+	space = xshm_ring_space(&dev->tx);
+	if (space < 0)
+		return (int)space;
+	if ((size_t)space < 2 * (XSHM_RING_FRAME_HDR + XSHM_CTRL_MSG_MAX))
+		return -EAGAIN;
+	rc = xshm_ring_send(&dev->tx, buf, (size_t)len, &kick);
+	if (rc)
+		return rc;
+	dev->h->x->ops->evtchn_notify(dev->h->x, dev->port);
+	return 0;
 }
 
 /* Answer one parsed request; returns false when it has no response. */
@@ -437,10 +486,10 @@ static bool handle(struct xshm_dev *dev, const struct xshm_ctrl_msg *req, struct
 		rsp->u.rsp_stats.host_pages_free = xshm_pool_free(&dev->h->pool);
 		return true;
 	case XSHM_CTRL_CHAN_OPEN:
-		rsp->u.rsp_chan_open.status = -ENOSYS; /* MemPipe channels come later */
+		rsp->u.rsp_chan_open.status = xshm_chan_open(dev, &req->u.chan_open, &rsp->u.rsp_chan_open);
 		return true;
 	case XSHM_CTRL_CHAN_CLOSE:
-		rsp->u.rsp_status.status = -ENOSYS;
+		rsp->u.rsp_status.status = xshm_chan_close(dev, req->u.chan_close.chan_id);
 		return true;
 	case XSHM_CTRL_RECLAIM_ACK:
 		/* What counts is the account, not the guest's word: log, then measure. */
@@ -471,12 +520,12 @@ static void serve(struct xshm_dev *dev)
 			continue;
 		}
 		if (len < 0) {
-			dev_fail(dev, -EPROTO, "control ring corrupt (bad index or frame)");
+			xshm_dev_fail(dev, -EPROTO, "control ring corrupt (bad index or frame)");
 			return;
 		}
 		int rc = xshm_ctrl_parse(untrusted, (size_t)len, XSHM_FROM_GUEST, &req);
 		if (rc) {
-			dev_fail(dev, -EPROTO, "bad control message: %s", xshm_ctrl_strerror(rc));
+			xshm_dev_fail(dev, -EPROTO, "bad control message: %s", xshm_ctrl_strerror(rc));
 			return;
 		}
 		dev->requests++;
@@ -484,11 +533,11 @@ static void serve(struct xshm_dev *dev)
 			continue;
 		ssize_t olen = xshm_ctrl_encode(&rsp, out, sizeof(out));
 		if (olen < 0 || (rc = xshm_ring_send(&dev->tx, out, (size_t)olen, &n)) == -EAGAIN) {
-			dev_fail(dev, -ENOBUFS, "guest does not read its responses");
+			xshm_dev_fail(dev, -ENOBUFS, "guest does not read its responses");
 			return;
 		}
 		if (rc) {
-			dev_fail(dev, -EPROTO, "control ring corrupt (response ring)");
+			xshm_dev_fail(dev, -EPROTO, "control ring corrupt (response ring)");
 			return;
 		}
 		kick |= n;
@@ -511,6 +560,8 @@ void xshm_dev_event(struct xshm_dev *dev)
 	}
 	if (dev->rings_attached)
 		serve(dev);
+	if (dev->rings_attached)
+		xshm_chan_dev_event(dev);
 }
 
 void xshm_dev_quota_changed(struct xshm_dev *dev)

@@ -33,6 +33,7 @@
 #include "../dom0/pool.h"
 
 struct xshm_dev;
+struct xshm_chan;
 
 /* What every device of one xenshmd shares. */
 struct xshm_host {
@@ -42,6 +43,9 @@ struct xshm_host {
 	bool pool_full;         /* in the policy's full phase (policy.h) */
 	uint64_t default_quota; /* pages, when a device has no quota-kb */
 	struct xshm_dev *devs;
+	struct xshm_chan *chans;      /* MemPipe listeners and connections (backend/chan.h) */
+	uint32_t next_chan_id;
+	bool relay_pending;           /* a relay pass stopped at its budget: run another soon */
 	void (*log)(int level, const char *msg);
 	uint64_t (*now_ms)(void *arg); /* a monotonic clock; tests pass their own */
 	void *now_arg;
@@ -49,6 +53,10 @@ struct xshm_host {
 
 void xshm_log(const struct xshm_host *h, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+#define XSHM_DEVLOG(dev, level, fmt, ...)                                                       \
+	xshm_log((dev)->h, level, "domain %u device xenshm/%u: " fmt, (dev)->domid, (dev)->devid, \
+		 ##__VA_ARGS__)
 
 struct xshm_seg {
 	struct xshm_seg *next;
@@ -89,6 +97,20 @@ struct xshm_dev {
 	char fe_state_path[XSP_MAX];
 	char token[48];
 };
+
+/* Disconnect a misbehaving or failed frontend: error node, everything back, Closed. */
+void xshm_dev_fail(struct xshm_dev *dev, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Grant a segment of `pages` data pages to the guest (charged, announced in XenStore). */
+int xshm_seg_new(struct xshm_dev *dev, uint32_t pages, uint32_t purpose, struct xshm_seg **out);
+/* Take one back (unlinked from the device, unshared, uncharged). */
+void xshm_seg_drop(struct xshm_dev *dev, struct xshm_seg *seg);
+
+/*
+ * Queue an unsolicited message on the response ring, keeping room for the
+ * answer to a request in flight: -EAGAIN if the guest is not reading.
+ */
+int xshm_dev_send_notice(struct xshm_dev *dev, const struct xshm_ctrl_msg *msg);
 
 /* Set up a device found in XenStore: watch its frontend, read its quota. */
 int xshm_dev_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const uint8_t uuid[16],

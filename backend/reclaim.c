@@ -16,8 +16,7 @@
 #include "xenshm/xspaths.h"
 #include "device.h"
 
-#define DEVLOG(dev, level, fmt, ...) \
-	xshm_log((dev)->h, level, "domain %u device xenshm/%u: " fmt, (dev)->domid, (dev)->devid, ##__VA_ARGS__)
+#define DEVLOG XSHM_DEVLOG
 
 uint64_t xshm_host_now(const struct xshm_host *h)
 {
@@ -45,10 +44,7 @@ static void publish(struct xshm_dev *dev)
 int xshm_dev_send_reclaim(struct xshm_dev *dev, uint64_t pages)
 {
 	struct xshm_ctrl_msg msg = { .hdr = { .type = XSHM_CTRL_RECLAIM } };
-	uint8_t buf[XSHM_CTRL_MSG_MAX];
 	uint64_t now = xshm_host_now(dev->h);
-	bool kick;
-	ssize_t len;
 	int rc;
 
 	if (!dev->rings_attached || dev->gone)
@@ -57,17 +53,14 @@ int xshm_dev_send_reclaim(struct xshm_dev *dev, uint64_t pages)
 		return 0;
 	if (pages > dev->acct.used)
 		pages = dev->acct.used;
-	msg.hdr.id = ++dev->reclaim.id;
-	msg.u.reclaim.notice_id = dev->reclaim.id;
+	msg.hdr.id = dev->reclaim.id + 1;
+	msg.u.reclaim.notice_id = dev->reclaim.id + 1;
 	msg.u.reclaim.pages = (uint32_t)(pages > UINT32_MAX ? UINT32_MAX : pages);
 	msg.u.reclaim.deadline_ms = dev->h->knobs.reclaim_deadline_ms;
-	len = xshm_ctrl_encode(&msg, buf, sizeof(buf));
-	if (len < 0)
-		return (int)len;
-	rc = xshm_ring_send(&dev->tx, buf, (size_t)len, &kick);
+	rc = xshm_dev_send_notice(dev, &msg);
 	if (rc)
 		return rc; /* a full response ring: the guest is not reading, try later */
-	dev->h->x->ops->evtchn_notify(dev->h->x, dev->port);
+	dev->reclaim.id++;
 	dev->reclaim.pending = true;
 	dev->reclaim.overdue = false;
 	dev->reclaim.pages = pages;

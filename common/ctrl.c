@@ -44,6 +44,8 @@ static const struct type_info types[XSHM_CTRL_TYPE_MAX_ + 1] = {
 				   sizeof(struct xshm_ctrl_rsp_status), XSHM_FROM_GUEST },
 	[XSHM_CTRL_STATS] = { "stats", sizeof(struct xshm_ctrl_stats_req),
 			      sizeof(struct xshm_ctrl_rsp_stats), XSHM_FROM_GUEST },
+	[XSHM_CTRL_CHAN_ACCEPT] = { "chan-accept", sizeof(struct xshm_ctrl_chan_accept), 0,
+				    XSHM_FROM_HOST },
 };
 
 static const char *const errors[XSHM_CTRL_E_MAX_] = {
@@ -122,6 +124,16 @@ static int status_ok(int32_t s)
 	return s <= 0 && s > -4096 ? 0 : -XSHM_CTRL_E_STATUS;
 }
 
+static int chan_info_ok(const struct xshm_ctrl_chan_info *c)
+{
+	if (c->flags & ~XSHM_CHAN_MESSAGE)
+		return -XSHM_CTRL_E_FLAGS;
+	if (!c->ring_pages || c->ring_pages > XSHM_CHAN_RING_PAGES_MAX || c->max_msg > XSHM_CHAN_MSG_MAX ||
+	    !c->chan_id || !c->tx_seg || !c->rx_seg || c->tx_seg == c->rx_seg)
+		return -XSHM_CTRL_E_RANGE;
+	return 0;
+}
+
 /* Field checks on the private copy; the header is already valid. */
 static int check_body(const struct xshm_ctrl_msg *m)
 {
@@ -147,17 +159,22 @@ static int check_body(const struct xshm_ctrl_msg *m)
 	case XSHM_CTRL_RECLAIM_ACK:
 		return 0;
 	case XSHM_CTRL_CHAN_OPEN:
-		if (m->u.chan_open.reserved)
-			return -XSHM_CTRL_E_RESERVED;
 		if (m->u.chan_open.flags & ~XSHM_CHAN_FLAGS_ALL)
 			return -XSHM_CTRL_E_FLAGS;
 		if (!name_ok(m->u.chan_open.name))
 			return -XSHM_CTRL_E_NAME;
 		if (m->u.chan_open.peer_domid >= 0x7ff0u)
 			return -XSHM_CTRL_E_DOMID;
-		if (m->u.chan_open.max_msg > (1u << 30))
+		if (m->u.chan_open.max_msg > XSHM_CHAN_MSG_MAX ||
+		    m->u.chan_open.ring_pages > XSHM_CHAN_RING_PAGES_MAX)
 			return -XSHM_CTRL_E_RANGE;
 		return 0;
+	case XSHM_CTRL_CHAN_ACCEPT:
+		if (!m->u.chan_accept.listener_id)
+			return -XSHM_CTRL_E_RANGE;
+		if (m->u.chan_accept.peer_domid == 0 || m->u.chan_accept.peer_domid >= 0x7ff0u)
+			return -XSHM_CTRL_E_DOMID;
+		return chan_info_ok(&m->u.chan_accept.chan);
 	case XSHM_CTRL_CHAN_CLOSE:
 		return m->u.chan_close.reserved ? -XSHM_CTRL_E_RESERVED : 0;
 	case XSHM_CTRL_STATS:
@@ -177,6 +194,14 @@ static int check_body(const struct xshm_ctrl_msg *m)
 			return -XSHM_CTRL_E_RESERVED;
 		return status_ok(m->u.rsp_status.status);
 	case XSHM_CTRL_CHAN_OPEN | XSHM_CTRL_RESPONSE:
+		/* A listener's answer carries its id alone; a connection's, the whole channel. */
+		if (m->u.rsp_chan_open.status == 0 && m->u.rsp_chan_open.chan.tx_seg) {
+			if (m->u.rsp_chan_open.peer_domid == 0 || m->u.rsp_chan_open.peer_domid >= 0x7ff0u)
+				return -XSHM_CTRL_E_DOMID;
+			return chan_info_ok(&m->u.rsp_chan_open.chan);
+		}
+		if (m->u.rsp_chan_open.status == 0 && !m->u.rsp_chan_open.chan.chan_id)
+			return -XSHM_CTRL_E_RANGE;
 		return status_ok(m->u.rsp_chan_open.status);
 	case XSHM_CTRL_STATS | XSHM_CTRL_RESPONSE:
 		return status_ok(m->u.rsp_stats.status);

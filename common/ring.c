@@ -96,22 +96,26 @@ size_t xshm_ring_max_payload(const struct xshm_ring *r)
 
 /* ---------- data movement (bounds come from private state only) ---------- */
 
-/* Copy between `buf` and the data area at ring index idx, chunk by chunk; to_ring picks the direction. */
-static void copy_ring(struct xshm_ring *r, uint64_t idx, uint8_t *buf, size_t len, bool to_ring)
+/* The largest piece of the data area that is contiguous from index idx. */
+static uint8_t *area_at(const struct xshm_ring *r, uint64_t idx, uint64_t *room)
 {
 	uint64_t off = idx % r->size;
 	uint64_t mask = ((uint64_t)1 << r->chunk_shift) - 1;
 
+	if (r->contig) {
+		*room = r->size - off;
+		return r->contig + off;
+	}
+	*room = mask + 1 - (off & mask);
+	return r->chunks[off >> r->chunk_shift] + (off & mask);
+}
+
+/* Copy between `buf` and the data area at ring index idx, piece by piece; to_ring picks the direction. */
+static void copy_ring(struct xshm_ring *r, uint64_t idx, uint8_t *buf, size_t len, bool to_ring)
+{
 	while (len) {
-		uint8_t *area;
 		uint64_t room;
-		if (r->contig) {
-			area = r->contig + off;
-			room = r->size - off;
-		} else {
-			area = r->chunks[off >> r->chunk_shift] + (off & mask);
-			room = mask + 1 - (off & mask);
-		}
+		uint8_t *area = area_at(r, idx, &room);
 		size_t n = room < len ? (size_t)room : len;
 		if (to_ring)
 			memcpy(area, buf, n);
@@ -119,9 +123,7 @@ static void copy_ring(struct xshm_ring *r, uint64_t idx, uint8_t *buf, size_t le
 			memcpy(buf, area, n);
 		buf += n;
 		len -= n;
-		off += n;
-		if (off == r->size)
-			off = 0;
+		idx += n;
 	}
 }
 
@@ -349,4 +351,105 @@ ssize_t xshm_ring_recv(struct xshm_ring *r, void *buf, size_t buflen, bool *noti
 	r->mine += frame_size(len);
 	*notify = publish(r);
 	return (ssize_t)len;
+}
+
+/* ---------- ring to ring ---------- */
+
+static void copy_between(struct xshm_ring *src, uint64_t sidx, struct xshm_ring *dst, uint64_t didx,
+			 uint64_t len)
+{
+	while (len) {
+		uint64_t sroom, droom;
+		const uint8_t *from = area_at(src, sidx, &sroom);
+		uint8_t *to = area_at(dst, didx, &droom);
+		uint64_t n = len < sroom ? len : sroom;
+		if (n > droom)
+			n = droom;
+		memcpy(to, from, (size_t)n);
+		sidx += n;
+		didx += n;
+		len -= n;
+	}
+}
+
+ssize_t xshm_ring_splice(struct xshm_ring *src, struct xshm_ring *dst, size_t max, bool *notify_src,
+			 bool *notify_dst)
+{
+	uint64_t moved = 0;
+
+	*notify_src = *notify_dst = false;
+	if (src->error || dst->error)
+		return src->error ? src->error : dst->error;
+	if (src->role != XSHM_RING_CONSUMER || dst->role != XSHM_RING_PRODUCER || src->mode != dst->mode)
+		return -EINVAL;
+	if (refresh_peer(src) || refresh_peer(dst))
+		return src->error ? src->error : dst->error;
+	if (src->mode == XSHM_RING_STREAM) {
+		uint64_t n = avail_cached(src);
+		if (n > space_cached(dst))
+			n = space_cached(dst);
+		if (n > max)
+			n = max;
+		copy_between(src, src->mine, dst, dst->mine, n);
+		src->mine += n;
+		dst->mine += n;
+		moved = n;
+	} else {
+		while (moved < max) {
+			struct frame_hdr hdr = { .magic = XSHM_RING_FRAME_MAGIC };
+			uint32_t len;
+			int rc = next_frame(src, &len);
+			if (rc == -EAGAIN)
+				break;
+			if (rc)
+				return rc;
+			if (len > xshm_ring_max_payload(dst))
+				return -EMSGSIZE;
+			uint64_t need = frame_size(len);
+			if (space_cached(dst) < need)
+				break;
+			hdr.len = len;
+			copy_in(dst, dst->mine, &hdr, sizeof(hdr));
+			copy_between(src, src->mine + XSHM_RING_FRAME_HDR, dst, dst->mine + XSHM_RING_FRAME_HDR,
+				     need - XSHM_RING_FRAME_HDR);
+			src->mine += need;
+			dst->mine += need;
+			moved += need;
+		}
+	}
+	if (moved) {
+		/* Data first, then the space it freed: a woken sender finds its reader already fed. */
+		*notify_dst = publish(dst);
+		*notify_src = publish(src);
+	}
+	return (ssize_t)moved;
+}
+
+ssize_t xshm_ring_discard(struct xshm_ring *r, size_t max, bool *notify)
+{
+	uint64_t dropped = 0;
+
+	*notify = false;
+	if (r->role != XSHM_RING_CONSUMER)
+		return -EINVAL;
+	if (refresh_peer(r))
+		return r->error;
+	if (r->mode == XSHM_RING_STREAM) {
+		dropped = avail_cached(r) < max ? avail_cached(r) : max;
+		r->mine += dropped;
+	} else {
+		while (dropped < max) {
+			uint32_t len;
+			int rc = next_frame(r, &len);
+			if (rc == -EAGAIN)
+				break;
+			if (rc)
+				return rc;
+			r->mine += frame_size(len);
+			dropped += frame_size(len);
+		}
+	}
+	if (dropped)
+		*notify = publish(r);
+	return (ssize_t)dropped;
 }

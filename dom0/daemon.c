@@ -6,6 +6,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "../backend/chan.h"
 #include "../backend/device.h"
 #include "xenshm/xspaths.h"
 #include "daemon.h"
@@ -256,6 +257,8 @@ int xshmd_step(struct xshmd *d)
 			}
 		}
 	}
+	if (d->host.relay_pending)
+		xshm_chan_pump_all(&d->host);
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next)
 		xshm_dev_tick(v);
 	publish_usage(d);
@@ -265,6 +268,9 @@ int xshmd_step(struct xshmd *d)
 int xshmd_timeout_ms(struct xshmd *d)
 {
 	uint64_t next = UINT64_MAX, now = xshm_host_now(&d->host);
+
+	if (d->host.relay_pending)
+		return 0;
 
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
 		uint64_t t = xshm_dev_next_deadline(v);

@@ -26,14 +26,6 @@
 
 enum { XB_INITIALISING = 1, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING, XB_CLOSED };
 
-/* One segment: a run of pages granted in one go, mapped in one piece. */
-struct shm_seg {
-	uint8_t *data;
-	uint32_t pages, id;
-	void **dirs;          /* directory page mappings, kept until the segment goes */
-	uint32_t ndirs;
-};
-
 #define SHM_SEGS_MAX 256u
 
 struct shm {
@@ -53,6 +45,10 @@ struct shm {
 	uint64_t pages;       /* data pages of all segments */
 	/* The newest reclaim notice not yet handed to the application, then the one handed. */
 	struct { bool queued, handed; uint32_t id, deadline_ms; uint64_t pages, pages_then; } notice;
+	/* Connections to our listeners that libmempipe has not accepted yet, oldest first. */
+	struct xshm_ctrl_chan_accept *accepts;
+	unsigned int naccepts, accepts_cap;
+	bool broken; /* xenshmd sent something it may not: nothing more is trusted */
 };
 
 static long ms_left(const struct timespec *deadline)
@@ -114,6 +110,56 @@ static void note_reclaim(struct shm *s, const struct xshm_ctrl_reclaim *r)
 	s->notice.deadline_ms = r->deadline_ms;
 }
 
+static int queue_accept(struct shm *s, const struct xshm_ctrl_chan_accept *a)
+{
+	if (s->naccepts == s->accepts_cap) {
+		unsigned int cap = s->accepts_cap ? 2 * s->accepts_cap : 8;
+		void *n = realloc(s->accepts, cap * sizeof(*s->accepts));
+		if (!n)
+			return -ENOMEM;
+		s->accepts = n;
+		s->accepts_cap = cap;
+	}
+	s->accepts[s->naccepts++] = *a;
+	return 0;
+}
+
+/* A host notice: queue it.  false if msg is not one. */
+static bool take_notice(struct shm *s, const struct xshm_ctrl_msg *msg)
+{
+	if (msg->hdr.type == XSHM_CTRL_RECLAIM) {
+		note_reclaim(s, &msg->u.reclaim);
+		return true;
+	}
+	if (msg->hdr.type == XSHM_CTRL_CHAN_ACCEPT) {
+		/* Out of memory here loses a connection; the peer sees it reset when we close. */
+		queue_accept(s, &msg->u.chan_accept);
+		return true;
+	}
+	return false;
+}
+
+bool shm_take_accept(struct shm *s, uint32_t listener_id, struct xshm_ctrl_chan_accept *out)
+{
+	for (unsigned int i = 0; i < s->naccepts; i++) {
+		if (!listener_id || s->accepts[i].listener_id == listener_id) {
+			*out = s->accepts[i];
+			memmove(&s->accepts[i], &s->accepts[i + 1], (s->naccepts - i - 1) * sizeof(*out));
+			s->naccepts--;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void drain_port(struct xo *x)
+{
+	xo_port_t p;
+
+	while (x->ops->evtchn_pending(x, &p) == 0)
+		x->ops->evtchn_unmask(x, p);
+}
+
 /* One request, one response; host notices that arrive meanwhile are queued. */
 static int rpc(struct shm *s, struct xshm_ctrl_msg *req, struct xshm_ctrl_msg *rsp)
 {
@@ -139,10 +185,8 @@ static int rpc(struct shm *s, struct xshm_ctrl_msg *req, struct xshm_ctrl_msg *r
 			rc = xshm_ctrl_parse(buf, (size_t)got, XSHM_FROM_HOST, rsp);
 			if (rc)
 				return -EPROTO;
-			if (rsp->hdr.type == XSHM_CTRL_RECLAIM) {
-				note_reclaim(s, &rsp->u.reclaim);
+			if (take_notice(s, rsp))
 				continue;
-			}
 			if (rsp->hdr.type != (req->hdr.type | XSHM_CTRL_RESPONSE) || rsp->hdr.id != req->hdr.id)
 				return -EPROTO;
 			return 0;
@@ -157,11 +201,8 @@ static int rpc(struct shm *s, struct xshm_ctrl_msg *req, struct xshm_ctrl_msg *r
 		if (left <= 0)
 			return -ETIMEDOUT;
 		struct pollfd pfd = { .fd = x->ops->evtchn_fd(x), .events = POLLIN };
-		if (poll(&pfd, 1, (int)left) > 0) {
-			xo_port_t p;
-			while (x->ops->evtchn_pending(x, &p) == 0)
-				x->ops->evtchn_unmask(x, p);
-		}
+		if (poll(&pfd, 1, (int)left) > 0)
+			drain_port(x);
 	}
 }
 
@@ -237,7 +278,7 @@ static int connect_device(struct shm *s, const struct timespec *deadline)
  * freed: on Linux 6.1 PV guests an unmap right before the next map let
  * data pages alias each other in the lab (see docs/xenlab.md).
  */
-static int map_segment(struct shm *s, struct shm_seg *seg, xo_gref_t dir_ref, uint32_t pages)
+int shm_map_seg(struct shm *s, uint32_t seg_id, xo_gref_t dir_ref, uint32_t pages, struct shm_seg *seg)
 {
 	struct xo *x = s->x;
 	struct xshm_segdir_page *copy = malloc(sizeof(*copy));
@@ -262,15 +303,16 @@ static int map_segment(struct shm *s, struct shm_seg *seg, xo_gref_t dir_ref, ui
 	}
 	if (!rc)
 		rc = x->ops->gnt_map(x, 0, pages, refs, true, (void **)&seg->data);
-	if (!rc)
+	if (!rc) {
 		seg->pages = pages;
+		seg->id = seg_id;
+	}
 	free(copy);
 	free(refs);
 	return rc;
 }
 
-/* Unmap a segment and give it back (if xenshmd is gone it reclaims on its own). */
-static void release_segment(struct shm *s, struct shm_seg *seg)
+void shm_unmap_seg(struct shm *s, struct shm_seg *seg)
 {
 	struct xo *x = s->x;
 
@@ -283,6 +325,12 @@ static void release_segment(struct shm *s, struct shm_seg *seg)
 	free(seg->dirs);
 	seg->dirs = NULL;
 	seg->ndirs = 0;
+}
+
+/* Unmap a segment and give it back (if xenshmd is gone it reclaims on its own). */
+static void release_segment(struct shm *s, struct shm_seg *seg)
+{
+	shm_unmap_seg(s, seg);
 	if (s->rings && seg->id) {
 		struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_SEG_FREE } }, rsp;
 		req.u.seg_free.seg_id = seg->id;
@@ -339,7 +387,7 @@ static int add_segment(struct shm *s, uint64_t pages)
 	if (rsp.u.rsp_seg_alloc.pages != pages)
 		rc = -EPROTO;
 	if (!rc)
-		rc = map_segment(s, seg, rsp.u.rsp_seg_alloc.dir_gref, (uint32_t)pages);
+		rc = shm_map_seg(s, seg->id, rsp.u.rsp_seg_alloc.dir_gref, (uint32_t)pages, seg);
 	if (rc) {
 		release_segment(s, seg);
 		return rc;
@@ -385,6 +433,7 @@ static void disconnect(struct shm *s)
 static void shm_free(struct shm *s)
 {
 	disconnect(s);
+	free(s->accepts);
 	if (s->own_x)
 		xo_close(s->x);
 	free(s);
@@ -432,7 +481,7 @@ struct shm *shm_open_xo(struct xo *x, size_t size, const struct shm_opts *opts)
 	size_t pages = (size + XO_PAGE_SIZE - 1) / XO_PAGE_SIZE;
 	int rc;
 
-	if (!size || pages > XSHM_SEG_PAGES_MAX) {
+	if (pages > XSHM_SEG_PAGES_MAX) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -446,7 +495,7 @@ struct shm *shm_open_xo(struct xo *x, size_t size, const struct shm_opts *opts)
 	rc = connect_any(s);
 	if (!rc)
 		rc = rpc(s, &req, &rsp);
-	if (!rc)
+	if (!rc && pages)
 		rc = add_segment(s, pages);
 	if (rc) {
 		shm_free(s);
@@ -552,21 +601,17 @@ int shm_fd(struct shm *s)
 	return s && s->port_bound ? s->x->ops->evtchn_fd(s->x) : -EBADF;
 }
 
-int shm_next_event(struct shm *s, struct shm_event *ev)
+int shm_service(struct shm *s)
 {
-	struct xo *x;
 	uint8_t buf[XSHM_CTRL_MSG_MAX];
 	struct xshm_ctrl_msg msg;
-	xo_port_t p;
 	bool n;
 
-	if (!s || !ev)
-		return -EINVAL;
 	if (!s->rings)
 		return -ENOTCONN;
-	x = s->x;
-	while (x->ops->evtchn_pending(x, &p) == 0)
-		x->ops->evtchn_unmask(x, p);
+	if (s->broken)
+		return -EPROTO;
+	drain_port(s->x);
 	for (;;) {
 		ssize_t got = xshm_ring_recv(&s->rx, buf, sizeof(buf), &n);
 		if (got == -EAGAIN) {
@@ -576,10 +621,57 @@ int shm_next_event(struct shm *s, struct shm_event *ev)
 		}
 		/* Outside an rpc only notices may come: anything else is a broken host. */
 		if (got < 0 || xshm_ctrl_parse(buf, (size_t)got, XSHM_FROM_HOST, &msg) ||
-		    msg.hdr.type != XSHM_CTRL_RECLAIM)
+		    !take_notice(s, &msg)) {
+			s->broken = true;
 			return -EPROTO;
-		note_reclaim(s, &msg.u.reclaim);
+		}
 	}
+	if (__atomic_load_n(&s->ctrl->be_live, __ATOMIC_ACQUIRE) == XSHM_LIVE_GONE)
+		return -ECONNRESET;
+	return 0;
+}
+
+int shm_wait(struct shm *s, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = s->x->ops->evtchn_fd(s->x), .events = POLLIN };
+
+	if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+		return -errno;
+	return shm_service(s);
+}
+
+int shm_timeout_ms(const struct shm *s)
+{
+	return s->timeout_ms;
+}
+
+xo_domid_t shm_domid(const struct shm *s)
+{
+	return s->me;
+}
+
+void shm_notify(struct shm *s)
+{
+	if (s->port_bound)
+		s->x->ops->evtchn_notify(s->x, s->port);
+}
+
+int shm_rpc(struct shm *s, struct xshm_ctrl_msg *req, struct xshm_ctrl_msg *rsp)
+{
+	if (!s->rings)
+		return -ENOTCONN;
+	return s->broken ? -EPROTO : rpc(s, req, rsp);
+}
+
+int shm_next_event(struct shm *s, struct shm_event *ev)
+{
+	int rc;
+
+	if (!s || !ev)
+		return -EINVAL;
+	rc = shm_service(s);
+	if (rc && rc != -ECONNRESET)
+		return rc;
 	if (s->notice.queued) {
 		s->notice.queued = false;
 		s->notice.handed = true;
@@ -591,9 +683,7 @@ int shm_next_event(struct shm *s, struct shm_event *ev)
 		ev->deadline_ms = s->notice.deadline_ms;
 		return 1;
 	}
-	if (__atomic_load_n(&s->ctrl->be_live, __ATOMIC_ACQUIRE) == XSHM_LIVE_GONE)
-		return -ECONNRESET;
-	return 0;
+	return rc;
 }
 
 int shm_reclaim_done(struct shm *s, uint32_t id)

@@ -49,10 +49,22 @@ static void ctrl_seeds(const char *dir)
 				m.u.reclaim.pages = 3;
 				m.u.reclaim.deadline_ms = 5000;
 			}
+			struct xshm_ctrl_chan_info *ci = t == XSHM_CTRL_CHAN_ACCEPT ? &m.u.chan_accept.chan :
+							 (t == XSHM_CTRL_CHAN_OPEN && rsp) ? &m.u.rsp_chan_open.chan : NULL;
+			if (ci) {
+				*ci = (struct xshm_ctrl_chan_info){ .chan_id = 4, .tx_seg = 2, .tx_dir_gref = 9,
+								    .rx_seg = 3, .rx_dir_gref = 11,
+								    .ring_pages = 16, .max_msg = 4096,
+								    .flags = XSHM_CHAN_MESSAGE };
+				m.u.chan_accept.listener_id = 1;
+				m.u.chan_accept.peer_domid = 5;
+				if (rsp)
+					m.u.rsp_chan_open.peer_domid = 5;
+			}
 			ssize_t n = xshm_ctrl_encode(&m, buf + 1, sizeof(buf) - 1);
 			if (n < 0)
 				continue;
-			buf[0] = (t == XSHM_CTRL_RECLAIM || rsp) ? 1 : 0;
+			buf[0] = (t == XSHM_CTRL_RECLAIM || t == XSHM_CTRL_CHAN_ACCEPT || rsp) ? 1 : 0;
 			snprintf(name, sizeof(name), "type%u%s", t, rsp ? "-rsp" : "");
 			put(dir, "ctrl", name, buf, (size_t)n + 1);
 		}

@@ -42,6 +42,56 @@ static void expect(struct xshm_ctrl_msg m, enum xshm_ctrl_origin from, int want)
 	ck_assert_int_eq(xshm_ctrl_parse(buf, n, from, &out), want);
 }
 
+static struct xshm_ctrl_chan_accept chan_accept_body(void)
+{
+	return (struct xshm_ctrl_chan_accept){
+		.listener_id = 2, .peer_domid = 7,
+		.chan = { .chan_id = 3, .tx_seg = 4, .tx_dir_gref = 40, .rx_seg = 5, .rx_dir_gref = 50,
+			  .ring_pages = 16, .max_msg = 1024, .flags = XSHM_CHAN_MESSAGE } };
+}
+
+/* What a guest trusts about a channel comes from these messages: each bad field is refused. */
+START_TEST(err_chan_info)
+{
+	struct xshm_ctrl_msg a = { .hdr = { .type = XSHM_CTRL_CHAN_ACCEPT } };
+
+	a.u.chan_accept = chan_accept_body();
+	expect(a, XSHM_FROM_HOST, 0);
+	expect(a, XSHM_FROM_GUEST, -XSHM_CTRL_E_DIRECTION);
+	a.u.chan_accept.chan.rx_seg = a.u.chan_accept.chan.tx_seg;
+	expect(a, XSHM_FROM_HOST, -XSHM_CTRL_E_RANGE);
+	a.u.chan_accept = chan_accept_body();
+	a.u.chan_accept.chan.ring_pages = 0;
+	expect(a, XSHM_FROM_HOST, -XSHM_CTRL_E_RANGE);
+	a.u.chan_accept = chan_accept_body();
+	a.u.chan_accept.chan.ring_pages = XSHM_CHAN_RING_PAGES_MAX + 1;
+	expect(a, XSHM_FROM_HOST, -XSHM_CTRL_E_RANGE);
+	a.u.chan_accept = chan_accept_body();
+	a.u.chan_accept.chan.flags = XSHM_CHAN_LISTEN;
+	expect(a, XSHM_FROM_HOST, -XSHM_CTRL_E_FLAGS);
+	a.u.chan_accept = chan_accept_body();
+	a.u.chan_accept.peer_domid = 0x7ff0;
+	expect(a, XSHM_FROM_HOST, -XSHM_CTRL_E_DOMID);
+	a.u.chan_accept = chan_accept_body();
+	a.u.chan_accept.listener_id = 0;
+	expect(a, XSHM_FROM_HOST, -XSHM_CTRL_E_RANGE);
+
+	struct xshm_ctrl_msg r = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN | XSHM_CTRL_RESPONSE } };
+	expect(r, XSHM_FROM_HOST, -XSHM_CTRL_E_RANGE); /* success without any id */
+	r.u.rsp_chan_open.chan.chan_id = 6;            /* a listener: its id alone */
+	expect(r, XSHM_FROM_HOST, 0);
+	r.u.rsp_chan_open.chan = chan_accept_body().chan;
+	expect(r, XSHM_FROM_HOST, -XSHM_CTRL_E_DOMID); /* a connection names its peer */
+	r.u.rsp_chan_open.peer_domid = 3;
+	expect(r, XSHM_FROM_HOST, 0);
+	r.u.rsp_chan_open.chan.max_msg = XSHM_CHAN_MSG_MAX + 1;
+	expect(r, XSHM_FROM_HOST, -XSHM_CTRL_E_RANGE);
+	r.u.rsp_chan_open.status = -ECONNREFUSED;      /* a refusal carries nothing else */
+	memset(&r.u.rsp_chan_open.chan, 0, sizeof(r.u.rsp_chan_open.chan));
+	expect(r, XSHM_FROM_HOST, 0);
+}
+END_TEST
+
 START_TEST(roundtrip_every_type)
 {
 	static const struct { uint16_t type; enum xshm_ctrl_origin from; } cases[] = {
@@ -53,6 +103,7 @@ START_TEST(roundtrip_every_type)
 		{ XSHM_CTRL_CHAN_OPEN, XSHM_FROM_GUEST },
 		{ XSHM_CTRL_CHAN_CLOSE, XSHM_FROM_GUEST },
 		{ XSHM_CTRL_STATS, XSHM_FROM_GUEST },
+		{ XSHM_CTRL_CHAN_ACCEPT, XSHM_FROM_HOST },
 		{ XSHM_CTRL_HELLO | XSHM_CTRL_RESPONSE, XSHM_FROM_HOST },
 		{ XSHM_CTRL_SEG_ALLOC | XSHM_CTRL_RESPONSE, XSHM_FROM_HOST },
 		{ XSHM_CTRL_SEG_FREE | XSHM_CTRL_RESPONSE, XSHM_FROM_HOST },
@@ -73,6 +124,13 @@ START_TEST(roundtrip_every_type)
 			break;
 		case XSHM_CTRL_CHAN_OPEN:
 			m = chan_open("web.1_a-b");
+			break;
+		case XSHM_CTRL_CHAN_ACCEPT:
+			m.u.chan_accept = chan_accept_body();
+			break;
+		case XSHM_CTRL_CHAN_OPEN | XSHM_CTRL_RESPONSE:
+			m.u.rsp_chan_open.peer_domid = 9;
+			m.u.rsp_chan_open.chan = chan_accept_body().chan;
 			break;
 		case XSHM_CTRL_SEG_ALLOC | XSHM_CTRL_RESPONSE:
 			m.u.rsp_seg_alloc.pages = 16;
@@ -186,8 +244,8 @@ START_TEST(err_reserved)
 	st.u.stats.reserved[1] = 1;
 	expect(st, XSHM_FROM_GUEST, -XSHM_CTRL_E_RESERVED);
 	struct xshm_ctrl_msg c = chan_open("x");
-	c.u.chan_open.reserved = 1;
-	expect(c, XSHM_FROM_GUEST, -XSHM_CTRL_E_RESERVED);
+	c.u.chan_open.ring_pages = XSHM_CHAN_RING_PAGES_MAX + 1;
+	expect(c, XSHM_FROM_GUEST, -XSHM_CTRL_E_RANGE);
 	struct xshm_ctrl_msg cc = { .hdr = { .type = XSHM_CTRL_CHAN_CLOSE } };
 	cc.u.chan_close.reserved = 2;
 	expect(cc, XSHM_FROM_GUEST, -XSHM_CTRL_E_RESERVED);
@@ -352,6 +410,7 @@ Suite *ctrl_suite(void)
 	TCase *tc = tcase_create("parse");
 
 	tcase_add_test(tc, roundtrip_every_type);
+	tcase_add_test(tc, err_chan_info);
 	tcase_add_test(tc, err_short);
 	tcase_add_test(tc, err_version);
 	tcase_add_test(tc, err_type);

@@ -142,8 +142,15 @@ START_TEST(no_device_no_daemon_busy)
 	s = shm_open_xo(x1b, 4096, &fast); /* free again */
 	ck_assert_msg(s != NULL, "%s", strerror(errno));
 	shm_exit(s);
+	/* Size 0 connects without memory (for MemPipe); beyond a segment is refused. */
+	s = shm_open_xo(h.x1, 0, &fast);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(shm_size(s), 0);
+	ck_assert_ptr_null(shm_addr(s));
+	ck_assert_uint_eq(shm_put(s, "x", 0, 1), 0);
+	shm_exit(s);
 	errno = 0;
-	ck_assert_ptr_null(shm_open_xo(h.x1, 0, &fast));
+	ck_assert_ptr_null(shm_open_xo(h.x1, ((size_t)XSHM_SEG_PAGES_MAX + 1) * 4096, &fast));
 	ck_assert_int_eq(errno, EINVAL);
 	xo_close(x1b);
 	xo_close(x3);

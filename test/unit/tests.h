@@ -18,6 +18,7 @@ Suite *policy_suite(void);
 Suite *reclaim_suite(void);
 Suite *envcheck_suite(void);
 Suite *cli_suite(void);
+Suite *mempipe_suite(void);
 
 /* Deterministic pseudo-random bytes for patterns (xorshift). */
 static inline uint32_t test_rand(uint32_t *s)

@@ -56,7 +56,8 @@ enum xshm_ctrl_type {
 	XSHM_CTRL_CHAN_OPEN = 6,     /* guest: open a MemPipe channel */
 	XSHM_CTRL_CHAN_CLOSE = 7,    /* guest: close it */
 	XSHM_CTRL_STATS = 8,         /* guest: my accounting, please */
-	XSHM_CTRL_TYPE_MAX_ = 8,
+	XSHM_CTRL_CHAN_ACCEPT = 9,   /* host: a peer connected to one of your listeners */
+	XSHM_CTRL_TYPE_MAX_ = 9,
 };
 #define XSHM_CTRL_RESPONSE 0x8000u   /* type bit of a response (host -> guest) */
 
@@ -81,10 +82,10 @@ struct xshm_ctrl_reclaim { uint32_t notice_id; uint32_t pages; uint32_t deadline
 struct xshm_ctrl_reclaim_ack { uint32_t notice_id; uint32_t pages_released; };
 struct xshm_ctrl_chan_open {
 	char name[XSHM_CTRL_NAME_MAX];
-	uint32_t peer_domid;
-	uint32_t flags;     /* XSHM_CHAN_* */
-	uint32_t max_msg;
-	uint32_t reserved;
+	uint32_t peer_domid; /* connect: the listener's domain; listen: only this peer, 0 = any */
+	uint32_t flags;      /* XSHM_CHAN_* */
+	uint32_t max_msg;    /* message mode: largest payload; 0 = as large as the ring allows */
+	uint32_t ring_pages; /* data pages of each direction's ring; 0 = XSHM_CHAN_RING_PAGES_DEFAULT */
 };
 struct xshm_ctrl_chan_close { uint32_t chan_id; uint32_t reserved; };
 struct xshm_ctrl_stats_req { uint32_t reserved[2]; };
@@ -92,12 +93,35 @@ struct xshm_ctrl_stats_req { uint32_t reserved[2]; };
 #define XSHM_CHAN_LISTEN  (1u << 0)
 #define XSHM_CHAN_MESSAGE (1u << 1)
 #define XSHM_CHAN_FLAGS_ALL (XSHM_CHAN_LISTEN | XSHM_CHAN_MESSAGE)
+#define XSHM_CHAN_RING_PAGES_DEFAULT 256u   /* 1 MiB each way */
+#define XSHM_CHAN_RING_PAGES_MAX (1u << 16) /* 256 MiB each way */
+#define XSHM_CHAN_MSG_MAX (1u << 30)
+
+/*
+ * A connection, as the host announces it to each end: the end's own two
+ * ring segments (it produces into tx and consumes rx), each a header page
+ * (struct xshm_chan_page) followed by ring_pages data pages.
+ */
+struct xshm_ctrl_chan_info {
+	uint32_t chan_id;
+	uint32_t tx_seg, tx_dir_gref;
+	uint32_t rx_seg, rx_dir_gref;
+	uint32_t ring_pages;
+	uint32_t max_msg;
+	uint32_t flags;       /* XSHM_CHAN_MESSAGE or 0 */
+};
+struct xshm_ctrl_chan_accept {
+	uint32_t listener_id;
+	uint32_t peer_domid;
+	struct xshm_ctrl_chan_info chan;
+};
 
 /* Responses: a status first (0 or a negative errno), then type-specific fields. */
 struct xshm_ctrl_rsp_hello { int32_t status; uint32_t features; uint32_t max_pages; uint32_t reserved; };
 struct xshm_ctrl_rsp_seg_alloc { int32_t status; uint32_t seg_id; uint32_t pages; uint32_t dir_gref; };
 struct xshm_ctrl_rsp_status { int32_t status; uint32_t reserved; };
-struct xshm_ctrl_rsp_chan_open { int32_t status; uint32_t chan_id; uint32_t tx_seg; uint32_t rx_seg; };
+/* A listener answers with chan.chan_id only (its id); a connection with everything. */
+struct xshm_ctrl_rsp_chan_open { int32_t status; uint32_t peer_domid; struct xshm_ctrl_chan_info chan; };
 struct xshm_ctrl_rsp_stats {
 	int32_t status;
 	uint32_t segments;
@@ -118,6 +142,7 @@ struct xshm_ctrl_msg {
 		struct xshm_ctrl_chan_open chan_open;
 		struct xshm_ctrl_chan_close chan_close;
 		struct xshm_ctrl_stats_req stats;
+		struct xshm_ctrl_chan_accept chan_accept;
 		struct xshm_ctrl_rsp_hello rsp_hello;
 		struct xshm_ctrl_rsp_seg_alloc rsp_seg_alloc;
 		struct xshm_ctrl_rsp_status rsp_status;

@@ -107,6 +107,21 @@ int xshm_ring_send(struct xshm_ring *r, const void *msg, size_t len, bool *notif
 ssize_t xshm_ring_recv(struct xshm_ring *r, void *buf, size_t buflen, bool *notify);
 ssize_t xshm_ring_next_len(struct xshm_ring *r);
 
+/*
+ * Move data from a ring this end consumes straight into one it produces,
+ * one copy, at most `max` bytes (stream) or whole frames up to about that
+ * (message; each frame's header is validated from a private copy and
+ * rewritten, so the destination never sees a source header).  Both rings
+ * must be in the same mode.  Returns the bytes moved from src (0 when src
+ * is empty or dst has no room); -EPROTO if src is corrupt, -EMSGSIZE if a
+ * frame can never fit dst.  *notify_src / *notify_dst: kick that peer.
+ */
+ssize_t xshm_ring_splice(struct xshm_ring *src, struct xshm_ring *dst, size_t max, bool *notify_src,
+			 bool *notify_dst);
+
+/* Consume and drop up to `max` bytes (whole frames in message mode): bytes dropped or -EPROTO. */
+ssize_t xshm_ring_discard(struct xshm_ring *r, size_t max, bool *notify);
+
 /* Bytes the consumer could read now / the producer could write now (refreshes the peer index). */
 ssize_t xshm_ring_available(struct xshm_ring *r);
 ssize_t xshm_ring_space(struct xshm_ring *r);

@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* MemPipe in xenshmd: listeners, connections and the relay (see chan.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "xenshm/chan.h"
+#include "chan.h"
+
+#define DEVLOG XSHM_DEVLOG
+
+/* Bytes one direction may move per pass before the others get their turn. */
+#define RELAY_BUDGET (8u << 20)
+/* Wake-up re-arms per pass: a peer racing us cannot keep the relay spinning. */
+#define RELAY_REARMS 16
+
+static uint32_t new_id(struct xshm_host *h)
+{
+	/* 0 means "none" in the protocol; ids are never reused while a wrap is far away. */
+	if (++h->next_chan_id == 0)
+		h->next_chan_id = 1;
+	return h->next_chan_id;
+}
+
+static struct xshm_chan *find_listener(struct xshm_host *h, xo_domid_t domid, const char *name)
+{
+	for (struct xshm_chan *c = h->chans; c; c = c->next)
+		if (c->listener && c->ldev->domid == domid && !strncmp(c->name, name, sizeof(c->name)))
+			return c;
+	return NULL;
+}
+
+/* The end of a connection that `id` names for this device, or NULL. */
+static struct xshm_chan *find_end(struct xshm_host *h, const struct xshm_dev *dev, uint32_t id, int *which)
+{
+	for (struct xshm_chan *c = h->chans; c; c = c->next) {
+		if (c->listener)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			if (c->end[i].dev == dev && c->id + (uint32_t)i == id && !c->end[i].closing) {
+				*which = i;
+				return c;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void unlink_chan(struct xshm_host *h, struct xshm_chan *c)
+{
+	for (struct xshm_chan **pp = &h->chans; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			free(c);
+			return;
+		}
+	}
+}
+
+static void kick(struct xshm_dev *dev)
+{
+	if (dev && dev->port_bound)
+		dev->h->x->ops->evtchn_notify(dev->h->x, dev->port);
+}
+
+/* Tell an end what became of its peer: after everything relayed so far, never before. */
+static void set_peer_state(struct xshm_chan_end *e, uint32_t state)
+{
+	if (!e->dev || !e->rx)
+		return;
+	__atomic_store_n(&((struct xshm_chan_page *)e->rx->data)->peer_state, state, __ATOMIC_RELEASE);
+	kick(e->dev);
+}
+
+static void drop_rx(struct xshm_chan_end *e)
+{
+	if (e->rx) {
+		xshm_ring_detach(&e->to);
+		xshm_seg_drop(e->dev, e->rx);
+		e->rx = NULL;
+	}
+}
+
+static void release_end(struct xshm_chan_end *e)
+{
+	if (!e->dev)
+		return;
+	drop_rx(e);
+	if (e->tx) {
+		xshm_ring_detach(&e->from);
+		xshm_seg_drop(e->dev, e->tx);
+		e->tx = NULL;
+	}
+	e->dev = NULL;
+}
+
+/* This end is done: its peer learns `state`; the channel goes when both ends are done. */
+static void finish_end(struct xshm_host *h, struct xshm_chan *c, int i, uint32_t state)
+{
+	release_end(&c->end[i]);
+	set_peer_state(&c->end[1 - i], state);
+	if (!c->end[1 - i].dev)
+		unlink_chan(h, c);
+}
+
+static int setup_end(struct xshm_chan *c, int i, struct xshm_dev *dev)
+{
+	struct xshm_chan_end *e = &c->end[i];
+	bool message = c->flags & XSHM_CHAN_MESSAGE;
+	int rc;
+
+	e->dev = dev;
+	rc = xshm_seg_new(dev, c->ring_pages + 1, XSHM_SEG_RING, &e->tx);
+	if (!rc)
+		rc = xshm_seg_new(dev, c->ring_pages + 1, XSHM_SEG_RING, &e->rx);
+	if (rc)
+		return rc;
+	xshm_chan_page_init(e->tx->data, c->id + (uint32_t)i);
+	xshm_chan_page_init(e->rx->data, c->id + (uint32_t)i);
+	rc = xshm_chan_ring_attach(&e->from, e->tx->data, c->ring_pages, XSHM_RING_CONSUMER, message,
+				   c->max_msg);
+	if (rc)
+		return rc;
+	rc = xshm_chan_ring_attach(&e->to, e->rx->data, c->ring_pages, XSHM_RING_PRODUCER, message,
+				   c->max_msg);
+	if (rc)
+		xshm_ring_detach(&e->from);
+	return rc;
+}
+
+/* Roll back a half-made connection (its segments were never announced to a guest's library). */
+static void abandon(struct xshm_chan *c)
+{
+	for (int i = 0; i < 2; i++) {
+		struct xshm_chan_end *e = &c->end[i];
+		if (e->tx && e->rx) {
+			xshm_ring_detach(&e->from);
+			xshm_ring_detach(&e->to);
+		}
+		if (e->rx)
+			xshm_seg_drop(e->dev, e->rx);
+		if (e->tx)
+			xshm_seg_drop(e->dev, e->tx);
+	}
+	free(c);
+}
+
+static void describe(const struct xshm_chan *c, int i, struct xshm_ctrl_chan_info *ci)
+{
+	const struct xshm_chan_end *e = &c->end[i];
+
+	memset(ci, 0, sizeof(*ci));
+	ci->chan_id = c->id + (uint32_t)i;
+	ci->tx_seg = e->tx->id;
+	ci->tx_dir_gref = e->tx->dir_refs[0];
+	ci->rx_seg = e->rx->id;
+	ci->rx_dir_gref = e->rx->dir_refs[0];
+	ci->ring_pages = c->ring_pages;
+	ci->max_msg = c->max_msg;
+	ci->flags = c->flags & XSHM_CHAN_MESSAGE;
+}
+
+static int listen_on(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req,
+		     struct xshm_ctrl_rsp_chan_open *rsp)
+{
+	struct xshm_host *h = dev->h;
+	struct xshm_chan *c;
+
+	if (find_listener(h, dev->domid, req->name))
+		return -EADDRINUSE;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->listener = true;
+	c->id = new_id(h);
+	memcpy(c->name, req->name, sizeof(c->name));
+	c->flags = req->flags & XSHM_CHAN_MESSAGE;
+	c->max_msg = req->max_msg;
+	c->ring_pages = req->ring_pages;
+	c->ldev = dev;
+	c->peer_filter = req->peer_domid;
+	c->next = h->chans;
+	h->chans = c;
+	rsp->chan.chan_id = c->id;
+	DEVLOG(dev, LOG_INFO, "listening on channel '%s'", c->name);
+	return 0;
+}
+
+static int connect_to(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req,
+		      struct xshm_ctrl_rsp_chan_open *rsp)
+{
+	struct xshm_host *h = dev->h;
+	struct xshm_chan *l = find_listener(h, (xo_domid_t)req->peer_domid, req->name), *c;
+	struct xshm_ctrl_msg note = { .hdr = { .type = XSHM_CTRL_CHAN_ACCEPT } };
+	int rc;
+
+	if (!l || !l->ldev->rings_attached || (l->peer_filter && l->peer_filter != dev->domid))
+		return -ECONNREFUSED;
+	if ((req->flags & XSHM_CHAN_MESSAGE) != l->flags)
+		return -EPROTOTYPE;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	memcpy(c->name, req->name, sizeof(c->name));
+	c->flags = l->flags;
+	c->ring_pages = req->ring_pages ? req->ring_pages :
+			l->ring_pages ? l->ring_pages : XSHM_CHAN_RING_PAGES_DEFAULT;
+	/* The smaller of the two limits that are set: neither end gets more than it asked for. */
+	c->max_msg = !req->max_msg ? l->max_msg : !l->max_msg ? req->max_msg :
+		     req->max_msg < l->max_msg ? req->max_msg : l->max_msg;
+	c->listener_id = l->id;
+	c->id = new_id(h);
+	new_id(h); /* the accepted end's id is c->id + 1 */
+	rc = setup_end(c, 0, dev);
+	if (rc)
+		goto fail;
+	rc = setup_end(c, 1, l->ldev);
+	if (rc) {
+		/* The listener's quota or the pool: not the connector's to fix, but it may retry. */
+		rc = rc == -EAGAIN ? -EAGAIN : -ENOBUFS;
+		goto fail;
+	}
+	note.u.chan_accept.listener_id = l->id;
+	note.u.chan_accept.peer_domid = dev->domid;
+	describe(c, 1, &note.u.chan_accept.chan);
+	rc = xshm_dev_send_notice(l->ldev, &note);
+	if (rc) {
+		rc = -EAGAIN; /* its backlog is full: the listener is not accepting fast enough */
+		goto fail;
+	}
+	c->next = h->chans;
+	h->chans = c;
+	rsp->peer_domid = l->ldev->domid;
+	describe(c, 0, &rsp->chan);
+	DEVLOG(dev, LOG_INFO, "channel %u '%s' to domain %u: %u ring pages each way%s", c->id, c->name,
+	       l->ldev->domid, c->ring_pages, c->flags & XSHM_CHAN_MESSAGE ? ", messages" : "");
+	return 0;
+fail:
+	abandon(c);
+	return rc;
+}
+
+int xshm_chan_open(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req,
+		   struct xshm_ctrl_rsp_chan_open *rsp)
+{
+	/* The parser checked the name, flags and ranges; a copy still needs its terminator. */
+	if (req->flags & XSHM_CHAN_LISTEN)
+		return listen_on(dev, req, rsp);
+	return connect_to(dev, req, rsp);
+}
+
+static struct xshm_dev *pump(struct xshm_host *h, struct xshm_chan *c);
+
+int xshm_chan_close(struct xshm_dev *dev, uint32_t id)
+{
+	struct xshm_host *h = dev->h;
+	struct xshm_chan *c;
+	int i;
+
+	for (c = h->chans; c; c = c->next) {
+		if (c->listener && c->id == id && c->ldev == dev) {
+			unlink_chan(h, c);
+			return 0;
+		}
+	}
+	c = find_end(h, dev, id, &i);
+	if (!c)
+		return -ENOENT;
+	/* The guest has unmapped both rings: its rx is of no more use, its tx is drained first. */
+	c->end[i].closing = true;
+	drop_rx(&c->end[i]);
+	struct xshm_dev *offender = pump(h, c);
+	if (offender && offender != dev)
+		xshm_dev_fail(offender, -EPROTO, "channel ring corrupt (bad index or frame)");
+	return 0;
+}
+
+/* Bytes needed at the destination before the next thing in `from` can move. */
+static size_t room_needed(struct xshm_ring *from)
+{
+	ssize_t len;
+
+	if (from->mode == XSHM_RING_STREAM)
+		return 1;
+	len = xshm_ring_next_len(from);
+	return len < 0 ? 1 : XSHM_RING_FRAME_HDR + (((size_t)len + 7) & ~(size_t)7);
+}
+
+/* Relay end i's tx into its peer's rx.  Returns the device at fault, if any. */
+static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
+{
+	struct xshm_chan_end *a = &c->end[i], *b = &c->end[1 - i];
+	bool kick_a = false, kick_b = false;
+	struct xshm_dev *offender = NULL;
+	size_t moved = 0;
+
+	if (!a->dev || !a->tx)
+		return NULL;
+	for (int rearm = 0;;) {
+		bool ka, kb = false;
+		ssize_t n;
+		if (b->dev && b->rx)
+			n = xshm_ring_splice(&a->from, &b->to, RELAY_BUDGET - moved, &ka, &kb);
+		else
+			n = xshm_ring_discard(&a->from, RELAY_BUDGET - moved, &ka); /* nobody to read it */
+		kick_a |= ka;
+		kick_b |= kb;
+		if (n < 0) {
+			offender = (a->from.error || n == -EMSGSIZE) ? a->dev : b->dev;
+			break;
+		}
+		moved += (size_t)n;
+		a->bytes_sent += (uint64_t)n;
+		if (moved >= RELAY_BUDGET || rearm == RELAY_REARMS) {
+			h->relay_pending = true;
+			break;
+		}
+		if (n > 0)
+			continue;
+		/* Nothing moved: sleep until the sender writes or the receiver makes room. */
+		rearm++;
+		if (xshm_ring_available(&a->from) == 0) {
+			if (xshm_ring_prepare_wait(&a->from, 0))
+				break;
+		} else if (xshm_ring_prepare_wait(&b->to, room_needed(&a->from))) {
+			break;
+		}
+	}
+	if (kick_a)
+		kick(a->dev);
+	if (kick_b)
+		kick(b->dev);
+	return offender;
+}
+
+static struct xshm_dev *pump(struct xshm_host *h, struct xshm_chan *c)
+{
+	struct xshm_dev *offender = relay(h, c, 0);
+
+	if (!offender)
+		offender = relay(h, c, 1);
+	if (offender)
+		return offender;
+	for (int i = 0; i < 2; i++) {
+		struct xshm_chan_end *e = &c->end[i];
+		if (e->dev && e->closing && xshm_ring_available(&e->from) == 0) {
+			finish_end(h, c, i, XSHM_PEER_CLOSED);
+			return NULL; /* c may be gone */
+		}
+	}
+	return NULL;
+}
+
+static struct xshm_dev *pump_where(struct xshm_host *h, const struct xshm_dev *dev)
+{
+	struct xshm_chan *c = h->chans, *next;
+
+	for (; c; c = next) {
+		next = c->next; /* pump may free c, never another channel */
+		if (c->listener || (dev && c->end[0].dev != dev && c->end[1].dev != dev))
+			continue;
+		struct xshm_dev *offender = pump(h, c);
+		if (offender)
+			return offender;
+	}
+	return NULL;
+}
+
+void xshm_chan_dev_event(struct xshm_dev *dev)
+{
+	struct xshm_dev *offender = pump_where(dev->h, dev);
+
+	if (offender)
+		xshm_dev_fail(offender, -EPROTO, "channel ring corrupt (bad index or frame)");
+}
+
+void xshm_chan_pump_all(struct xshm_host *h)
+{
+	h->relay_pending = false;
+	struct xshm_dev *offender = pump_where(h, NULL);
+
+	if (offender)
+		xshm_dev_fail(offender, -EPROTO, "channel ring corrupt (bad index or frame)");
+}
+
+void xshm_chan_dev_gone(struct xshm_dev *dev)
+{
+	struct xshm_host *h = dev->h;
+	struct xshm_chan *c = h->chans, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (c->listener) {
+			if (c->ldev == dev)
+				unlink_chan(h, c);
+			continue;
+		}
+		if (c->end[0].dev == dev && c->end[1].dev == dev) {
+			release_end(&c->end[0]); /* a connection within this device */
+			release_end(&c->end[1]);
+			unlink_chan(h, c);
+			continue;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (c->end[i].dev == dev) {
+				/* What it sent and we could not relay yet is lost with it: a reset. */
+				finish_end(h, c, i, XSHM_PEER_RESET);
+				break; /* c may be gone */
+			}
+		}
+	}
+}
+
+unsigned int xshm_chan_count(const struct xshm_dev *dev)
+{
+	unsigned int n = 0;
+
+	for (const struct xshm_chan *c = dev->h->chans; c; c = c->next)
+		if (!c->listener && (c->end[0].dev == dev || c->end[1].dev == dev))
+			n++;
+	return n;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * MemPipe in xenshmd: listeners, connections and the relay.
+ *
+ * A guest listens on a name; a guest of another domain connects to
+ * (domid, name).  xenshmd then grants each end two ring segments of its own
+ * (charged to that device: tx it produces, rx it consumes), answers the
+ * connector and sends the listener a chan-accept notice.  The relay moves
+ * each end's tx into the other's rx with one copy, batching everything
+ * that is there, and kicks a guest only when it asked to be woken.
+ *
+ * Closing: chan-close from a guest frees its rx at once and its tx once
+ * the relay has drained it; then the peer's rx header says CLOSED, so the
+ * peer reads everything that was sent, then end of file.  A device that
+ * goes away (death, disconnect, a corrupt ring) leaves its peers RESET.
+ * Either way the channel lives until both ends are finished.
+ */
+#ifndef XENSHM_BACKEND_CHAN_H
+#define XENSHM_BACKEND_CHAN_H
+
+#include <stdint.h>
+
+#include "xenshm/ctrl.h"
+#include "device.h"
+
+struct xshm_chan_end {
+	struct xshm_dev *dev;        /* NULL once this end is finished */
+	struct xshm_seg *tx, *rx;    /* the guest produces tx, consumes rx */
+	struct xshm_ring from, to;   /* our ends: we consume tx, produce into rx */
+	bool attached, closing;
+	uint64_t bytes_sent;         /* moved out of its tx */
+};
+
+struct xshm_chan {
+	struct xshm_chan *next;
+	uint32_t id;
+	bool listener;
+	char name[XSHM_CTRL_NAME_MAX];
+	uint32_t flags, max_msg, ring_pages;
+	/* A listener: its device and the only peer it accepts (0 = any). */
+	struct xshm_dev *ldev;
+	uint32_t peer_filter;
+	uint32_t listener_id;        /* a connection: the listener it came through */
+	struct xshm_chan_end end[2]; /* a connection: [0] connected, [1] accepted */
+};
+
+int xshm_chan_open(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req,
+		   struct xshm_ctrl_rsp_chan_open *rsp);
+int xshm_chan_close(struct xshm_dev *dev, uint32_t id);
+/* The device's port fired: relay its channels both ways. */
+void xshm_chan_dev_event(struct xshm_dev *dev);
+/* Relay every channel (after a pass stopped at its budget). */
+void xshm_chan_pump_all(struct xshm_host *h);
+/* The device is being torn down: its listeners go, its ends are finished, peers see RESET. */
+void xshm_chan_dev_gone(struct xshm_dev *dev);
+/* Channels with an end on this device. */
+unsigned int xshm_chan_count(const struct xshm_dev *dev);
+
+#endif

@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: LGPL-2.1-only
+/*
+ * libmempipe: MemPipe channels on a libxenshm connection (see mempipe.h).
+ *
+ * A channel end maps its two ring segments (announced by xenshmd in the
+ * chan-open answer or the chan-accept notice), produces into tx and
+ * consumes rx.  Waiting uses the rings' wake-up flags: the relay kicks the
+ * connection's event channel only when this end said it sleeps.  What the
+ * host says of the peer (closed, reset) sits in the rx header and is read
+ * only when the ring is empty, so everything sent before a close is read
+ * first.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "xenshm/chan.h"
+#include "xenshm/mempipe.h"
+#include "xenshm/shm.h"
+#include "shm_private.h"
+
+struct mempipe {
+	struct shm *s;
+	uint32_t id;            /* listener id, or this end's channel id */
+	bool listener, message, nonblock;
+	int timeout_ms;
+	uint32_t peer_domid, max_msg, ring_pages;
+	struct shm_seg tx_seg, rx_seg;
+	struct xshm_ring tx, rx;
+	bool attached;
+	uint64_t bytes_written, bytes_read;
+	struct mempipe_opts opts; /* a listener's, for what it accepts */
+};
+
+static int opts_timeout(const struct shm *s, const struct mempipe_opts *o)
+{
+	if (o && o->timeout_ms)
+		return o->timeout_ms;
+	return shm_timeout_ms(s);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left before `deadline` (-1: none); 0 once passed. */
+static int left_ms(int64_t deadline)
+{
+	int64_t left;
+
+	if (deadline < 0)
+		return -1;
+	left = deadline - now_ms();
+	return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+static int64_t deadline_after(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+static bool name_ok(const char *name, char out[XSHM_CTRL_NAME_MAX])
+{
+	size_t n = name ? strnlen(name, XSHM_CTRL_NAME_MAX) : 0;
+
+	if (!n || n == XSHM_CTRL_NAME_MAX)
+		return false;
+	memset(out, 0, XSHM_CTRL_NAME_MAX);
+	memcpy(out, name, n);
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static uint32_t ring_pages_of(const struct mempipe_opts *o)
+{
+	if (!o || !o->ring_bytes)
+		return 0;
+	size_t pages = (o->ring_bytes + 4095) / 4096;
+	return pages > XSHM_CHAN_RING_PAGES_MAX ? XSHM_CHAN_RING_PAGES_MAX : (uint32_t)pages;
+}
+
+static struct mempipe *fail_null(struct mempipe *p, int err)
+{
+	free(p);
+	errno = err < 0 ? -err : err;
+	return NULL;
+}
+
+/* Tell xenshmd we are done with an id (a listener, or a channel end after unmapping it). */
+static void send_close(struct shm *s, uint32_t id)
+{
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_CLOSE } }, rsp;
+
+	req.u.chan_close.chan_id = id;
+	shm_rpc(s, &req, &rsp);
+}
+
+/* Map this end's rings from what xenshmd announced. */
+static int attach(struct mempipe *p, const struct xshm_ctrl_chan_info *ci, uint32_t peer)
+{
+	struct shm *s = p->s;
+	uint32_t pages = ci->ring_pages + 1;
+	int rc;
+
+	p->id = ci->chan_id;
+	p->peer_domid = peer;
+	p->message = ci->flags & XSHM_CHAN_MESSAGE;
+	p->max_msg = ci->max_msg;
+	p->ring_pages = ci->ring_pages;
+	rc = shm_map_seg(s, ci->tx_seg, ci->tx_dir_gref, pages, &p->tx_seg);
+	if (!rc)
+		rc = shm_map_seg(s, ci->rx_seg, ci->rx_dir_gref, pages, &p->rx_seg);
+	if (!rc && (((struct xshm_chan_page *)p->tx_seg.data)->magic != XSHM_CHAN_PAGE_MAGIC ||
+		    ((struct xshm_chan_page *)p->rx_seg.data)->magic != XSHM_CHAN_PAGE_MAGIC))
+		rc = -EPROTO;
+	if (!rc)
+		rc = xshm_chan_ring_attach(&p->tx, p->tx_seg.data, p->ring_pages, XSHM_RING_PRODUCER,
+					   p->message, p->max_msg);
+	if (!rc) {
+		rc = xshm_chan_ring_attach(&p->rx, p->rx_seg.data, p->ring_pages, XSHM_RING_CONSUMER,
+					   p->message, p->max_msg);
+		if (rc)
+			xshm_ring_detach(&p->tx);
+	}
+	if (!rc) {
+		p->attached = true;
+		return 0;
+	}
+	shm_unmap_seg(s, &p->tx_seg);
+	shm_unmap_seg(s, &p->rx_seg);
+	send_close(s, p->id);
+	return rc;
+}
+
+struct mempipe *mempipe_listen(struct shm *s, const char *name, const struct mempipe_opts *opts)
+{
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp;
+	struct mempipe *p;
+	int rc;
+
+	if (!s || !name_ok(name, req.u.chan_open.name))
+		return fail_null(NULL, EINVAL);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return fail_null(NULL, ENOMEM);
+	p->s = s;
+	p->listener = true;
+	if (opts)
+		p->opts = *opts;
+	p->timeout_ms = opts_timeout(s, opts);
+	p->nonblock = opts && opts->nonblock;
+	p->message = opts && opts->message;
+	req.u.chan_open.flags = XSHM_CHAN_LISTEN | (p->message ? XSHM_CHAN_MESSAGE : 0);
+	req.u.chan_open.max_msg = opts ? opts->max_msg : 0;
+	req.u.chan_open.ring_pages = ring_pages_of(opts);
+	rc = shm_rpc(s, &req, &rsp);
+	if (!rc)
+		rc = rsp.u.rsp_chan_open.status;
+	if (!rc && rsp.u.rsp_chan_open.chan.tx_seg)
+		rc = -EPROTO; /* a listener has no rings */
+	if (rc)
+		return fail_null(p, rc);
+	p->id = rsp.u.rsp_chan_open.chan.chan_id;
+	return p;
+}
+
+struct mempipe *mempipe_accept(struct mempipe *l)
+{
+	struct xshm_ctrl_chan_accept a;
+	struct mempipe *p;
+	int64_t deadline;
+	int rc;
+
+	if (!l || !l->listener)
+		return fail_null(NULL, EINVAL);
+	deadline = deadline_after(l->nonblock ? 0 : l->timeout_ms);
+	for (;;) {
+		rc = shm_service(l->s);
+		if (rc)
+			return fail_null(NULL, rc);
+		if (shm_take_accept(l->s, l->id, &a))
+			break;
+		int left = left_ms(deadline);
+		if (!left)
+			return fail_null(NULL, l->nonblock ? EAGAIN : ETIMEDOUT);
+		rc = shm_wait(l->s, left);
+		if (rc)
+			return fail_null(NULL, rc);
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		send_close(l->s, a.chan.chan_id);
+		return fail_null(NULL, ENOMEM);
+	}
+	p->s = l->s;
+	p->timeout_ms = l->timeout_ms;
+	p->nonblock = l->nonblock;
+	rc = attach(p, &a.chan, a.peer_domid);
+	return rc ? fail_null(p, rc) : p;
+}
+
+struct mempipe *mempipe_connect(struct shm *s, unsigned int peer_domid, const char *name,
+				const struct mempipe_opts *opts)
+{
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp;
+	struct mempipe *p;
+	int64_t deadline;
+	long backoff = 10;
+	int rc;
+
+	if (!s || !name_ok(name, req.u.chan_open.name) || !peer_domid || peer_domid >= 0x7ff0)
+		return fail_null(NULL, EINVAL);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return fail_null(NULL, ENOMEM);
+	p->s = s;
+	p->timeout_ms = opts_timeout(s, opts);
+	p->nonblock = opts && opts->nonblock;
+	req.u.chan_open.peer_domid = peer_domid;
+	req.u.chan_open.flags = opts && opts->message ? XSHM_CHAN_MESSAGE : 0;
+	req.u.chan_open.max_msg = opts ? opts->max_msg : 0;
+	req.u.chan_open.ring_pages = ring_pages_of(opts);
+	deadline = deadline_after(p->timeout_ms);
+	/* EAGAIN: the pool is being rebalanced or the listener's backlog is full; both pass. */
+	for (;;) {
+		rc = shm_rpc(s, &req, &rsp);
+		if (!rc)
+			rc = rsp.u.rsp_chan_open.status;
+		if (rc != -EAGAIN)
+			break;
+		int left = left_ms(deadline);
+		if (!left)
+			return fail_null(p, ETIMEDOUT);
+		struct timespec ts = { 0, (left < 0 || backoff < left ? backoff : left) * 1000000L };
+		nanosleep(&ts, NULL);
+		backoff = backoff * 2 > 500 ? 500 : backoff * 2;
+	}
+	if (!rc && (!rsp.u.rsp_chan_open.chan.tx_seg || rsp.u.rsp_chan_open.peer_domid != peer_domid))
+		rc = -EPROTO;
+	if (!rc)
+		rc = attach(p, &rsp.u.rsp_chan_open.chan, peer_domid);
+	return rc ? fail_null(p, rc) : p;
+}
+
+/* The host's word on the peer, read only once our rx ring is empty. */
+static int peer_state(const struct mempipe *p)
+{
+	uint32_t st = __atomic_load_n(&((struct xshm_chan_page *)p->rx_seg.data)->peer_state,
+				      __ATOMIC_ACQUIRE);
+
+	return st == XSHM_PEER_OPEN ? 0 : st == XSHM_PEER_CLOSED ? -EPIPE : -ECONNRESET;
+}
+
+/*
+ * Wait until `ring` can make progress (need bytes of space for tx, data
+ * for rx), the peer is gone, or the deadline.  0 to try again.
+ */
+static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, int64_t deadline)
+{
+	int rc = shm_service(p->s);
+
+	if (rc)
+		return rc;
+	if (!xshm_ring_prepare_wait(ring, need))
+		return ring->error ? ring->error : 0;
+	rc = peer_state(p);
+	if (rc)
+		return rc;
+	if (p->nonblock)
+		return -EAGAIN;
+	int left = left_ms(deadline);
+	if (!left)
+		return -ETIMEDOUT;
+	return shm_wait(p->s, left);
+}
+
+static void kick(struct mempipe *p)
+{
+	shm_notify(p->s);
+}
+
+static bool usable(const struct mempipe *p)
+{
+	return p && !p->listener && p->attached;
+}
+
+ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+	size_t done = 0;
+	int64_t deadline;
+
+	if (!usable(p) || p->message || (!buf && len))
+		return -EINVAL;
+	deadline = deadline_after(p->timeout_ms);
+	while (done < len) {
+		int rc = peer_state(p);
+		if (rc)
+			return done ? (ssize_t)done : rc;
+		bool notify;
+		ssize_t n = xshm_ring_write(&p->tx, b + done, len - done, &notify);
+		if (notify)
+			kick(p);
+		if (n > 0) {
+			done += (size_t)n;
+			p->bytes_written += (uint64_t)n;
+			continue;
+		}
+		if (n != -EAGAIN)
+			return done ? (ssize_t)done : n;
+		rc = wait_ring(p, &p->tx, 1, deadline);
+		if (rc)
+			return done ? (ssize_t)done : rc;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t mempipe_read(struct mempipe *p, void *buf, size_t len)
+{
+	int64_t deadline;
+
+	if (!usable(p) || p->message || (!buf && len))
+		return -EINVAL;
+	deadline = deadline_after(p->timeout_ms);
+	for (;;) {
+		bool notify;
+		ssize_t n = xshm_ring_read(&p->rx, buf, len, &notify);
+		if (notify)
+			kick(p);
+		if (n >= 0) {
+			p->bytes_read += (uint64_t)n;
+			return n;
+		}
+		if (n != -EAGAIN)
+			return n;
+		int rc = wait_ring(p, &p->rx, 0, deadline);
+		if (rc == -EPIPE) {
+			/* Closed: whatever it sent before is in the ring already; then end of stream. */
+			n = xshm_ring_read(&p->rx, buf, len, &notify);
+			if (n > 0)
+				p->bytes_read += (uint64_t)n;
+			return n == -EAGAIN ? 0 : n;
+		}
+		if (rc)
+			return rc;
+	}
+}
+
+int mempipe_send(struct mempipe *p, const void *msg, size_t len)
+{
+	int64_t deadline;
+
+	if (!usable(p) || !p->message || (!msg && len))
+		return -EINVAL;
+	if (len > mempipe_max_msg(p))
+		return -EMSGSIZE;
+	deadline = deadline_after(p->timeout_ms);
+	for (;;) {
+		int rc = peer_state(p);
+		if (rc)
+			return rc;
+		bool notify;
+		rc = xshm_ring_send(&p->tx, msg, len, &notify);
+		if (notify)
+			kick(p);
+		if (!rc) {
+			p->bytes_written += len;
+			return 0;
+		}
+		if (rc != -EAGAIN)
+			return rc;
+		rc = wait_ring(p, &p->tx, XSHM_RING_FRAME_HDR + ((len + 7) & ~(size_t)7), deadline);
+		if (rc)
+			return rc;
+	}
+}
+
+ssize_t mempipe_recv(struct mempipe *p, void *buf, size_t len)
+{
+	int64_t deadline;
+
+	if (!usable(p) || !p->message || (!buf && len))
+		return -EINVAL;
+	deadline = deadline_after(p->timeout_ms);
+	for (;;) {
+		bool notify;
+		ssize_t n = xshm_ring_recv(&p->rx, buf, len, &notify);
+		if (notify)
+			kick(p);
+		if (n >= 0) {
+			p->bytes_read += (uint64_t)n;
+			return n;
+		}
+		if (n != -EAGAIN)
+			return n;
+		int rc = wait_ring(p, &p->rx, 0, deadline);
+		if (rc == -EPIPE) {
+			n = xshm_ring_recv(&p->rx, buf, len, &notify);
+			if (n >= 0)
+				p->bytes_read += (uint64_t)n;
+			return n == -EAGAIN ? 0 : n;
+		}
+		if (rc)
+			return rc;
+	}
+}
+
+int mempipe_fd(struct mempipe *p)
+{
+	return p ? shm_fd(p->s) : -EBADF;
+}
+
+void mempipe_set_nonblock(struct mempipe *p, bool on)
+{
+	if (p)
+		p->nonblock = on;
+}
+
+size_t mempipe_max_msg(const struct mempipe *p)
+{
+	if (!p || p->listener || !p->attached)
+		return 0;
+	return xshm_ring_max_payload(&p->tx);
+}
+
+unsigned int mempipe_peer(const struct mempipe *p)
+{
+	return p ? p->peer_domid : 0;
+}
+
+int mempipe_stats(const struct mempipe *p, struct mempipe_stats *out)
+{
+	if (!p || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->bytes_written = p->bytes_written;
+	out->bytes_read = p->bytes_read;
+	out->ring_bytes = (size_t)p->ring_pages * 4096;
+	return 0;
+}
+
+void mempipe_close(struct mempipe *p)
+{
+	struct xshm_ctrl_chan_accept a;
+
+	if (!p)
+		return;
+	if (p->listener) {
+		/* Connections nobody accepted: their peers see them closed. */
+		while (shm_take_accept(p->s, p->id, &a))
+			send_close(p->s, a.chan.chan_id);
+		send_close(p->s, p->id);
+	} else if (p->attached) {
+		xshm_ring_detach(&p->tx);
+		xshm_ring_detach(&p->rx);
+		shm_unmap_seg(p->s, &p->tx_seg);
+		shm_unmap_seg(p->s, &p->rx_seg);
+		send_close(p->s, p->id);
+	}
+	free(p);
+}

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * MemPipe end to end on the fake Xen: libmempipe in two guests, xenshmd
+ * relaying between them.  Checksummed streams through small rings, message
+ * boundaries, close and end of stream, peer death, refusals, timeouts, and
+ * a guest that lies about its ring index.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../frontend/shm_private.h"
+#include "xenshm/chan.h"
+#include "xenshm/mempipe.h"
+#include "xenshm/xspaths.h"
+#include "daemon_env.h"
+#include "tests.h"
+
+/* Small rings so that every transfer wraps and blocks many times. */
+static const struct mempipe_opts small = { .timeout_ms = 5000, .ring_bytes = 16 << 10 };
+
+struct pair {
+	struct host h;
+	struct shm *s1, *s2;
+	struct mempipe *l, *a, *b; /* listener in g1, accepted end in g1, connected end in g2 */
+};
+
+static void pair_open(struct pair *p, const struct mempipe_opts *o)
+{
+	host_init(&p->h, true);
+	p->s1 = shm_open_xo(p->h.x1, 0, &fast);
+	p->s2 = shm_open_xo(p->h.x2, 0, &fast);
+	ck_assert_ptr_nonnull(p->s1);
+	ck_assert_ptr_nonnull(p->s2);
+	p->l = mempipe_listen(p->s1, "pipe.test", o);
+	ck_assert_ptr_nonnull(p->l);
+	p->b = mempipe_connect(p->s2, p->h.g1, "pipe.test", o);
+	ck_assert_ptr_nonnull(p->b);
+	p->a = mempipe_accept(p->l);
+	ck_assert_ptr_nonnull(p->a);
+	ck_assert_uint_eq(mempipe_peer(p->a), p->h.g2);
+	ck_assert_uint_eq(mempipe_peer(p->b), p->h.g1);
+}
+
+static void pair_close(struct pair *p)
+{
+	mempipe_close(p->a);
+	mempipe_close(p->b);
+	mempipe_close(p->l);
+	shm_exit(p->s1);
+	shm_exit(p->s2);
+	host_fini(&p->h);
+}
+
+struct writer {
+	struct mempipe *p;
+	size_t total;
+	uint32_t seed;
+	bool message;
+	bool close_after;
+	ssize_t result;
+};
+
+/* Writes `total` pattern bytes in pieces of varying size, then closes if asked. */
+static void *write_all(void *arg)
+{
+	struct writer *w = arg;
+	uint32_t seed = w->seed, sizes = w->seed ^ 0x5bd1e995u;
+	uint8_t *buf = malloc(70000);
+	size_t done = 0;
+
+	w->result = 0;
+	while (done < w->total) {
+		size_t n = 1 + test_rand(&sizes) % 70000;
+		if (w->message && n > mempipe_max_msg(w->p))
+			n = 1 + n % mempipe_max_msg(w->p);
+		if (n > w->total - done)
+			n = w->total - done;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (uint8_t)test_rand(&seed);
+		ssize_t rc = w->message ? mempipe_send(w->p, buf, n) : mempipe_write(w->p, buf, n);
+		if (rc < 0 || (!w->message && (size_t)rc != n)) {
+			w->result = rc < 0 ? rc : -EIO;
+			break;
+		}
+		done += n;
+	}
+	if (w->close_after) {
+		mempipe_close(w->p);
+		w->p = NULL;
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Read until end of stream; returns the bytes that matched the pattern, or a negative errno. */
+static ssize_t read_check(struct mempipe *p, uint32_t seed, size_t expect)
+{
+	uint8_t *buf = malloc(50000);
+	size_t got = 0;
+	ssize_t rc;
+
+	while ((rc = mempipe_read(p, buf, 1 + got % 50000)) > 0) {
+		for (ssize_t i = 0; i < rc; i++) {
+			if (buf[i] != (uint8_t)test_rand(&seed)) {
+				free(buf);
+				return -EILSEQ;
+			}
+		}
+		got += (size_t)rc;
+		if (got > expect)
+			break;
+	}
+	free(buf);
+	return rc < 0 ? rc : (ssize_t)got;
+}
+
+START_TEST(stream_checksummed_then_eof)
+{
+	struct pair p;
+	pthread_t th;
+	struct mempipe_stats st;
+
+	pair_open(&p, &small);
+	struct writer w = { .p = p.b, .total = 8u << 20, .seed = 12345, .close_after = true };
+	pthread_create(&th, NULL, write_all, &w);
+	/* Every byte, in order, then end of stream: the close waits for the relay to drain. */
+	ck_assert_int_eq(read_check(p.a, 12345, w.total), (ssize_t)w.total);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(w.result, 0);
+	ck_assert_int_eq(mempipe_stats(p.a, &st), 0);
+	ck_assert_uint_eq(st.bytes_read, w.total);
+	ck_assert_uint_eq(st.ring_bytes, 16 << 10);
+	/* Writing to a closed peer is refused, not lost silently. */
+	ck_assert_int_eq(mempipe_write(p.a, "x", 1), -EPIPE);
+	p.b = NULL; /* closed by the writer */
+	pair_close(&p);
+}
+END_TEST
+
+/* One guest's loop over a poll()able, non-blocking channel: send its pattern, check the peer's. */
+struct duplex {
+	struct mempipe *p;
+	uint32_t wseed, rseed;
+	size_t total, sent, got;
+	int result;
+};
+
+static void *duplex_run(void *arg)
+{
+	struct duplex *d = arg;
+	uint8_t *out = malloc(40000), *in = malloc(30000);
+	size_t pend_off = 0, pend_len = 0;
+
+	mempipe_set_nonblock(d->p, true);
+	d->result = 0;
+	while (!d->result && (d->sent < d->total || d->got < d->total)) {
+		bool progress = false;
+		if (!pend_len && d->sent + pend_len < d->total) {
+			pend_len = 1 + (d->sent * 7919) % 40000;
+			if (pend_len > d->total - d->sent)
+				pend_len = d->total - d->sent;
+			for (size_t i = 0; i < pend_len; i++)
+				out[i] = (uint8_t)test_rand(&d->wseed);
+			pend_off = 0;
+		}
+		if (pend_len) {
+			ssize_t n = mempipe_write(d->p, out + pend_off, pend_len);
+			if (n > 0) {
+				pend_off += (size_t)n;
+				pend_len -= (size_t)n;
+				d->sent += (size_t)n;
+				progress = true;
+			} else if (n != -EAGAIN) {
+				d->result = (int)n;
+			}
+		}
+		ssize_t n = mempipe_read(d->p, in, 30000);
+		if (n > 0) {
+			for (ssize_t i = 0; i < n; i++)
+				if (in[i] != (uint8_t)test_rand(&d->rseed))
+					d->result = -EILSEQ;
+			d->got += (size_t)n;
+			progress = true;
+		} else if (n != -EAGAIN) {
+			d->result = n ? (int)n : -EPIPE;
+		}
+		if (!progress) {
+			struct pollfd pfd = { .fd = mempipe_fd(d->p), .events = POLLIN };
+			poll(&pfd, 1, 200);
+		}
+	}
+	free(out);
+	free(in);
+	return NULL;
+}
+
+START_TEST(both_directions_by_poll)
+{
+	struct pair p;
+	pthread_t t1, t2;
+
+	pair_open(&p, &small);
+	struct duplex d1 = { .p = p.a, .wseed = 1, .rseed = 2, .total = 4u << 20 };
+	struct duplex d2 = { .p = p.b, .wseed = 2, .rseed = 1, .total = 4u << 20 };
+	pthread_create(&t1, NULL, duplex_run, &d1);
+	pthread_create(&t2, NULL, duplex_run, &d2);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	ck_assert_int_eq(d1.result, 0);
+	ck_assert_int_eq(d2.result, 0);
+	ck_assert_uint_eq(d1.got, d1.total);
+	ck_assert_uint_eq(d2.got, d2.total);
+	pair_close(&p);
+}
+END_TEST
+
+START_TEST(messages_keep_boundaries)
+{
+	struct mempipe_opts o = small;
+	struct pair p;
+	uint8_t buf[2048], big[4096] = { 0 };
+	pthread_t th;
+
+	o.message = true;
+	o.max_msg = 1500;
+	pair_open(&p, &o);
+	ck_assert_uint_eq(mempipe_max_msg(p.a), 1500);
+	ck_assert_int_eq(mempipe_send(p.b, big, 1501), -EMSGSIZE);
+	ck_assert_int_eq(mempipe_write(p.b, big, 10), -EINVAL); /* not a stream */
+	/* An empty message is a message. */
+	ck_assert_int_eq(mempipe_send(p.b, big, 0), 0);
+	ck_assert_int_eq(mempipe_recv(p.a, buf, sizeof(buf)), 0);
+	/* Too small a buffer: refused, and the message stays for a bigger one. */
+	ck_assert_int_eq(mempipe_send(p.b, "hello world", 11), 0);
+	ck_assert_int_eq(mempipe_recv(p.a, buf, 5), -EMSGSIZE);
+	ck_assert_int_eq(mempipe_recv(p.a, buf, sizeof(buf)), 11);
+	ck_assert_mem_eq(buf, "hello world", 11);
+
+	/* Many messages of every size through a 16 KiB ring: each arrives whole, in order. */
+	struct writer w = { .p = p.b, .total = 1u << 20, .seed = 99, .message = true, .close_after = true };
+	pthread_create(&th, NULL, write_all, &w);
+	uint32_t seed = 99, sizes = 99 ^ 0x5bd1e995u;
+	size_t got = 0;
+	ssize_t n;
+	while ((n = mempipe_recv(p.a, buf, sizeof(buf))) > 0) {
+		size_t want = 1 + test_rand(&sizes) % 70000;
+		if (want > 1500)
+			want = 1 + want % 1500;
+		if (want > w.total - got)
+			want = w.total - got;
+		ck_assert_int_eq(n, (ssize_t)want);
+		for (ssize_t i = 0; i < n; i++)
+			ck_assert_uint_eq(buf[i], (uint8_t)test_rand(&seed));
+		got += (size_t)n;
+	}
+	ck_assert_int_eq(n, 0);
+	ck_assert_uint_eq(got, w.total);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(w.result, 0);
+	p.b = NULL;
+	pair_close(&p);
+}
+END_TEST
+
+START_TEST(refusals)
+{
+	struct host h;
+	struct mempipe_opts msg = { .timeout_ms = 2000, .message = true };
+
+	host_init(&h, true);
+	struct shm *s1 = shm_open_xo(h.x1, 0, &fast), *s2 = shm_open_xo(h.x2, 0, &fast);
+	ck_assert_ptr_nonnull(s1);
+	ck_assert_ptr_nonnull(s2);
+	errno = 0;
+	ck_assert_ptr_null(mempipe_connect(s2, h.g1, "nobody", &small));
+	ck_assert_int_eq(errno, ECONNREFUSED);
+	struct mempipe *l = mempipe_listen(s1, "svc", &small);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_ptr_null(mempipe_listen(s1, "svc", &small));
+	ck_assert_int_eq(errno, EADDRINUSE);
+	ck_assert_ptr_null(mempipe_listen(s1, "bad name", &small));
+	ck_assert_int_eq(errno, EINVAL);
+	/* A stream listener does not take message connections. */
+	ck_assert_ptr_null(mempipe_connect(s2, h.g1, "svc", &msg));
+	ck_assert_int_eq(errno, EPROTOTYPE);
+	/* The name is per domain: g2's "svc" is not g1's. */
+	ck_assert_ptr_null(mempipe_connect(s1, h.g2, "svc", &small));
+	ck_assert_int_eq(errno, ECONNREFUSED);
+	/* Nobody connected: accept times out. */
+	struct mempipe_opts quick = small;
+	quick.timeout_ms = 100;
+	struct mempipe *l2 = mempipe_listen(s1, "quick", &quick);
+	ck_assert_ptr_null(mempipe_accept(l2));
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	/* A guest cannot close what is not its own. */
+	struct mempipe *b = mempipe_connect(s2, h.g1, "svc", &small);
+	ck_assert_ptr_nonnull(b);
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_CLOSE } }, rsp;
+	for (uint32_t id = 1; id < 8; id++) {
+		req.u.chan_close.chan_id = id;
+		ck_assert_int_eq(shm_rpc(s1, &req, &rsp), 0);
+		/* g1 owns only its listeners (1, 2) and the accepted end, which it may close. */
+		if (rsp.u.rsp_status.status == 0)
+			ck_assert(id != 3 /* g2's connected end */);
+	}
+	/* Nor free a channel's ring segment as if it were plain memory. */
+	struct xshm_ctrl_msg fr = { .hdr = { .type = XSHM_CTRL_SEG_FREE } };
+	int busy = 0;
+	for (uint32_t id = 1; id < 8; id++) {
+		fr.u.seg_free.seg_id = id;
+		ck_assert_int_eq(shm_rpc(s2, &fr, &rsp), 0);
+		ck_assert(rsp.u.rsp_status.status != 0);
+		busy += rsp.u.rsp_status.status == -EBUSY;
+	}
+	ck_assert_int_eq(busy, 2); /* g2's tx and rx */
+	mempipe_close(b);
+	mempipe_close(l);
+	mempipe_close(l2);
+	shm_exit(s1);
+	shm_exit(s2);
+	host_fini(&h);
+}
+END_TEST
+
+START_TEST(timeouts_and_nonblocking)
+{
+	struct mempipe_opts o = small;
+	struct pair p;
+	uint8_t buf[64];
+
+	o.timeout_ms = 100;
+	pair_open(&p, &o);
+	ck_assert_int_eq(mempipe_read(p.a, buf, sizeof(buf)), -ETIMEDOUT);
+	mempipe_set_nonblock(p.a, true);
+	ck_assert_int_eq(mempipe_read(p.a, buf, sizeof(buf)), -EAGAIN);
+	/* A full ring: a non-blocking writer gets a short count, then EAGAIN. */
+	mempipe_set_nonblock(p.b, true);
+	uint8_t *big = calloc(1, 1 << 20);
+	ssize_t n = mempipe_write(p.b, big, 1 << 20);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_lt(n, 1 << 20);
+	ck_assert_int_eq(mempipe_write(p.b, big, 1 << 20), -EAGAIN);
+	free(big);
+	pair_close(&p);
+}
+END_TEST
+
+START_TEST(peer_death_is_a_reset)
+{
+	struct pair p;
+
+	pair_open(&p, &small);
+	unsigned int grants_before = dom0_grants(&p.h);
+	ck_assert_int_eq(mempipe_write(p.b, "last words", 10), 10);
+	/* Let the relay move them before the death. */
+	uint8_t buf[16];
+	ck_assert_int_eq(mempipe_read(p.a, buf, 4), 4);
+	ck_assert_int_eq(xo_fake_domain_destroy(p.h.w, p.h.g2), 0);
+	/* What was relayed is still read; then the reset. */
+	ck_assert_int_eq(mempipe_read(p.a, buf, sizeof(buf)), 6);
+	ck_assert_mem_eq(buf, " words", 6);
+	ck_assert_int_eq(mempipe_read(p.a, buf, sizeof(buf)), -ECONNRESET);
+	ck_assert_int_eq(mempipe_write(p.a, "x", 1), -ECONNRESET);
+	/* The dead guest's control page and rings are all given back. */
+	ck_assert_uint_lt(dom0_grants(&p.h), grants_before);
+	mempipe_close(p.a);
+	p.a = NULL;
+	/* g1's end and listener are gone too once closed: only g1's control page stays. */
+	ck_assert(wait_grants(&p.h, 1));
+	pair_close(&p);
+}
+END_TEST
+
+START_TEST(lying_ring_index_disconnects_the_liar)
+{
+	struct host h;
+
+	host_init(&h, true);
+	struct shm *s1 = shm_open_xo(h.x1, 0, &fast), *s2 = shm_open_xo(h.x2, 0, &fast);
+	struct mempipe *l = mempipe_listen(s1, "victim", &small);
+	ck_assert_ptr_nonnull(l);
+	/* g2 opens a channel by hand and claims to have produced far more than its ring holds. */
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp;
+	strcpy(req.u.chan_open.name, "victim");
+	req.u.chan_open.peer_domid = h.g1;
+	req.u.chan_open.ring_pages = 4;
+	ck_assert_int_eq(shm_rpc(s2, &req, &rsp), 0);
+	ck_assert_int_eq(rsp.u.rsp_chan_open.status, 0);
+	struct mempipe *a = mempipe_accept(l);
+	ck_assert_ptr_nonnull(a);
+	struct shm_seg tx = { 0 };
+	ck_assert_int_eq(shm_map_seg(s2, rsp.u.rsp_chan_open.chan.tx_seg,
+				     rsp.u.rsp_chan_open.chan.tx_dir_gref, 5, &tx), 0);
+	((struct xshm_chan_page *)tx.data)->ring.prod = 1u << 30;
+	shm_notify(s2);
+	/* The liar is cut off with a reason; the victim sees a reset, xenshmd keeps serving. */
+	ck_assert(wait_be_state(&h, h.g2, "6"));
+	char *err = read_be(&h, h.g2, xsp_be_error);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_nonnull(strstr(err, "channel ring corrupt"));
+	free(err);
+	uint8_t buf[8];
+	ck_assert_int_eq(mempipe_read(a, buf, sizeof(buf)), -ECONNRESET);
+	struct shm_stats st;
+	ck_assert_int_eq(shm_stats(s1, &st), 0);
+	shm_unmap_seg(s2, &tx);
+	mempipe_close(a);
+	mempipe_close(l);
+	shm_exit(s2);
+	shm_exit(s1);
+	host_fini(&h);
+}
+END_TEST
+
+Suite *mempipe_suite(void)
+{
+	Suite *s = suite_create("mempipe");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, stream_checksummed_then_eof);
+	tcase_add_test(tc, both_directions_by_poll);
+	tcase_add_test(tc, messages_keep_boundaries);
+	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, timeouts_and_nonblocking);
+	tcase_add_test(tc, peer_death_is_a_reset);
+	tcase_add_test(tc, lying_ring_index_disconnects_the_liar);
+	suite_add_tcase(s, tc);
+	return s;
+}
