@@ -73,6 +73,8 @@ XSGEN := $(BUILD)/bin/xsgen
 GEN_HDR := $(BUILD)/gen/xenshm/xspaths.h
 UNIT_BIN := $(BUILD)/test/unit-tests
 BENCH_BIN := $(BUILD)/bin/xenshm-bench
+PIPEBENCH_BIN := $(BUILD)/bin/mempipe-bench
+MEMPIPE_BIN := $(BUILD)/bin/mempipe
 LAB_BINS := $(patsubst tools/xenlab/src/%.c,$(BUILD)/lab/%,$(LAB_TOOL_SRCS))
 
 .PHONY: all unit unit-asan check lab-check lab-shell demo bench coverage deps install clean \
@@ -80,7 +82,7 @@ LAB_BINS := $(patsubst tools/xenlab/src/%.c,$(BUILD)/lab/%,$(LAB_TOOL_SRCS))
 .DELETE_ON_ERROR:
 
 all: $(COMMON_LIB) $(FAKE_LIB) $(REAL_LIB) $(DAEMON_LIB) $(FRONT_LIB) $(FRONT_SO) $(XENSHMD_BIN) $(XENSHM_BIN) \
-	$(UNIT_BIN) $(BENCH_BIN) $(LAB_BINS)
+	$(UNIT_BIN) $(BENCH_BIN) $(PIPEBENCH_BIN) $(MEMPIPE_BIN) $(LAB_BINS)
 
 # ---- generated XenStore path builders ----
 $(XSGEN): $(call obj,xenstore-schema/xsgen.c $(SCHEMA_LIB_SRCS))
@@ -118,6 +120,15 @@ $(UNIT_BIN): $(call obj,$(UNIT_SRCS) tools/cli.c) $(DAEMON_LIB) $(FRONT_LIB) $(F
 $(BENCH_BIN): $(call obj,tools/bench/bench.c tools/bench/ring_bench.c) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# Runs in guests: bound at load time like the lab programs.
+$(PIPEBENCH_BIN): $(call obj,tools/bench/pipe_bench.c) $(FRONT_LIB) $(REAL_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -Wl,-z,now -o $@ $^ $(XEN_LIBS)
+
+$(MEMPIPE_BIN): $(call obj,tools/mempipe.c) $(FRONT_LIB) $(REAL_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -Wl,-z,now -o $@ $^ $(XEN_LIBS)
 
 # The guest library, shared: its own code, the real Xen layer and the common parts it uses.
 $(FRONT_SO): $(call obj,$(FRONT_SRCS) $(REAL_SRCS) $(COMMON_SRCS))
@@ -161,7 +172,7 @@ unit-valgrind: $(UNIT_BIN)
 	  --errors-for-leak-kinds=definite,indirect $(UNIT_BIN)
 
 LINT_SRCS = $(COMMON_SRCS) $(FAKE_SRCS) $(REAL_SRCS) $(DAEMON_SRCS) $(FRONT_SRCS) \
-	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c tools/cli.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
+	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c tools/cli.c tools/mempipe.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
 	$(wildcard tools/bench/*.c)
 # Configuration and the reason for every disabled check: .clang-tidy.
 lint: $(GEN_HDR)
@@ -231,10 +242,10 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/libxenshm.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libxenshm.pc
 	install -m 0755 $(XENSHMD_BIN) $(XENSHM_BIN) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0644 frontend/include/xenshm/shm.h common/include/xenshm/xenops.h common/include/xenshm/ring.h \
+	install -m 0644 frontend/include/xenshm/shm.h frontend/include/xenshm/mempipe.h common/include/xenshm/xenops.h common/include/xenshm/ring.h \
 	  common/include/xenshm/ctrl.h common/include/xenshm/xspath.h $(GEN_HDR) \
 	  $(DESTDIR)$(PREFIX)/include/xenshm/
-	install -m 0755 $(BENCH_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BENCH_BIN) $(PIPEBENCH_BIN) $(MEMPIPE_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|' tools/systemd/xenshmd.service \

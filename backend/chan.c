@@ -111,6 +111,7 @@ static int setup_end(struct xshm_chan *c, int i, struct xshm_dev *dev)
 	int rc;
 
 	e->dev = dev;
+	e->idle_polls = XSHM_RELAY_HOT_POLLS; /* cold until data moves */
 	rc = xshm_seg_new(dev, c->ring_pages + 1, XSHM_SEG_RING, &e->tx);
 	if (!rc)
 		rc = xshm_seg_new(dev, c->ring_pages + 1, XSHM_SEG_RING, &e->rx);
@@ -316,11 +317,19 @@ static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
 			h->relay_pending = true;
 			break;
 		}
-		if (n > 0)
+		if (n > 0) {
+			a->idle_polls = 0;
 			continue;
+		}
 		/* Nothing moved: sleep until the sender writes or the receiver makes room. */
 		rearm++;
 		if (xshm_ring_available(&a->from) == 0) {
+			/* A sender that was busy a moment ago will write again: poll, don't ask for kicks. */
+			if (a->idle_polls < XSHM_RELAY_HOT_POLLS) {
+				a->idle_polls++;
+				h->relay_hot = true;
+				break;
+			}
 			if (xshm_ring_prepare_wait(&a->from, 0))
 				break;
 		} else if (xshm_ring_prepare_wait(&b->to, room_needed(&a->from))) {
@@ -378,6 +387,7 @@ void xshm_chan_dev_event(struct xshm_dev *dev)
 void xshm_chan_pump_all(struct xshm_host *h)
 {
 	h->relay_pending = false;
+	h->relay_hot = false;
 	struct xshm_dev *offender = pump_where(h, NULL);
 
 	if (offender)

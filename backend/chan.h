@@ -9,6 +9,12 @@
  * each end's tx into the other's rx with one copy, batching everything
  * that is there, and kicks a guest only when it asked to be woken.
  *
+ * Wake-ups: while a tx ring carries data the relay keeps polling it (every
+ * millisecond, up to XSHM_RELAY_HOT_POLLS empty polls) instead of asking
+ * the sender to kick, so a stream of small messages costs one relay pass
+ * per batch rather than one event per message; an idle ring is armed and
+ * its first write kicks.
+ *
  * Closing: chan-close from a guest frees its rx at once and its tx once
  * the relay has drained it; then the peer's rx header says CLOSED, so the
  * peer reads everything that was sent, then end of file.  A device that
@@ -23,11 +29,14 @@
 #include "xenshm/ctrl.h"
 #include "device.h"
 
+#define XSHM_RELAY_HOT_POLLS 20
+
 struct xshm_chan_end {
 	struct xshm_dev *dev;        /* NULL once this end is finished */
 	struct xshm_seg *tx, *rx;    /* the guest produces tx, consumes rx */
 	struct xshm_ring from, to;   /* our ends: we consume tx, produce into rx */
 	bool attached, closing;
+	unsigned int idle_polls;     /* empty polls of its tx since data last moved */
 	uint64_t bytes_sent;         /* moved out of its tx */
 };
 

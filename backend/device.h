@@ -45,7 +45,8 @@ struct xshm_host {
 	struct xshm_dev *devs;
 	struct xshm_chan *chans;      /* MemPipe listeners and connections (backend/chan.h) */
 	uint32_t next_chan_id;
-	bool relay_pending;           /* a relay pass stopped at its budget: run another soon */
+	bool relay_pending;           /* a relay pass stopped at its budget: run another now */
+	bool relay_hot;               /* a ring carried data lately: poll it again in 1 ms */
 	void (*log)(int level, const char *msg);
 	uint64_t (*now_ms)(void *arg); /* a monotonic clock; tests pass their own */
 	void *now_arg;

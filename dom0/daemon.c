@@ -257,7 +257,7 @@ int xshmd_step(struct xshmd *d)
 			}
 		}
 	}
-	if (d->host.relay_pending)
+	if (d->host.relay_pending || d->host.relay_hot)
 		xshm_chan_pump_all(&d->host);
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next)
 		xshm_dev_tick(v);
@@ -271,6 +271,8 @@ int xshmd_timeout_ms(struct xshmd *d)
 
 	if (d->host.relay_pending)
 		return 0;
+	if (d->host.relay_hot)
+		next = now + 1;
 
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
 		uint64_t t = xshm_dev_next_deadline(v);

@@ -144,7 +144,7 @@ LABBIN=$BUILD/lab
 # Guest overlay: init, agent, the project's guest binaries.
 R=$OV/domu; mkdir -p "$R/bin"
 install -m 0755 "$HERE/guest-init.sh" "$R/init"
-for b in "$LABBIN"/*; do add_bin "$R" "$b" "/bin/$(basename "$b")"; done
+for b in "$LABBIN"/* "$BUILD/bin/mempipe-bench" "$BUILD/bin/mempipe"; do add_bin "$R" "$b" "/bin/$(basename "$b")"; done
 mkcpio "$R" "$OV/domu-overlay.cpio" raw
 
 # dom0 overlay: init, runner, tests, guest image, the project's binaries.

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mempipe-bench: guest-to-guest throughput and round-trip latency over
+ * MemPipe and over TCP, with the same program, protocol and checksum, so
+ * that the two are compared in one run (TCG timings are not absolute).
+ *
+ *   mempipe-bench serve [--name NAME] [--port PORT]
+ *       serve MemPipe channel NAME (default "bench") and TCP PORT (5001)
+ *   mempipe-bench run --transport mempipe|tcp --peer DOMID|IPV4
+ *                     [--name NAME] [--port PORT] [--sizes 64,128,...]
+ *                     [--bytes N] [--rounds R] [--ring-kb K]
+ *       one line per message size:
+ *       "<transport> size S bytes B MBps X rtt_us Y check ok|BAD"
+ *
+ * Throughput: the client writes B bytes as S-byte writes, the server reads
+ * S-byte messages and answers with a checksum of everything it read; the
+ * clock stops at the answer.  Latency: R echoes of S bytes, one at a time.
+ * The checksum is word-wise (cheap next to the transfer) and covers every
+ * byte, so "check ok" means the stream arrived intact.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xenshm/mempipe.h"
+#include "xenshm/shm.h"
+
+enum { OP_SINK = 1, OP_ECHO = 2, OP_END = 3 };
+#define PATTERN_BYTES (1u << 20)
+#define MSG_MAX (64u << 10)
+
+struct hdr {
+	uint32_t op, size;
+	uint64_t count;
+};
+
+/* One transport: exact-length reads and writes, as the benchmark needs them. */
+struct conn {
+	struct mempipe *mp;
+	int fd;
+};
+
+static int write_all(struct conn *c, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = c->mp ? mempipe_write(c->mp, b, len) : write(c->fd, b, len);
+		if (n < 0 && !c->mp && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? (c->mp ? (int)n : -errno) : -EPIPE;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int read_exact(struct conn *c, void *buf, size_t len)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = c->mp ? mempipe_read(c->mp, b, len) : read(c->fd, b, len);
+		if (n < 0 && !c->mp && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? (c->mp ? (int)n : -errno) : -EPIPE;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Word-wise, order-sensitive; sizes are multiples of 8. */
+static uint64_t check_update(uint64_t acc, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+
+	for (size_t i = 0; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, b + i, 8);
+		acc = ((acc << 7) | (acc >> 57)) ^ w;
+		acc *= 0x100000001b3ull;
+	}
+	return acc;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Serve one connection until OP_END or its end. */
+static void serve_conn(struct conn *c)
+{
+	uint8_t *buf = malloc(MSG_MAX);
+	struct hdr h;
+
+	while (buf && read_exact(c, &h, sizeof(h)) == 0 && h.op != OP_END) {
+		if (!h.size || h.size > MSG_MAX)
+			break;
+		if (h.op == OP_SINK) {
+			uint64_t acc = 0;
+			for (uint64_t i = 0; i < h.count; i++) {
+				if (read_exact(c, buf, h.size))
+					goto out;
+				acc = check_update(acc, buf, h.size);
+			}
+			if (write_all(c, &acc, sizeof(acc)))
+				break;
+		} else if (h.op == OP_ECHO) {
+			for (uint64_t i = 0; i < h.count; i++)
+				if (read_exact(c, buf, h.size) || write_all(c, buf, h.size))
+					goto out;
+		} else {
+			break;
+		}
+	}
+out:
+	free(buf);
+}
+
+static int serve_tcp(int port)
+{
+	int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 4)) {
+		perror("mempipe-bench: tcp listen");
+		return 1;
+	}
+	for (;;) {
+		struct conn c = { .fd = accept(s, NULL, NULL) };
+		if (c.fd < 0)
+			continue;
+		setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		serve_conn(&c);
+		close(c.fd);
+	}
+}
+
+static int serve_mempipe(const char *name)
+{
+	struct mempipe_opts o = { .timeout_ms = -1 };
+	struct shm *s = shm_init(0);
+	struct mempipe *l;
+
+	if (!s) {
+		fprintf(stderr, "mempipe-bench: shm_init: %s\n", strerror(errno));
+		return 1;
+	}
+	l = mempipe_listen(s, name, &o);
+	if (!l) {
+		fprintf(stderr, "mempipe-bench: listen %s: %s\n", name, strerror(errno));
+		shm_exit(s);
+		return 1;
+	}
+	printf("serving mempipe %s\n", name);
+	fflush(stdout);
+	for (;;) {
+		struct conn c = { .mp = mempipe_accept(l), .fd = -1 };
+		if (!c.mp) {
+			fprintf(stderr, "mempipe-bench: accept: %s\n", strerror(errno));
+			break;
+		}
+		serve_conn(&c);
+		mempipe_close(c.mp);
+	}
+	mempipe_close(l);
+	shm_exit(s);
+	return 1;
+}
+
+struct run_opts {
+	const char *transport, *peer, *name;
+	int port;
+	size_t bytes, ring_kb;
+	unsigned int rounds;
+	char sizes[256];
+};
+
+static int connect_tcp(const char *ip, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int one = 1;
+
+	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+		return -EINVAL;
+	for (int tries = 0; tries < 100; tries++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			return fd;
+		}
+		if (fd >= 0)
+			close(fd);
+		usleep(200000); /* the server may still be starting */
+	}
+	return -ECONNREFUSED;
+}
+
+static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pattern, uint32_t size)
+{
+	uint64_t count = o->bytes / size, expect = 0, got;
+	unsigned int rounds = o->rounds;
+	struct hdr h = { OP_SINK, size, count };
+	uint8_t *echo = malloc(size);
+	double t0, t1, t2;
+	int rc;
+
+	if (!echo)
+		return -ENOMEM;
+	if (!count)
+		count = h.count = 1;
+	for (uint64_t i = 0; i < count; i++)
+		expect = check_update(expect, pattern + (i * size) % (PATTERN_BYTES - size), size);
+	t0 = now();
+	rc = write_all(c, &h, sizeof(h));
+	for (uint64_t i = 0; !rc && i < count; i++)
+		rc = write_all(c, pattern + (i * size) % (PATTERN_BYTES - size), size);
+	if (!rc)
+		rc = read_exact(c, &got, sizeof(got));
+	t1 = now();
+	if (rc) {
+		fprintf(stderr, "mempipe-bench: throughput at %u B: %s\n", size, strerror(-rc));
+		free(echo);
+		return rc;
+	}
+	/* Latency: fewer rounds for big messages, so that each size takes about as long. */
+	if (size > 4096)
+		rounds = rounds * 4096 / size > 20 ? rounds * 4096 / size : 20;
+	h = (struct hdr){ OP_ECHO, size, rounds };
+	rc = write_all(c, &h, sizeof(h));
+	t2 = now();
+	bool echo_bad = false;
+	for (unsigned int i = 0; !rc && i < rounds; i++) {
+		rc = write_all(c, pattern + i * 8, size);
+		if (!rc)
+			rc = read_exact(c, echo, size);
+		if (!rc && memcmp(echo, pattern + i * 8, size))
+			echo_bad = true; /* reported below; the stream stays in step */
+	}
+	double t3 = now();
+	free(echo);
+	if (rc) {
+		fprintf(stderr, "mempipe-bench: latency at %u B: %s\n", size, strerror(-rc));
+		return rc;
+	}
+	uint64_t total = count * size;
+	printf("%s size %u bytes %llu MBps %.2f rtt_us %.1f check %s\n", o->transport, size,
+	       (unsigned long long)total, (double)total / (t1 - t0) / 1e6,
+	       (t3 - t2) / rounds * 1e6, got == expect && !echo_bad ? "ok" : "BAD");
+	fflush(stdout);
+	return 0;
+}
+
+static int run(const struct run_opts *o)
+{
+	uint8_t *pattern = malloc(PATTERN_BYTES);
+	uint32_t seed = 2463534242u;
+	struct conn c = { .fd = -1 };
+	struct shm *s = NULL;
+	char sizes[256], *save = NULL;
+	int rc = 0;
+
+	if (!pattern)
+		return 1;
+	for (size_t i = 0; i < PATTERN_BYTES; i++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 17;
+		seed ^= seed << 5;
+		pattern[i] = (uint8_t)seed;
+	}
+	if (!strcmp(o->transport, "tcp")) {
+		c.fd = connect_tcp(o->peer, o->port);
+		if (c.fd < 0)
+			rc = c.fd;
+	} else {
+		struct mempipe_opts mo = { .timeout_ms = 60000, .ring_bytes = o->ring_kb * 1024 };
+		s = shm_init(0);
+		if (!s)
+			rc = -errno;
+		if (!rc) {
+			c.mp = mempipe_connect(s, (unsigned int)strtoul(o->peer, NULL, 10), o->name, &mo);
+			if (!c.mp)
+				rc = -errno;
+		}
+	}
+	if (rc) {
+		fprintf(stderr, "mempipe-bench: connect over %s to %s: %s\n", o->transport, o->peer,
+			strerror(-rc));
+		goto out;
+	}
+	snprintf(sizes, sizeof(sizes), "%s", o->sizes);
+	for (char *t = strtok_r(sizes, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+		unsigned long size = strtoul(t, NULL, 10);
+		if (size < 8 || size > MSG_MAX || size % 8) {
+			fprintf(stderr, "mempipe-bench: size %s: a multiple of 8 from 8 to %u\n", t, MSG_MAX);
+			rc = -EINVAL;
+			break;
+		}
+		rc = run_size(&c, o, pattern, (uint32_t)size);
+	}
+	struct hdr end = { OP_END, 0, 0 };
+	write_all(&c, &end, sizeof(end));
+out:
+	if (c.mp)
+		mempipe_close(c.mp);
+	if (c.fd >= 0)
+		close(c.fd);
+	shm_exit(s);
+	free(pattern);
+	return rc ? 1 : 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: mempipe-bench serve [--name NAME] [--port PORT]\n"
+			"       mempipe-bench run --transport mempipe|tcp --peer DOMID|IPV4 [--name NAME]\n"
+			"                         [--port PORT] [--sizes 64,128,...] [--bytes N] [--rounds R]\n"
+			"                         [--ring-kb K]\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct run_opts o = { .transport = "mempipe", .name = "bench", .port = 5001,
+			      .bytes = 8u << 20, .rounds = 2000,
+			      .sizes = "64,128,256,512,1024,2048,4096,8192,16384,65536" };
+
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	for (int i = 2; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v) {
+			usage();
+			return 2;
+		}
+		if (!strcmp(argv[i], "--transport"))
+			o.transport = v;
+		else if (!strcmp(argv[i], "--peer"))
+			o.peer = v;
+		else if (!strcmp(argv[i], "--name"))
+			o.name = v;
+		else if (!strcmp(argv[i], "--port"))
+			o.port = atoi(v);
+		else if (!strcmp(argv[i], "--sizes"))
+			snprintf(o.sizes, sizeof(o.sizes), "%s", v);
+		else if (!strcmp(argv[i], "--bytes"))
+			o.bytes = strtoull(v, NULL, 0);
+		else if (!strcmp(argv[i], "--rounds"))
+			o.rounds = (unsigned int)atoi(v);
+		else if (!strcmp(argv[i], "--ring-kb"))
+			o.ring_kb = strtoull(v, NULL, 0);
+		else {
+			usage();
+			return 2;
+		}
+		i++;
+	}
+	if (!strcmp(argv[1], "serve")) {
+		signal(SIGPIPE, SIG_IGN);
+		pid_t child = fork();
+		if (child == 0)
+			return serve_tcp(o.port);
+		int rc = serve_mempipe(o.name);
+		kill(child, SIGTERM);
+		waitpid(child, NULL, 0);
+		return rc;
+	}
+	if (!strcmp(argv[1], "run") && o.peer && (!strcmp(o.transport, "tcp") || !strcmp(o.transport, "mempipe"))) {
+		signal(SIGPIPE, SIG_IGN);
+		return run(&o);
+	}
+	usage();
+	return 2;
+}
