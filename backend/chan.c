@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* MemPipe in xenshmd: listeners, connections and the relay (see chan.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
 #include "xenshm/chan.h"
+#include "xenshm/xspaths.h"
 #include "chan.h"
 
 #define DEVLOG XSHM_DEVLOG
@@ -47,6 +49,32 @@ static struct xshm_chan *find_end(struct xshm_host *h, const struct xshm_dev *de
 	return NULL;
 }
 
+/* The admin's view: backend/xenshm/<domid>/<devid>/channel/<id> (schema: be-channel). */
+static void show(struct xshm_dev *dev, uint32_t id, const char *fmt_value, bool remove)
+{
+	char path[XSP_MAX];
+
+	if (!dev || xsp_be_channel(path, sizeof(path), dev->domid, dev->devid, id))
+		return;
+	if (remove)
+		dev->h->x->ops->xs_rm(dev->h->x, XO_TXN_NONE, path);
+	else if (dev->rings_attached) /* never recreate a dir the toolstack removed */
+		xo_write_str(dev->h->x, XO_TXN_NONE, path, fmt_value);
+}
+
+static void show_end(struct xshm_host *h, struct xshm_chan *c, int i)
+{
+	struct xshm_chan_end *e = &c->end[i], *peer = &c->end[1 - i];
+	char v[160];
+
+	snprintf(v, sizeof(v), "%u %s %u %llu %llu", peer->dev ? peer->dev->domid : 0, c->name,
+		 c->ring_pages * 4, (unsigned long long)e->bytes_sent,
+		 (unsigned long long)peer->bytes_sent);
+	e->shown_ms = xshm_host_now(h);
+	e->shown_bytes = e->bytes_sent + peer->bytes_sent;
+	show(e->dev, c->id + (uint32_t)i, v, false);
+}
+
 static void unlink_chan(struct xshm_host *h, struct xshm_chan *c)
 {
 	for (struct xshm_chan **pp = &h->chans; *pp; pp = &(*pp)->next) {
@@ -82,10 +110,13 @@ static void drop_rx(struct xshm_chan_end *e)
 	}
 }
 
-static void release_end(struct xshm_chan_end *e)
+static void release_end(struct xshm_chan *c, int i)
 {
+	struct xshm_chan_end *e = &c->end[i];
+
 	if (!e->dev)
 		return;
+	show(e->dev, c->id + (uint32_t)i, NULL, true);
 	drop_rx(e);
 	if (e->tx) {
 		xshm_ring_detach(&e->from);
@@ -98,7 +129,7 @@ static void release_end(struct xshm_chan_end *e)
 /* This end is done: its peer learns `state`; the channel goes when both ends are done. */
 static void finish_end(struct xshm_host *h, struct xshm_chan *c, int i, uint32_t state)
 {
-	release_end(&c->end[i]);
+	release_end(c, i);
 	set_peer_state(&c->end[1 - i], state);
 	if (!c->end[1 - i].dev)
 		unlink_chan(h, c);
@@ -184,6 +215,9 @@ static int listen_on(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req
 	c->next = h->chans;
 	h->chans = c;
 	rsp->chan.chan_id = c->id;
+	char v[96];
+	snprintf(v, sizeof(v), "listen %s", c->name);
+	show(dev, c->id, v, false);
 	DEVLOG(dev, LOG_INFO, "listening on channel '%s'", c->name);
 	return 0;
 }
@@ -234,6 +268,8 @@ static int connect_to(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *re
 	h->chans = c;
 	rsp->peer_domid = l->ldev->domid;
 	describe(c, 0, &rsp->chan);
+	show_end(h, c, 0);
+	show_end(h, c, 1);
 	DEVLOG(dev, LOG_INFO, "channel %u '%s' to domain %u: %u ring pages each way%s", c->id, c->name,
 	       l->ldev->domid, c->ring_pages, c->flags & XSHM_CHAN_MESSAGE ? ", messages" : "");
 	return 0;
@@ -261,6 +297,7 @@ int xshm_chan_close(struct xshm_dev *dev, uint32_t id)
 
 	for (c = h->chans; c; c = c->next) {
 		if (c->listener && c->id == id && c->ldev == dev) {
+			show(dev, c->id, NULL, true);
 			unlink_chan(h, c);
 			return 0;
 		}
@@ -277,15 +314,19 @@ int xshm_chan_close(struct xshm_dev *dev, uint32_t id)
 	return 0;
 }
 
-/* Bytes needed at the destination before the next thing in `from` can move. */
-static size_t room_needed(struct xshm_ring *from)
+/*
+ * Free space to wait for at a full destination before relaying again: the
+ * next frame, and at least a quarter of the ring, so that a receiver
+ * reading small pieces wakes the relay once per batch, not once per piece.
+ */
+static size_t room_needed(struct xshm_ring *from, const struct xshm_ring *to)
 {
+	size_t quarter = (size_t)(to->size / 4), frame = 1;
 	ssize_t len;
 
-	if (from->mode == XSHM_RING_STREAM)
-		return 1;
-	len = xshm_ring_next_len(from);
-	return len < 0 ? 1 : XSHM_RING_FRAME_HDR + (((size_t)len + 7) & ~(size_t)7);
+	if (from->mode == XSHM_RING_MESSAGE && (len = xshm_ring_next_len(from)) >= 0)
+		frame = XSHM_RING_FRAME_HDR + (((size_t)len + 7) & ~(size_t)7);
+	return frame > quarter ? frame : quarter;
 }
 
 /* Relay end i's tx into its peer's rx.  Returns the device at fault, if any. */
@@ -332,7 +373,7 @@ static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
 			}
 			if (xshm_ring_prepare_wait(&a->from, 0))
 				break;
-		} else if (xshm_ring_prepare_wait(&b->to, room_needed(&a->from))) {
+		} else if (xshm_ring_prepare_wait(&b->to, room_needed(&a->from, &b->to))) {
 			break;
 		}
 	}
@@ -351,6 +392,11 @@ static struct xshm_dev *pump(struct xshm_host *h, struct xshm_chan *c)
 		offender = relay(h, c, 1);
 	if (offender)
 		return offender;
+	/* Counters in XenStore: at most once a second per end, and only when they moved. */
+	uint64_t now = xshm_host_now(h), moved = c->end[0].bytes_sent + c->end[1].bytes_sent;
+	for (int i = 0; i < 2; i++)
+		if (c->end[i].dev && moved != c->end[i].shown_bytes && now - c->end[i].shown_ms >= 1000)
+			show_end(h, c, i);
 	for (int i = 0; i < 2; i++) {
 		struct xshm_chan_end *e = &c->end[i];
 		if (e->dev && e->closing && xshm_ring_available(&e->from) == 0) {
@@ -402,13 +448,15 @@ void xshm_chan_dev_gone(struct xshm_dev *dev)
 	for (; c; c = next) {
 		next = c->next;
 		if (c->listener) {
-			if (c->ldev == dev)
+			if (c->ldev == dev) {
+				show(dev, c->id, NULL, true);
 				unlink_chan(h, c);
+			}
 			continue;
 		}
 		if (c->end[0].dev == dev && c->end[1].dev == dev) {
-			release_end(&c->end[0]); /* a connection within this device */
-			release_end(&c->end[1]);
+			release_end(c, 0); /* a connection within this device */
+			release_end(c, 1);
 			unlink_chan(h, c);
 			continue;
 		}

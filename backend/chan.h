@@ -38,6 +38,7 @@ struct xshm_chan_end {
 	bool attached, closing;
 	unsigned int idle_polls;     /* empty polls of its tx since data last moved */
 	uint64_t bytes_sent;         /* moved out of its tx */
+	uint64_t shown_ms, shown_bytes; /* what its XenStore node said last, and when */
 };
 
 struct xshm_chan {

@@ -191,6 +191,10 @@ static bool publish(struct xshm_ring *r)
 	FENCE();
 	if (!__atomic_load_n(flag, __ATOMIC_RELAXED))
 		return false;
+	/* The peer's threshold only decides when to kick it: any value is harmless to us. */
+	if (r->role == XSHM_RING_CONSUMER &&
+	    (int64_t)(r->mine - __atomic_load_n(&r->sh->prod_wake_at, __ATOMIC_RELAXED)) < 0)
+		return false;
 	return __atomic_exchange_n(flag, 0, __ATOMIC_ACQ_REL) != 0;
 }
 
@@ -214,6 +218,13 @@ bool xshm_ring_prepare_wait(struct xshm_ring *r, size_t need)
 
 	if (r->error)
 		return false;
+	if (r->role == XSHM_RING_PRODUCER) {
+		/* Wake me once the consumer has freed `need` bytes: cons >= mine + need - size. */
+		uint64_t want = need ? need : 1;
+		if (want > r->size)
+			want = r->size;
+		__atomic_store_n(&r->sh->prod_wake_at, r->mine + want - r->size, __ATOMIC_RELAXED);
+	}
 	__atomic_store_n(flag, 1, __ATOMIC_RELAXED);
 	FENCE();
 	if (refresh_peer(r))

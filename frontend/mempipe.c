@@ -318,7 +318,9 @@ ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len)
 		}
 		if (n != -EAGAIN)
 			return done ? (ssize_t)done : n;
-		rc = wait_ring(p, &p->tx, 1, deadline);
+		/* Wake for a quarter of the ring (or the rest of the write), not for every byte. */
+		size_t quarter = (size_t)(p->tx.size / 4);
+		rc = wait_ring(p, &p->tx, len - done < quarter ? len - done : quarter, deadline);
 		if (rc)
 			return done ? (ssize_t)done : rc;
 	}

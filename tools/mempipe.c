@@ -44,7 +44,7 @@ struct pair {
 	int peer_fd;               /* the fallback socket */
 	uint8_t up[BUF], down[BUF];
 	size_t up_off, up_len, down_off, down_len;
-	bool local_eof, peer_eof, dead;
+	bool local_eof, peer_eof, dead, peer_shut, local_shut;
 };
 
 struct proxy {
@@ -179,7 +179,7 @@ static bool shovel(struct pair *q)
 				progress = true;
 			}
 		}
-		if (!q->down_len && !q->peer_eof) {
+		if (!q->down_len && !q->peer_eof && (q->mp || q->peer_fd >= 0)) {
 			ssize_t r = peer_read(q, q->down, BUF);
 			if (r > 0) {
 				q->down_off = 0;
@@ -201,9 +201,22 @@ static bool shovel(struct pair *q)
 			}
 		}
 	}
-	if (q->peer_eof && !q->down_len)
+	if (q->peer_eof && !q->down_len && !q->local_shut) {
 		shutdown(q->out_fd, SHUT_WR); /* the peer is done: tell the local side */
-	/* MemPipe has no half-close: the pair ends when both sides are done, or either fails. */
+		q->local_shut = true;
+	}
+	if (q->local_eof && !q->up_len && !q->peer_shut) {
+		q->peer_shut = true;
+		if (q->peer_fd >= 0) {
+			shutdown(q->peer_fd, SHUT_WR);
+		} else {
+			/* MemPipe has no half-close: close the channel (what was written is still
+			 * delivered) and take nothing more from the peer. */
+			mempipe_close(q->mp);
+			q->mp = NULL;
+			q->peer_eof = true;
+		}
+	}
 	return !q->dead && !(q->local_eof && !q->up_len && q->peer_eof && !q->down_len);
 }
 

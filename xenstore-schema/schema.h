@@ -6,7 +6,7 @@
  * (xenshm schema-check) can validate a running XenStore against it.
  *
  * File format: blocks headed by `[name]`, then `key = value` lines:
- *   path   (required) absolute pattern; variables $DOMID $DEVID $SEGID
+ *   path   (required) absolute pattern; variables $DOMID $DEVID $SEGID $CHANID
  *   type   (required) dir|string|integer|bool|state|gref|evtchn|domid|path|size-kb|segment
  *   perms  (required) XenStore perms, owner first: n0 r$DOMID ...
  *   writer (required) who writes it: toolstack|xenshmd|guest|admin

@@ -1,4 +1,5 @@
 #!/bin/sh
+# xenlab: timeout 900
 # SPDX-License-Identifier: GPL-2.0-only
 # MemPipe on Xen: guest g2 streams to guest g1 through xenshmd's relay at every message size
 # (checksummed), then the same program over TCP on netfront between the same guests.

@@ -126,6 +126,17 @@ START_TEST(stream_checksummed_then_eof)
 	struct mempipe_stats st;
 
 	pair_open(&p, &small);
+	/* The admin sees the listener and both ends in the backend dirs (ids: listener 1, ends 2 and 3). */
+	char path[XSP_MAX], *v = NULL, want[64];
+	xsp_be_channel(path, sizeof(path), p.h.g1, 0, 1);
+	ck_assert_int_eq(xo_read_str(p.h.tool, XO_TXN_NONE, path, &v), 0);
+	ck_assert_str_eq(v, "listen pipe.test");
+	free(v);
+	xsp_be_channel(path, sizeof(path), p.h.g2, 0, 2);
+	ck_assert_int_eq(xo_read_str(p.h.tool, XO_TXN_NONE, path, &v), 0);
+	snprintf(want, sizeof(want), "%u pipe.test 16 0 0", p.h.g1);
+	ck_assert_str_eq(v, want);
+	free(v);
 	struct writer w = { .p = p.b, .total = 8u << 20, .seed = 12345, .close_after = true };
 	pthread_create(&th, NULL, write_all, &w);
 	/* Every byte, in order, then end of stream: the close waits for the relay to drain. */
@@ -137,6 +148,7 @@ START_TEST(stream_checksummed_then_eof)
 	ck_assert_uint_eq(st.ring_bytes, 16 << 10);
 	/* Writing to a closed peer is refused, not lost silently. */
 	ck_assert_int_eq(mempipe_write(p.a, "x", 1), -EPIPE);
+	ck_assert(wait_absent(&p.h, path)); /* the closed end's node */
 	p.b = NULL; /* closed by the writer */
 	pair_close(&p);
 }

@@ -411,6 +411,28 @@ START_TEST(producer_wait_for_space)
 }
 END_TEST
 
+/* A producer waiting for room is woken once, when enough is free, not by every small read. */
+START_TEST(producer_woken_at_its_threshold)
+{
+	struct fixture f;
+	uint8_t buf[1024], out[1024];
+	bool n;
+
+	fx_init(&f, 4, 8, false, XSHM_RING_STREAM, 0);
+	ck_assert_int_eq(xshm_ring_write(&f.prod, buf, 1024, &n), 1024);
+	ck_assert(xshm_ring_prepare_wait(&f.prod, 256));
+	for (int i = 0; i < 7; i++) {
+		ck_assert_int_eq(xshm_ring_read(&f.cons, out, 32, &n), 32);
+		ck_assert_msg(!n, "kicked after %d bytes", (i + 1) * 32);
+	}
+	ck_assert_int_eq(xshm_ring_read(&f.cons, out, 32, &n), 32); /* 256 free now */
+	ck_assert(n);
+	ck_assert_int_eq(xshm_ring_read(&f.cons, out, 32, &n), 32); /* asked once, told once */
+	ck_assert(!n);
+	fx_fini(&f);
+}
+END_TEST
+
 START_TEST(reattach_continues)
 {
 	struct fixture f;
@@ -455,6 +477,7 @@ Suite *ring_suite(void)
 	tcase_add_test(tc, corrupt_prod_misaligned_message);
 	tcase_add_test(tc, notify_only_when_asked);
 	tcase_add_test(tc, producer_wait_for_space);
+	tcase_add_test(tc, producer_woken_at_its_threshold);
 	tcase_add_test(tc, reattach_continues);
 	suite_add_tcase(s, tc);
 	return s;

@@ -10,7 +10,7 @@
  *                     [--name NAME] [--port PORT] [--sizes 64,128,...]
  *                     [--bytes N] [--rounds R] [--ring-kb K]
  *       one line per message size:
- *       "<transport> size S bytes B MBps X rtt_us Y check ok|BAD"
+ *       "<transport> size S bytes B MBps X rtt_us Y check ok|BAD-stream|BAD-echo"
  *
  * Throughput: the client writes B bytes as S-byte writes, the server reads
  * S-byte messages and answers with a checksum of everything it read; the
@@ -217,7 +217,8 @@ static int connect_tcp(const char *ip, int port)
 
 static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pattern, uint32_t size)
 {
-	uint64_t count = o->bytes / size, expect = 0, got;
+	/* At most 16 Ki messages a size: small messages over TCP under emulation are slow. */
+	uint64_t count = o->bytes / size > 16384 ? 16384 : o->bytes / size, expect = 0, got;
 	unsigned int rounds = o->rounds;
 	struct hdr h = { OP_SINK, size, count };
 	uint8_t *echo = malloc(size);
@@ -244,7 +245,7 @@ static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pat
 	}
 	/* Latency: fewer rounds for big messages, so that each size takes about as long. */
 	if (size > 4096)
-		rounds = rounds * 4096 / size > 20 ? rounds * 4096 / size : 20;
+		rounds = rounds * 4096 / size > 10 ? rounds * 4096 / size : 10;
 	h = (struct hdr){ OP_ECHO, size, rounds };
 	rc = write_all(c, &h, sizeof(h));
 	t2 = now();
@@ -265,7 +266,8 @@ static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pat
 	uint64_t total = count * size;
 	printf("%s size %u bytes %llu MBps %.2f rtt_us %.1f check %s\n", o->transport, size,
 	       (unsigned long long)total, (double)total / (t1 - t0) / 1e6,
-	       (t3 - t2) / rounds * 1e6, got == expect && !echo_bad ? "ok" : "BAD");
+	       (t3 - t2) / rounds * 1e6,
+	       got != expect ? "BAD-stream" : echo_bad ? "BAD-echo" : "ok");
 	fflush(stdout);
 	return 0;
 }
@@ -340,7 +342,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct run_opts o = { .transport = "mempipe", .name = "bench", .port = 5001,
-			      .bytes = 8u << 20, .rounds = 2000,
+			      .bytes = 8u << 20, .rounds = 300,
 			      .sizes = "64,128,256,512,1024,2048,4096,8192,16384,65536" };
 
 	if (argc < 2) {

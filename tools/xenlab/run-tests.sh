@@ -11,8 +11,11 @@ TIMEOUT=${XENLAB_TEST_TIMEOUT:-300}
 pass=0; failed=0; skipped=0
 
 run_one() {  # run_one NAME SCRIPT -> sets RC
+    # A test may ask for more time with a "# xenlab: timeout SECONDS" line.
+    local t
+    t=$(sed -n 's/^# xenlab: timeout \([0-9]*\).*/\1/p' "$2")
     rm -f /tmp/rc
-    ( timeout "$TIMEOUT" sh "$2"; echo $? > /tmp/rc ) 2>&1 | sed "s/^/[$1] /"
+    ( timeout "${t:-$TIMEOUT}" sh "$2"; echo $? > /tmp/rc ) 2>&1 | sed "s/^/[$1] /"
     RC=$(cat /tmp/rc 2>/dev/null || echo 255)
 }
 

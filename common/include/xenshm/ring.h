@@ -45,8 +45,9 @@ struct xshm_ring_shared {
 	uint64_t cons;          /* written by the consumer only */
 	uint8_t pad1[XSHM_RING_CACHELINE - 8];
 	uint32_t cons_waiting;  /* consumer sleeps until prod moves: please notify */
-	uint32_t prod_waiting;  /* producer sleeps until cons moves: please notify */
-	uint8_t pad2[XSHM_RING_CACHELINE - 8];
+	uint32_t prod_waiting;  /* producer sleeps until cons reaches prod_wake_at: please notify */
+	uint64_t prod_wake_at;  /* set by the producer before prod_waiting */
+	uint8_t pad2[XSHM_RING_CACHELINE - 16];
 };
 
 enum xshm_ring_role { XSHM_RING_PRODUCER, XSHM_RING_CONSUMER };
@@ -131,6 +132,9 @@ ssize_t xshm_ring_space(struct xshm_ring *r);
  * (at least `need` bytes of space for a producer; any data for a
  * consumer), then re-check.  Returns true when sleeping is safe (the peer
  * will notify), false when progress is already possible (or on error).
+ * A producer is woken only once `need` bytes are free, not on every read:
+ * a reader taking small pieces from a full ring does not kick once per
+ * piece (the silly window).
  */
 bool xshm_ring_prepare_wait(struct xshm_ring *r, size_t need);
 

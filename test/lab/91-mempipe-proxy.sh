@@ -1,0 +1,50 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# Unmodified TCP programs over MemPipe: tcpblast (checksummed) and busybox nc run between two
+# guests through `mempipe forward` (client side) and `mempipe expose` (server side); with the
+# channel's listener gone, the same forward carries the next client over the network instead.
+. /xenlab/lib.sh
+xenshmd -f --budget-kb 65536 --quota-kb 16384 > /tmp/xenshmd.log 2>&1 &
+XD=$!
+trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log' EXIT
+guest_create g1 0 vif || fail "guest g1"
+guest_create g2 1 vif || fail "guest g2"
+xenshm attach g1 --devices 2 --quota-kb 16384 || fail "attach g1"
+xenshm attach g2 --devices 2 --quota-kb 16384 || fail "attach g2"
+D1=$(guest_domid g1)
+A=$(guest_ip 0)
+BYTES=$((4 << 20))
+
+blast() {  # blast PORT: tcpblast recv in g1, send from g2 through the forward; prints both lines
+    guest_exec g1 "tcpblast recv 5555 $BYTES > /tmp/recv.out 2>&1 &" || fail "tcpblast recv"
+    SEND=$(GUEST_TIMEOUT=300 guest_exec g2 tcpblast send 127.0.0.1 "$1" $BYTES) || fail "send: $SEND"
+    RECV=$(guest_exec g1 'for i in $(seq 300); do [ -s /tmp/recv.out ] && break; sleep 0.2; done; cat /tmp/recv.out')
+    echo "$SEND"
+    echo "$RECV"
+    expect_eq "${RECV##* sum }" "${SEND##* sum }" "stream checksum through port $1"
+    expect_eq "$(echo "$RECV" | cut -d' ' -f2)" "$BYTES" "bytes received"
+}
+
+guest_exec g1 "mempipe expose blast 127.0.0.1:5555 > /tmp/expose.log 2>&1 &" || fail "expose"
+guest_exec g2 "mempipe forward 6000 $D1 blast --fallback $A:5555 > /tmp/fwd.log 2>&1 &" || fail "forward"
+sleep 1
+blast 6000
+metric mempipe_proxy_MBps "$(echo "$SEND" | sed -n 's/.* s \([0-9.]*\) MB\/s.*/\1/p')"
+guest_exec g2 cat /tmp/fwd.log
+guest_exec g2 grep -q "goes over TCP" /tmp/fwd.log && fail "the client went over TCP although a channel was there"
+
+# busybox nc, both ways through one channel.
+guest_exec g1 "mempipe expose chat 127.0.0.1:5556 > /tmp/expose2.log 2>&1 &" || fail "expose chat"
+guest_exec g1 "echo from-g1 | nc -l -p 5556 > /tmp/nc.out 2>&1 &" || fail "nc -l"
+guest_exec g2 "mempipe forward 6001 $D1 chat > /tmp/fwd2.log 2>&1 &" || fail "forward chat"
+sleep 1
+GOT=$(guest_exec g2 'echo from-g2 | nc -w 3 127.0.0.1 6001')
+echo "g2 got: $GOT"
+expect_eq "$GOT" "from-g1" "nc reply through MemPipe"
+expect_eq "$(guest_exec g1 'sleep 1; cat /tmp/nc.out')" "from-g2" "nc request through MemPipe"
+
+# The listener goes away: the same forward falls back to the network, no byte lost.
+guest_exec g1 "pkill -f 'mempipe expose blast'; true"
+sleep 1
+blast 6000
+guest_exec g2 grep "goes over TCP" /tmp/fwd.log || fail "the fallback was not taken"
