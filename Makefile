@@ -117,9 +117,10 @@ $(UNIT_BIN): $(call obj,$(UNIT_SRCS) tools/cli.c) $(DAEMON_LIB) $(FRONT_LIB) $(F
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
-$(BENCH_BIN): $(call obj,tools/bench/bench.c tools/bench/ring_bench.c) $(COMMON_LIB)
+$(BENCH_BIN): $(call obj,tools/bench/bench.c tools/bench/ring_bench.c tools/bench/mempipe_bench.c) \
+	  $(DAEMON_LIB) $(FRONT_LIB) $(FAKE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lpthread
 
 # Runs in guests: bound at load time like the lab programs.
 $(PIPEBENCH_BIN): $(call obj,tools/bench/pipe_bench.c) $(FRONT_LIB) $(REAL_LIB) $(COMMON_LIB)
@@ -194,6 +195,7 @@ demo: all
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN) ring --md docs/bench/ring.md --json docs/bench/ring.json
+	$(BENCH_BIN) mempipe --md docs/bench/mempipe-path.md --json docs/bench/mempipe-path.json
 
 # ---- fuzzing (clang's libFuzzer; the harnesses link only the parsers they test) ----
 FUZZ_CC ?= clang

@@ -67,9 +67,9 @@ static void show_end(struct xshm_host *h, struct xshm_chan *c, int i)
 	struct xshm_chan_end *e = &c->end[i], *peer = &c->end[1 - i];
 	char v[160];
 
-	snprintf(v, sizeof(v), "%u %s %u %llu %llu", peer->dev ? peer->dev->domid : 0, c->name,
-		 c->ring_pages * 4, (unsigned long long)e->bytes_sent,
-		 (unsigned long long)peer->bytes_sent);
+	snprintf(v, sizeof(v), "%u %s %u %u %llu %llu %u %u", peer->dev ? peer->dev->domid : 0, c->name,
+		 c->tx_pages * 4, e->rx_pages * 4, (unsigned long long)e->bytes_sent,
+		 (unsigned long long)peer->bytes_sent, e->sz.resizes, xshm_rx_utilisation_pct(&e->sz));
 	e->shown_ms = xshm_host_now(h);
 	e->shown_bytes = e->bytes_sent + peer->bytes_sent;
 	show(e->dev, c->id + (uint32_t)i, v, false);
@@ -103,6 +103,10 @@ static void set_peer_state(struct xshm_chan_end *e, uint32_t state)
 
 static void drop_rx(struct xshm_chan_end *e)
 {
+	if (e->old_rx) {
+		xshm_seg_drop(e->dev, e->old_rx);
+		e->old_rx = NULL;
+	}
 	if (e->rx) {
 		xshm_ring_detach(&e->to);
 		xshm_seg_drop(e->dev, e->rx);
@@ -143,18 +147,19 @@ static int setup_end(struct xshm_chan *c, int i, struct xshm_dev *dev)
 
 	e->dev = dev;
 	e->idle_polls = XSHM_RELAY_HOT_POLLS; /* cold until data moves */
-	rc = xshm_seg_new(dev, c->ring_pages + 1, XSHM_SEG_RING, &e->tx);
+	e->rx_pages = c->rx_pages;
+	rc = xshm_seg_new(dev, c->tx_pages + 1, XSHM_SEG_RING, &e->tx);
 	if (!rc)
-		rc = xshm_seg_new(dev, c->ring_pages + 1, XSHM_SEG_RING, &e->rx);
+		rc = xshm_seg_new(dev, e->rx_pages + 1, XSHM_SEG_RING, &e->rx);
 	if (rc)
 		return rc;
 	xshm_chan_page_init(e->tx->data, c->id + (uint32_t)i);
 	xshm_chan_page_init(e->rx->data, c->id + (uint32_t)i);
-	rc = xshm_chan_ring_attach(&e->from, e->tx->data, c->ring_pages, XSHM_RING_CONSUMER, message,
+	rc = xshm_chan_ring_attach(&e->from, e->tx->data, c->tx_pages, XSHM_RING_CONSUMER, message,
 				   c->max_msg);
 	if (rc)
 		return rc;
-	rc = xshm_chan_ring_attach(&e->to, e->rx->data, c->ring_pages, XSHM_RING_PRODUCER, message,
+	rc = xshm_chan_ring_attach(&e->to, e->rx->data, e->rx_pages, XSHM_RING_PRODUCER, message,
 				   c->max_msg);
 	if (rc)
 		xshm_ring_detach(&e->from);
@@ -186,11 +191,12 @@ static void describe(const struct xshm_chan *c, int i, struct xshm_ctrl_chan_inf
 	ci->chan_id = c->id + (uint32_t)i;
 	ci->tx_seg = e->tx->id;
 	ci->tx_dir_gref = e->tx->dir_refs[0];
+	ci->tx_pages = c->tx_pages;
 	ci->rx_seg = e->rx->id;
 	ci->rx_dir_gref = e->rx->dir_refs[0];
-	ci->ring_pages = c->ring_pages;
+	ci->rx_pages = e->rx_pages;
 	ci->max_msg = c->max_msg;
-	ci->flags = c->flags & XSHM_CHAN_MESSAGE;
+	ci->flags = (c->flags & XSHM_CHAN_MESSAGE) | (c->sized ? XSHM_CHAN_SIZED : 0);
 }
 
 static int listen_on(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req,
@@ -209,7 +215,7 @@ static int listen_on(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req
 	memcpy(c->name, req->name, sizeof(c->name));
 	c->flags = req->flags & XSHM_CHAN_MESSAGE;
 	c->max_msg = req->max_msg;
-	c->ring_pages = req->ring_pages;
+	c->tx_pages = c->rx_pages = req->ring_pages;
 	c->ldev = dev;
 	c->peer_filter = req->peer_domid;
 	c->next = h->chans;
@@ -239,11 +245,21 @@ static int connect_to(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *re
 		return -ENOMEM;
 	memcpy(c->name, req->name, sizeof(c->name));
 	c->flags = l->flags;
-	c->ring_pages = req->ring_pages ? req->ring_pages :
-			l->ring_pages ? l->ring_pages : XSHM_CHAN_RING_PAGES_DEFAULT;
 	/* The smaller of the two limits that are set: neither end gets more than it asked for. */
 	c->max_msg = !req->max_msg ? l->max_msg : !l->max_msg ? req->max_msg :
 		     req->max_msg < l->max_msg ? req->max_msg : l->max_msg;
+	c->tx_pages = c->rx_pages = req->ring_pages ? req->ring_pages : l->tx_pages;
+	if (!c->tx_pages) {
+		/* Sized: rx rings follow the load, never below what the largest message needs. */
+		uint32_t fit = (uint32_t)(((uint64_t)c->max_msg + XSHM_RING_FRAME_HDR + 4095) / 4096);
+		c->sized = true;
+		c->rx_min = fit > XSHM_CHAN_RX_PAGES_MIN ? fit : XSHM_CHAN_RX_PAGES_MIN;
+		c->rx_max = c->rx_min > XSHM_CHAN_RX_PAGES_MAX ? c->rx_min : XSHM_CHAN_RX_PAGES_MAX;
+		c->tx_pages = fit > XSHM_CHAN_TX_PAGES_DYNAMIC ? fit : XSHM_CHAN_TX_PAGES_DYNAMIC;
+		c->rx_pages = c->rx_min;
+		if (!c->max_msg) /* what the smallest rx ring can carry */
+			c->max_msg = (uint32_t)(((uint64_t)c->rx_min * 4096 - XSHM_RING_FRAME_HDR) & ~7ull);
+	}
 	c->listener_id = l->id;
 	c->id = new_id(h);
 	new_id(h); /* the accepted end's id is c->id + 1 */
@@ -270,8 +286,9 @@ static int connect_to(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *re
 	describe(c, 0, &rsp->chan);
 	show_end(h, c, 0);
 	show_end(h, c, 1);
-	DEVLOG(dev, LOG_INFO, "channel %u '%s' to domain %u: %u ring pages each way%s", c->id, c->name,
-	       l->ldev->domid, c->ring_pages, c->flags & XSHM_CHAN_MESSAGE ? ", messages" : "");
+	DEVLOG(dev, LOG_INFO, "channel %u '%s' to domain %u: tx %u pages, rx %u pages%s%s", c->id, c->name,
+	       l->ldev->domid, c->tx_pages, c->rx_pages, c->sized ? " (sized with the load)" : "",
+	       c->flags & XSHM_CHAN_MESSAGE ? ", messages" : "");
 	return 0;
 fail:
 	abandon(c);
@@ -319,13 +336,19 @@ int xshm_chan_close(struct xshm_dev *dev, uint32_t id)
  * next frame, and at least a quarter of the ring, so that a receiver
  * reading small pieces wakes the relay once per batch, not once per piece.
  */
-static size_t room_needed(struct xshm_ring *from, const struct xshm_ring *to)
+static size_t frame_needed(struct xshm_ring *from)
 {
-	size_t quarter = (size_t)(to->size / 4), frame = 1;
 	ssize_t len;
 
 	if (from->mode == XSHM_RING_MESSAGE && (len = xshm_ring_next_len(from)) >= 0)
-		frame = XSHM_RING_FRAME_HDR + (((size_t)len + 7) & ~(size_t)7);
+		return XSHM_RING_FRAME_HDR + (((size_t)len + 7) & ~(size_t)7);
+	return 1;
+}
+
+static size_t room_needed(struct xshm_ring *from, const struct xshm_ring *to)
+{
+	size_t quarter = (size_t)(to->size / 4), frame = frame_needed(from);
+
 	return frame > quarter ? frame : quarter;
 }
 
@@ -354,6 +377,14 @@ static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
 		}
 		moved += (size_t)n;
 		a->bytes_sent += (uint64_t)n;
+		if (b->dev && b->rx) {
+			ssize_t space = xshm_ring_space(&b->to);
+			uint64_t fill = space < 0 ? 0 : b->to.size - (uint64_t)space;
+			/* The sender had more than the rx could take: the rx was the bottleneck. */
+			bool full = n >= 0 && (size_t)n < RELAY_BUDGET - (moved - (size_t)n) &&
+				    xshm_ring_available(&a->from) > 0;
+			xshm_rx_note(&b->sz, (uint64_t)n, fill, full);
+		}
 		if (moved >= RELAY_BUDGET || rearm == RELAY_REARMS) {
 			h->relay_pending = true;
 			break;
@@ -384,6 +415,64 @@ static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
 	return offender;
 }
 
+/*
+ * Replace end i's rx ring by one of `pages` (policy: dom0/policy.h).  The
+ * old ring ends where we stopped producing; the guest drains it, follows
+ * the switch fields to the new one and unmaps the old (gntalloc keeps its
+ * pages alive until then).  On any failure the old ring simply stays.
+ */
+static void resize_rx(struct xshm_host *h, struct xshm_chan *c, int i, uint32_t pages)
+{
+	struct xshm_chan_end *e = &c->end[i];
+	struct xshm_chan_page *old = e->rx->data, *hdr;
+	struct xshm_ring ring;
+	struct xshm_seg *seg;
+
+	if (xshm_seg_new(e->dev, pages + 1, XSHM_SEG_RING, &seg))
+		return; /* quota or pool: keep the ring we have */
+	hdr = seg->data;
+	xshm_chan_page_init(hdr, c->id + (uint32_t)i);
+	if (xshm_chan_ring_attach(&ring, hdr, pages, XSHM_RING_PRODUCER, c->flags & XSHM_CHAN_MESSAGE,
+				  c->max_msg)) {
+		xshm_seg_drop(e->dev, seg);
+		return;
+	}
+	hdr->peer_state = __atomic_load_n(&old->peer_state, __ATOMIC_ACQUIRE);
+	old->switch_at = e->to.mine;
+	old->switch_dir_gref = seg->dir_refs[0];
+	old->switch_pages = pages;
+	__atomic_store_n(&old->switch_seg, seg->id, __ATOMIC_RELEASE);
+	xshm_ring_detach(&e->to);
+	e->old_rx = e->rx; /* until the guest has moved over */
+	DEVLOG(e->dev, LOG_DEBUG, "channel %u: rx ring %u -> %u KiB", c->id + (uint32_t)i, e->rx_pages * 4,
+	       pages * 4);
+	e->rx = seg;
+	e->to = ring;
+	e->rx_pages = pages;
+	kick(e->dev); /* it may sleep on the old ring */
+	show_end(h, c, i);
+}
+
+static void size_rx(struct xshm_host *h, struct xshm_chan *c)
+{
+	for (int i = 0; c->sized && i < 2; i++) {
+		struct xshm_chan_end *e = &c->end[i];
+		if (!e->dev || !e->rx || e->closing)
+			continue;
+		if (e->old_rx) {
+			/* One switch at a time: the guest first leaves the old ring (its word only
+			 * decides when we free that ring, which it no longer maps then). */
+			if (!__atomic_load_n(&((struct xshm_chan_page *)e->rx->data)->attached, __ATOMIC_ACQUIRE))
+				continue;
+			xshm_seg_drop(e->dev, e->old_rx);
+			e->old_rx = NULL;
+		}
+		uint32_t next = xshm_rx_next_size(&e->sz, xshm_host_now(h), e->rx_pages, c->rx_min, c->rx_max);
+		if (next != e->rx_pages)
+			resize_rx(h, c, i, next);
+	}
+}
+
 static struct xshm_dev *pump(struct xshm_host *h, struct xshm_chan *c)
 {
 	struct xshm_dev *offender = relay(h, c, 0);
@@ -392,6 +481,7 @@ static struct xshm_dev *pump(struct xshm_host *h, struct xshm_chan *c)
 		offender = relay(h, c, 1);
 	if (offender)
 		return offender;
+	size_rx(h, c);
 	/* Counters in XenStore: at most once a second per end, and only when they moved. */
 	uint64_t now = xshm_host_now(h), moved = c->end[0].bytes_sent + c->end[1].bytes_sent;
 	for (int i = 0; i < 2; i++)
@@ -478,4 +568,19 @@ unsigned int xshm_chan_count(const struct xshm_dev *dev)
 		if (!c->listener && (c->end[0].dev == dev || c->end[1].dev == dev))
 			n++;
 	return n;
+}
+
+bool xshm_chan_tick(struct xshm_host *h)
+{
+	bool above_min = false;
+
+	/* Idle channels see no relay pass: their windows end here, so that they shrink. */
+	for (struct xshm_chan *c = h->chans; c; c = c->next) {
+		if (c->listener || !c->sized)
+			continue;
+		size_rx(h, c);
+		for (int i = 0; i < 2; i++)
+			above_min |= c->end[i].dev && c->end[i].rx_pages > c->rx_min;
+	}
+	return above_min;
 }

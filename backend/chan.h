@@ -15,6 +15,12 @@
  * per batch rather than one event per message; an idle ring is armed and
  * its first write kicks.
  *
+ * Sizing (a channel opened without a ring size): tx rings are fixed and
+ * small, since the relay drains them at once; each rx ring starts small
+ * and is replaced in-band by a larger or smaller one (xshm_chan_page's
+ * switch fields) as the policy in dom0/policy.h decides from what the
+ * relay measures: how often the rx was full, its peak fill, throughput.
+ *
  * Closing: chan-close from a guest frees its rx at once and its tx once
  * the relay has drained it; then the peer's rx header says CLOSED, so the
  * peer reads everything that was sent, then end of file.  A device that
@@ -39,6 +45,9 @@ struct xshm_chan_end {
 	unsigned int idle_polls;     /* empty polls of its tx since data last moved */
 	uint64_t bytes_sent;         /* moved out of its tx */
 	uint64_t shown_ms, shown_bytes; /* what its XenStore node said last, and when */
+	uint32_t rx_pages;           /* its rx ring now (a sized channel resizes it) */
+	struct xshm_seg *old_rx;     /* a replaced rx ring the guest has not left yet */
+	struct xshm_rx_sizing sz;     /* what the relay measured of its rx (dom0/policy.h) */
 };
 
 struct xshm_chan {
@@ -46,7 +55,10 @@ struct xshm_chan {
 	uint32_t id;
 	bool listener;
 	char name[XSHM_CTRL_NAME_MAX];
-	uint32_t flags, max_msg, ring_pages;
+	uint32_t flags, max_msg;
+	uint32_t tx_pages, rx_pages;  /* a listener: 0 = sized; a connection: tx, first rx */
+	bool sized;
+	uint32_t rx_min, rx_max;
 	/* A listener: its device and the only peer it accepts (0 = any). */
 	struct xshm_dev *ldev;
 	uint32_t peer_filter;
@@ -63,6 +75,8 @@ void xshm_chan_dev_event(struct xshm_dev *dev);
 void xshm_chan_pump_all(struct xshm_host *h);
 /* The device is being torn down: its listeners go, its ends are finished, peers see RESET. */
 void xshm_chan_dev_gone(struct xshm_dev *dev);
+/* Let sized rx rings of idle channels shrink; true while some are above their minimum. */
+bool xshm_chan_tick(struct xshm_host *h);
 /* Channels with an end on this device. */
 unsigned int xshm_chan_count(const struct xshm_dev *dev);
 

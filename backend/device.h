@@ -47,6 +47,7 @@ struct xshm_host {
 	uint32_t next_chan_id;
 	bool relay_pending;           /* a relay pass stopped at its budget: run another now */
 	bool relay_hot;               /* a ring carried data lately: poll it again in 1 ms */
+	bool sizing;                  /* a sized rx ring may shrink: look again every window */
 	void (*log)(int level, const char *msg);
 	uint64_t (*now_ms)(void *arg); /* a monotonic clock; tests pass their own */
 	void *now_arg;

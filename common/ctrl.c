@@ -126,9 +126,12 @@ static int status_ok(int32_t s)
 
 static int chan_info_ok(const struct xshm_ctrl_chan_info *c)
 {
-	if (c->flags & ~XSHM_CHAN_MESSAGE)
+	if (c->flags & ~(XSHM_CHAN_MESSAGE | XSHM_CHAN_SIZED))
 		return -XSHM_CTRL_E_FLAGS;
-	if (!c->ring_pages || c->ring_pages > XSHM_CHAN_RING_PAGES_MAX || c->max_msg > XSHM_CHAN_MSG_MAX ||
+	if (c->reserved)
+		return -XSHM_CTRL_E_RESERVED;
+	if (!c->tx_pages || c->tx_pages > XSHM_CHAN_RING_PAGES_MAX || !c->rx_pages ||
+	    c->rx_pages > XSHM_CHAN_RING_PAGES_MAX || c->max_msg > XSHM_CHAN_MSG_MAX ||
 	    !c->chan_id || !c->tx_seg || !c->rx_seg || c->tx_seg == c->rx_seg)
 		return -XSHM_CTRL_E_RANGE;
 	return 0;

@@ -259,6 +259,7 @@ int xshmd_step(struct xshmd *d)
 	}
 	if (d->host.relay_pending || d->host.relay_hot)
 		xshm_chan_pump_all(&d->host);
+	d->host.sizing = xshm_chan_tick(&d->host);
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next)
 		xshm_dev_tick(v);
 	publish_usage(d);
@@ -273,6 +274,8 @@ int xshmd_timeout_ms(struct xshmd *d)
 		return 0;
 	if (d->host.relay_hot)
 		next = now + 1;
+	else if (d->host.sizing)
+		next = now + XSHM_RX_WINDOW_MS;
 
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
 		uint64_t t = xshm_dev_next_deadline(v);

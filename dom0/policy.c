@@ -69,3 +69,78 @@ uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requeste
 	}
 	return planned;
 }
+
+void xshm_rx_note(struct xshm_rx_sizing *s, uint64_t moved, uint64_t fill, bool full)
+{
+	s->bytes += moved;
+	if (fill > s->peak)
+		s->peak = fill;
+	if (full)
+		s->full++;
+}
+
+static void new_window(struct xshm_rx_sizing *s, uint64_t now_ms)
+{
+	s->start_ms = now_ms;
+	s->bytes = s->peak = 0;
+	s->full = 0;
+}
+
+uint32_t xshm_rx_next_size(struct xshm_rx_sizing *s, uint64_t now_ms, uint32_t pages, uint32_t min,
+			   uint32_t max)
+{
+	uint64_t elapsed = now_ms - s->start_ms, size = (uint64_t)pages * 4096, bps;
+	uint32_t next = pages;
+
+	if (!s->start_ms || now_ms < s->start_ms) {
+		new_window(s, now_ms ? now_ms : 1);
+		return pages;
+	}
+	if (elapsed < XSHM_RX_WINDOW_MS)
+		return pages;
+	bps = s->bytes * 1000 / elapsed;
+	if (s->bytes || s->peak) {
+		s->fill_sum += s->peak * 100 / size;
+		s->fill_samples++;
+	}
+	if (s->ceiling && ++s->ceiling_age >= XSHM_RX_CEILING_WINDOWS) {
+		s->ceiling = 0; /* the load may have changed: growth may pay again */
+		s->ceiling_age = 0;
+	}
+	if (s->settle) {
+		s->settle--; /* the guest moves over to the new ring in this window */
+	} else if (s->before_bps) {
+		/* The verdict on the last growth. */
+		if (bps * 100 < s->before_bps * (100 + XSHM_RX_GAIN_PCT)) {
+			s->ceiling = pages / 2;
+			s->ceiling_age = 0;
+			next = pages / 2;
+		}
+		s->before_bps = 0;
+		s->quiet = 0;
+	} else if (s->full && pages < max && (!s->ceiling || pages < s->ceiling)) {
+		s->before_bps = bps ? bps : 1;
+		s->settle = 1;
+		next = pages * 2 > max ? max : pages * 2;
+		s->quiet = 0;
+	} else if (s->peak * 4 < size) {
+		if (++s->quiet >= XSHM_RX_QUIET_WINDOWS && pages > min) {
+			next = pages / 2 < min ? min : pages / 2;
+			s->ceiling = 0;
+			s->quiet = 0;
+		}
+	} else {
+		s->quiet = 0;
+	}
+	if (next < min)
+		next = min;
+	if (next != pages)
+		s->resizes++;
+	new_window(s, now_ms);
+	return next;
+}
+
+unsigned int xshm_rx_utilisation_pct(const struct xshm_rx_sizing *s)
+{
+	return s->fill_samples ? (unsigned int)(s->fill_sum / s->fill_samples) : 100;
+}

@@ -76,4 +76,43 @@ bool xshm_policy_admit(const struct xshm_policy_knobs *k, const struct xshm_pool
 uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requester, uint64_t budget,
 			  uint64_t need);
 
+/*
+ * Sizing a MemPipe rx ring (the relay fills it, one guest drains it).  The
+ * relay notes every pass; once per window the policy picks the next size:
+ *  - grow (double) when the relay had more than the ring could take,
+ *    unless an earlier growth from this size bought less than
+ *    XSHM_RX_GAIN_PCT more throughput (judged on the window after the one
+ *    the switch happened in; then the ring goes back and stays below that
+ *    ceiling for XSHM_RX_CEILING_WINDOWS: more memory no longer helps);
+ *  - shrink (halve) after XSHM_RX_QUIET_WINDOWS windows in a row whose
+ *    peak fill stayed under a quarter of the ring, which also lifts the
+ *    ceiling (the load changed).
+ * Hysteresis: growth needs a full ring, shrinking needs three quiet windows
+ * under 25%, so a ring does not flap between two sizes.
+ */
+#define XSHM_RX_WINDOW_MS 100u
+#define XSHM_RX_QUIET_WINDOWS 3u
+#define XSHM_RX_GAIN_PCT 5u
+#define XSHM_RX_CEILING_WINDOWS 20u
+
+struct xshm_rx_sizing {
+	uint64_t start_ms, bytes, peak;  /* the current window */
+	unsigned int full, quiet;
+	uint64_t before_bps;             /* throughput before the growth under test, 0 if none */
+	unsigned int settle;             /* windows to skip before judging a growth */
+	uint32_t ceiling;                /* 0, or a size growth is known not to pay beyond */
+	unsigned int ceiling_age;        /* windows since the ceiling was set */
+	uint32_t resizes;
+	uint64_t fill_sum, fill_samples; /* peak fill of every window / ring size, for utilisation */
+	uint64_t size_sum;
+};
+
+/* One relay pass into the ring: bytes moved, bytes in the ring after it, full with data left. */
+void xshm_rx_note(struct xshm_rx_sizing *s, uint64_t moved, uint64_t fill, bool full);
+/* The ring's next size in pages (== pages: keep it); call whenever, it decides once per window. */
+uint32_t xshm_rx_next_size(struct xshm_rx_sizing *s, uint64_t now_ms, uint32_t pages, uint32_t min,
+			   uint32_t max);
+/* Peak fill / ring size averaged over the windows so far, in percent (100 if none). */
+unsigned int xshm_rx_utilisation_pct(const struct xshm_rx_sizing *s);
+
 #endif

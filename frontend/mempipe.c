@@ -25,7 +25,7 @@ struct mempipe {
 	uint32_t id;            /* listener id, or this end's channel id */
 	bool listener, message, nonblock;
 	int timeout_ms;
-	uint32_t peer_domid, max_msg, ring_pages;
+	uint32_t peer_domid, max_msg, tx_pages, rx_pages, resizes;
 	struct shm_seg tx_seg, rx_seg;
 	struct xshm_ring tx, rx;
 	bool attached;
@@ -109,31 +109,32 @@ static void send_close(struct shm *s, uint32_t id)
 static int attach(struct mempipe *p, const struct xshm_ctrl_chan_info *ci, uint32_t peer)
 {
 	struct shm *s = p->s;
-	uint32_t pages = ci->ring_pages + 1;
 	int rc;
 
 	p->id = ci->chan_id;
 	p->peer_domid = peer;
 	p->message = ci->flags & XSHM_CHAN_MESSAGE;
 	p->max_msg = ci->max_msg;
-	p->ring_pages = ci->ring_pages;
-	rc = shm_map_seg(s, ci->tx_seg, ci->tx_dir_gref, pages, &p->tx_seg);
+	p->tx_pages = ci->tx_pages;
+	p->rx_pages = ci->rx_pages;
+	rc = shm_map_seg(s, ci->tx_seg, ci->tx_dir_gref, ci->tx_pages + 1, &p->tx_seg);
 	if (!rc)
-		rc = shm_map_seg(s, ci->rx_seg, ci->rx_dir_gref, pages, &p->rx_seg);
+		rc = shm_map_seg(s, ci->rx_seg, ci->rx_dir_gref, ci->rx_pages + 1, &p->rx_seg);
 	if (!rc && (((struct xshm_chan_page *)p->tx_seg.data)->magic != XSHM_CHAN_PAGE_MAGIC ||
 		    ((struct xshm_chan_page *)p->rx_seg.data)->magic != XSHM_CHAN_PAGE_MAGIC))
 		rc = -EPROTO;
 	if (!rc)
-		rc = xshm_chan_ring_attach(&p->tx, p->tx_seg.data, p->ring_pages, XSHM_RING_PRODUCER,
+		rc = xshm_chan_ring_attach(&p->tx, p->tx_seg.data, p->tx_pages, XSHM_RING_PRODUCER,
 					   p->message, p->max_msg);
 	if (!rc) {
-		rc = xshm_chan_ring_attach(&p->rx, p->rx_seg.data, p->ring_pages, XSHM_RING_CONSUMER,
+		rc = xshm_chan_ring_attach(&p->rx, p->rx_seg.data, p->rx_pages, XSHM_RING_CONSUMER,
 					   p->message, p->max_msg);
 		if (rc)
 			xshm_ring_detach(&p->tx);
 	}
 	if (!rc) {
 		p->attached = true;
+		__atomic_store_n(&((struct xshm_chan_page *)p->rx_seg.data)->attached, 1, __ATOMIC_RELEASE);
 		return 0;
 	}
 	shm_unmap_seg(s, &p->tx_seg);
@@ -284,6 +285,46 @@ static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, int
 	return shm_wait(p->s, left);
 }
 
+/*
+ * xenshmd replaced our rx ring (a sized channel): once the old one is
+ * drained, map the new one and go on there.  1 if we moved, 0 if there is
+ * no switch, a negative errno if the switch is malformed.
+ */
+static int follow_switch(struct mempipe *p)
+{
+	struct xshm_chan_page *old = (struct xshm_chan_page *)p->rx_seg.data;
+	uint32_t seg = __atomic_load_n(&old->switch_seg, __ATOMIC_ACQUIRE);
+	struct shm_seg next = { 0 };
+	struct xshm_ring ring;
+	int rc;
+
+	if (!seg)
+		return 0;
+	/* Each field read once; dom0 is trusted little more than a peer. */
+	uint64_t at = old->switch_at;
+	uint32_t dir = old->switch_dir_gref, pages = old->switch_pages;
+	if (at != p->rx.mine || xshm_ring_available(&p->rx) != 0 || !pages || pages > XSHM_CHAN_RING_PAGES_MAX)
+		return -EPROTO;
+	rc = shm_map_seg(p->s, seg, dir, pages + 1, &next);
+	if (!rc && ((struct xshm_chan_page *)next.data)->magic != XSHM_CHAN_PAGE_MAGIC)
+		rc = -EPROTO;
+	if (!rc)
+		rc = xshm_chan_ring_attach(&ring, next.data, pages, XSHM_RING_CONSUMER, p->message, p->max_msg);
+	if (rc) {
+		shm_unmap_seg(p->s, &next);
+		return rc;
+	}
+	xshm_ring_detach(&p->rx);
+	shm_unmap_seg(p->s, &p->rx_seg);
+	p->rx = ring;
+	p->rx_seg = next;
+	p->rx_pages = pages;
+	p->resizes++;
+	/* Only now may xenshmd take the old ring back and switch again. */
+	__atomic_store_n(&((struct xshm_chan_page *)next.data)->attached, 1, __ATOMIC_RELEASE);
+	return 1;
+}
+
 static void kick(struct mempipe *p)
 {
 	shm_notify(p->s);
@@ -318,6 +359,8 @@ ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len)
 		}
 		if (n != -EAGAIN)
 			return done ? (ssize_t)done : n;
+		/* The relay may be polling rather than waiting for kicks: tell it we are blocked. */
+		kick(p);
 		/* Wake for a quarter of the ring (or the rest of the write), not for every byte. */
 		size_t quarter = (size_t)(p->tx.size / 4);
 		rc = wait_ring(p, &p->tx, len - done < quarter ? len - done : quarter, deadline);
@@ -345,7 +388,12 @@ ssize_t mempipe_read(struct mempipe *p, void *buf, size_t len)
 		}
 		if (n != -EAGAIN)
 			return n;
-		int rc = wait_ring(p, &p->rx, 0, deadline);
+		int rc = follow_switch(p);
+		if (rc < 0)
+			return rc;
+		if (rc)
+			continue;
+		rc = wait_ring(p, &p->rx, 0, deadline);
 		if (rc == -EPIPE) {
 			/* Closed: whatever it sent before is in the ring already; then end of stream. */
 			n = xshm_ring_read(&p->rx, buf, len, &notify);
@@ -405,7 +453,12 @@ ssize_t mempipe_recv(struct mempipe *p, void *buf, size_t len)
 		}
 		if (n != -EAGAIN)
 			return n;
-		int rc = wait_ring(p, &p->rx, 0, deadline);
+		int rc = follow_switch(p);
+		if (rc < 0)
+			return rc;
+		if (rc)
+			continue;
+		rc = wait_ring(p, &p->rx, 0, deadline);
 		if (rc == -EPIPE) {
 			n = xshm_ring_recv(&p->rx, buf, len, &notify);
 			if (n >= 0)
@@ -440,14 +493,20 @@ unsigned int mempipe_peer(const struct mempipe *p)
 	return p ? p->peer_domid : 0;
 }
 
-int mempipe_stats(const struct mempipe *p, struct mempipe_stats *out)
+int mempipe_stats(struct mempipe *p, struct mempipe_stats *out)
 {
 	if (!p || !out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
+	if (usable(p)) {
+		ssize_t fill = xshm_ring_available(&p->rx);
+		out->rx_fill_bytes = fill > 0 ? (size_t)fill : 0;
+	}
 	out->bytes_written = p->bytes_written;
 	out->bytes_read = p->bytes_read;
-	out->ring_bytes = (size_t)p->ring_pages * 4096;
+	out->tx_ring_bytes = (size_t)p->tx_pages * 4096;
+	out->rx_ring_bytes = (size_t)p->rx_pages * 4096;
+	out->rx_resizes = p->resizes;
 	return 0;
 }
 

@@ -54,7 +54,7 @@ static void ctrl_seeds(const char *dir)
 			if (ci) {
 				*ci = (struct xshm_ctrl_chan_info){ .chan_id = 4, .tx_seg = 2, .tx_dir_gref = 9,
 								    .rx_seg = 3, .rx_dir_gref = 11,
-								    .ring_pages = 16, .max_msg = 4096,
+								    .tx_pages = 16, .rx_pages = 16, .max_msg = 4096,
 								    .flags = XSHM_CHAN_MESSAGE };
 				m.u.chan_accept.listener_id = 1;
 				m.u.chan_accept.peer_domid = 5;

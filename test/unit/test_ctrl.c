@@ -47,7 +47,7 @@ static struct xshm_ctrl_chan_accept chan_accept_body(void)
 	return (struct xshm_ctrl_chan_accept){
 		.listener_id = 2, .peer_domid = 7,
 		.chan = { .chan_id = 3, .tx_seg = 4, .tx_dir_gref = 40, .rx_seg = 5, .rx_dir_gref = 50,
-			  .ring_pages = 16, .max_msg = 1024, .flags = XSHM_CHAN_MESSAGE } };
+			  .tx_pages = 16, .rx_pages = 32, .max_msg = 1024, .flags = XSHM_CHAN_MESSAGE } };
 }
 
 /* What a guest trusts about a channel comes from these messages: each bad field is refused. */
@@ -61,10 +61,10 @@ START_TEST(err_chan_info)
 	a.u.chan_accept.chan.rx_seg = a.u.chan_accept.chan.tx_seg;
 	expect(a, XSHM_FROM_HOST, -XSHM_CTRL_E_RANGE);
 	a.u.chan_accept = chan_accept_body();
-	a.u.chan_accept.chan.ring_pages = 0;
+	a.u.chan_accept.chan.rx_pages = 0;
 	expect(a, XSHM_FROM_HOST, -XSHM_CTRL_E_RANGE);
 	a.u.chan_accept = chan_accept_body();
-	a.u.chan_accept.chan.ring_pages = XSHM_CHAN_RING_PAGES_MAX + 1;
+	a.u.chan_accept.chan.tx_pages = XSHM_CHAN_RING_PAGES_MAX + 1;
 	expect(a, XSHM_FROM_HOST, -XSHM_CTRL_E_RANGE);
 	a.u.chan_accept = chan_accept_body();
 	a.u.chan_accept.chan.flags = XSHM_CHAN_LISTEN;

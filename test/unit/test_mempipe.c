@@ -15,6 +15,7 @@
 
 #include "../../frontend/shm_private.h"
 #include "xenshm/chan.h"
+#include "xenshm/ctrl.h"
 #include "xenshm/mempipe.h"
 #include "xenshm/xspaths.h"
 #include "daemon_env.h"
@@ -134,10 +135,10 @@ START_TEST(stream_checksummed_then_eof)
 	free(v);
 	xsp_be_channel(path, sizeof(path), p.h.g2, 0, 2);
 	ck_assert_int_eq(xo_read_str(p.h.tool, XO_TXN_NONE, path, &v), 0);
-	snprintf(want, sizeof(want), "%u pipe.test 16 0 0", p.h.g1);
+	snprintf(want, sizeof(want), "%u pipe.test 16 16 0 0 0 100", p.h.g1);
 	ck_assert_str_eq(v, want);
 	free(v);
-	struct writer w = { .p = p.b, .total = 8u << 20, .seed = 12345, .close_after = true };
+	struct writer w = { .p = p.b, .total = 4u << 20, .seed = 12345, .close_after = true };
 	pthread_create(&th, NULL, write_all, &w);
 	/* Every byte, in order, then end of stream: the close waits for the relay to drain. */
 	ck_assert_int_eq(read_check(p.a, 12345, w.total), (ssize_t)w.total);
@@ -145,7 +146,9 @@ START_TEST(stream_checksummed_then_eof)
 	ck_assert_int_eq(w.result, 0);
 	ck_assert_int_eq(mempipe_stats(p.a, &st), 0);
 	ck_assert_uint_eq(st.bytes_read, w.total);
-	ck_assert_uint_eq(st.ring_bytes, 16 << 10);
+	ck_assert_uint_eq(st.rx_ring_bytes, 16 << 10);
+	ck_assert_uint_eq(st.tx_ring_bytes, 16 << 10);
+	ck_assert_uint_eq(st.rx_resizes, 0); /* fixed rings */
 	/* Writing to a closed peer is refused, not lost silently. */
 	ck_assert_int_eq(mempipe_write(p.a, "x", 1), -EPIPE);
 	ck_assert(wait_absent(&p.h, path)); /* the closed end's node */
@@ -217,8 +220,8 @@ START_TEST(both_directions_by_poll)
 	pthread_t t1, t2;
 
 	pair_open(&p, &small);
-	struct duplex d1 = { .p = p.a, .wseed = 1, .rseed = 2, .total = 4u << 20 };
-	struct duplex d2 = { .p = p.b, .wseed = 2, .rseed = 1, .total = 4u << 20 };
+	struct duplex d1 = { .p = p.a, .wseed = 1, .rseed = 2, .total = 2u << 20 };
+	struct duplex d2 = { .p = p.b, .wseed = 2, .rseed = 1, .total = 2u << 20 };
 	pthread_create(&t1, NULL, duplex_run, &d1);
 	pthread_create(&t2, NULL, duplex_run, &d2);
 	pthread_join(t1, NULL);
@@ -260,14 +263,15 @@ START_TEST(messages_keep_boundaries)
 	size_t got = 0;
 	ssize_t n;
 	while ((n = mempipe_recv(p.a, buf, sizeof(buf))) > 0) {
-		size_t want = 1 + test_rand(&sizes) % 70000;
+		size_t want = 1 + test_rand(&sizes) % 70000, bad = 0;
 		if (want > 1500)
 			want = 1 + want % 1500;
 		if (want > w.total - got)
 			want = w.total - got;
 		ck_assert_int_eq(n, (ssize_t)want);
 		for (ssize_t i = 0; i < n; i++)
-			ck_assert_uint_eq(buf[i], (uint8_t)test_rand(&seed));
+			bad += buf[i] != (uint8_t)test_rand(&seed);
+		ck_assert_uint_eq(bad, 0);
 		got += (size_t)n;
 	}
 	ck_assert_int_eq(n, 0);
@@ -429,6 +433,75 @@ START_TEST(lying_ring_index_disconnects_the_liar)
 }
 END_TEST
 
+struct clock_runner {
+	struct host *h;
+	int stop;
+};
+
+/* The daemon's clock runs 25x faster than real time, so sizing windows pass quickly. */
+static void *run_clock(void *arg)
+{
+	struct clock_runner *c = arg;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		host_advance(c->h, 50);
+		usleep(2000);
+	}
+	return NULL;
+}
+
+START_TEST(sized_rings_follow_the_load_without_losing_a_byte)
+{
+	struct mempipe_opts sized = { .timeout_ms = 10000 }; /* no ring size: xenshmd sizes it */
+	struct pair p;
+	struct mempipe_stats st;
+	pthread_t th, ck;
+
+	pair_open(&p, &sized);
+	ck_assert_int_eq(mempipe_stats(p.a, &st), 0);
+	ck_assert_uint_eq(st.rx_ring_bytes, XSHM_CHAN_RX_PAGES_MIN * 4096);
+	ck_assert_uint_eq(st.tx_ring_bytes, XSHM_CHAN_TX_PAGES_DYNAMIC * 4096);
+	struct clock_runner clock = { .h = &p.h };
+	pthread_create(&ck, NULL, run_clock, &clock);
+	/* 24 MiB through rings that are replaced while the bytes flow: every byte, in order. */
+	struct writer w = { .p = p.b, .total = 12u << 20, .seed = 777 };
+	pthread_create(&th, NULL, write_all, &w);
+	uint8_t *buf = malloc(1 << 20);
+	uint32_t seed = 777;
+	size_t got = 0, peak_rx = 0, bad = 0;
+	while (got < w.total) {
+		ssize_t n = mempipe_read(p.a, buf, got < (4u << 20) ? 4096 : (1u << 20));
+		ck_assert_int_gt(n, 0);
+		for (ssize_t i = 0; i < n; i++)
+			bad += buf[i] != (uint8_t)test_rand(&seed);
+		got += (size_t)n;
+		if (got < (4u << 20))
+			usleep(200); /* a slow reader first: the rx ring fills, so it grows */
+		mempipe_stats(p.a, &st);
+		peak_rx = st.rx_ring_bytes > peak_rx ? st.rx_ring_bytes : peak_rx;
+	}
+	free(buf);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(w.result, 0);
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_int_eq(mempipe_stats(p.a, &st), 0);
+	ck_assert_uint_ge(st.rx_resizes, 1);
+	ck_assert_uint_gt(peak_rx, XSHM_CHAN_RX_PAGES_MIN * 4096);
+	/* Idle now: the ring shrinks back to its minimum (the reader follows on its next read). */
+	mempipe_set_nonblock(p.a, true);
+	uint8_t one;
+	for (int i = 0; i < 300 && st.rx_ring_bytes > XSHM_CHAN_RX_PAGES_MIN * 4096; i++) {
+		ck_assert_int_eq(mempipe_read(p.a, &one, 1), -EAGAIN);
+		mempipe_stats(p.a, &st);
+		usleep(10000);
+	}
+	ck_assert_uint_eq(st.rx_ring_bytes, XSHM_CHAN_RX_PAGES_MIN * 4096);
+	__atomic_store_n(&clock.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(ck, NULL);
+	pair_close(&p);
+}
+END_TEST
+
 Suite *mempipe_suite(void)
 {
 	Suite *s = suite_create("mempipe");
@@ -442,6 +515,7 @@ Suite *mempipe_suite(void)
 	tcase_add_test(tc, timeouts_and_nonblocking);
 	tcase_add_test(tc, peer_death_is_a_reset);
 	tcase_add_test(tc, lying_ring_index_disconnects_the_liar);
+	tcase_add_test(tc, sized_rings_follow_the_load_without_losing_a_byte);
 	suite_add_tcase(s, tc);
 	return s;
 }

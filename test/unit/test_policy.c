@@ -94,12 +94,80 @@ START_TEST(plan_respects_interval_requester_and_pending)
 }
 END_TEST
 
+/* One window of relay traffic into a ring of `pages`: `bytes` moved, peak fill, full or not. */
+static uint32_t window(struct xshm_rx_sizing *s, uint64_t *now, uint32_t pages, uint64_t bytes,
+		       uint64_t peak, bool full)
+{
+	xshm_rx_note(s, bytes, peak, full);
+	*now += XSHM_RX_WINDOW_MS;
+	return xshm_rx_next_size(s, *now, pages, 16, 1024);
+}
+
+START_TEST(rx_grows_while_full_and_paying)
+{
+	struct xshm_rx_sizing s = { 0 };
+	uint64_t now = 1000;
+	uint32_t pages = 16;
+
+	ck_assert_uint_eq(xshm_rx_next_size(&s, now, pages, 16, 1024), 16); /* opens a window */
+	/* Full and more memory doubles throughput each time: 16 -> 32 -> 64. */
+	pages = window(&s, &now, pages, 1 << 20, 64 << 10, true);
+	ck_assert_uint_eq(pages, 32);
+	ck_assert_uint_eq(window(&s, &now, pages, 0, 0, false), 32);                 /* settling: not judged */
+	ck_assert_uint_eq(window(&s, &now, pages, 2 << 20, 128 << 10, true), 32); /* verdict: it paid */
+	pages = window(&s, &now, pages, 2 << 20, 128 << 10, true);
+	ck_assert_uint_eq(pages, 64);
+	ck_assert_uint_eq(window(&s, &now, pages, 2 << 20, 128 << 10, true), 64);
+	/* This growth bought nothing: back to 32, and no growth past it for a while. */
+	pages = window(&s, &now, pages, 2 << 20, 128 << 10, true);
+	ck_assert_uint_eq(pages, 32);
+	for (unsigned int i = 0; i + 1 < XSHM_RX_CEILING_WINDOWS; i++)
+		ck_assert_uint_eq(window(&s, &now, pages, 2 << 20, 128 << 10, true), 32);
+	ck_assert_uint_eq(s.resizes, 3);
+	/* Then it tries again: the load may have changed. */
+	ck_assert_uint_eq(window(&s, &now, pages, 2 << 20, 128 << 10, true), 64);
+	/* Never past the maximum. */
+	struct xshm_rx_sizing m = { .start_ms = 1 };
+	uint64_t t = 1;
+	ck_assert_uint_eq(window(&m, &t, 1024, 1 << 20, 4 << 20, true), 1024);
+}
+END_TEST
+
+START_TEST(rx_shrinks_after_quiet_windows_only)
+{
+	struct xshm_rx_sizing s = { .start_ms = 1, .ceiling = 64 };
+	uint64_t now = 1;
+
+	/* Two quiet windows are not enough; a busy one in between restarts the count. */
+	ck_assert_uint_eq(window(&s, &now, 256, 1000, 4096, false), 256);
+	ck_assert_uint_eq(window(&s, &now, 256, 1000, 4096, false), 256);
+	ck_assert_uint_eq(window(&s, &now, 256, 1 << 20, 600 << 10, false), 256);
+	ck_assert_uint_eq(window(&s, &now, 256, 1000, 4096, false), 256);
+	ck_assert_uint_eq(window(&s, &now, 256, 1000, 4096, false), 256);
+	ck_assert_uint_eq(window(&s, &now, 256, 0, 0, false), 128); /* third quiet window */
+	ck_assert_uint_eq(s.ceiling, 0);                                /* the load changed */
+	/* Down to the minimum and no further. */
+	uint32_t pages = 128;
+	for (int i = 0; i < 30; i++)
+		pages = window(&s, &now, pages, 0, 0, false);
+	ck_assert_uint_eq(pages, 16);
+	/* Windows are timed: nothing is decided before one ends. */
+	xshm_rx_note(&s, 1 << 20, 64 << 10, true);
+	ck_assert_uint_eq(xshm_rx_next_size(&s, now + XSHM_RX_WINDOW_MS - 1, 16, 16, 1024), 16);
+	ck_assert_uint_eq(xshm_rx_next_size(&s, now + XSHM_RX_WINDOW_MS, 16, 16, 1024), 32);
+	/* Utilisation: the average of each window's peak fill over its ring. */
+	ck_assert_uint_le(xshm_rx_utilisation_pct(&s), 100);
+}
+END_TEST
+
 Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("policy");
 
 	tcase_add_test(tc, fair_share_follows_quotas);
+	tcase_add_test(tc, rx_grows_while_full_and_paying);
+	tcase_add_test(tc, rx_shrinks_after_quiet_windows_only);
 	tcase_add_test(tc, admit_has_hysteresis);
 	tcase_add_test(tc, plan_takes_from_excess_in_proportion);
 	tcase_add_test(tc, plan_respects_interval_requester_and_pending);

@@ -54,7 +54,8 @@ void bench_host(char *buf, size_t size)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: xenshm-bench ring [--md FILE] [--json FILE] [--seconds S]\n");
+	fprintf(stderr, "usage: xenshm-bench ring [--md FILE] [--json FILE] [--seconds S]\n"
+			"       xenshm-bench mempipe [--md FILE] [--json FILE] [--mib N]\n");
 }
 
 int main(int argc, char **argv)
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "ring"))
 		return ring_bench_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "mempipe"))
+		return mempipe_bench_main(argc - 1, argv + 1);
 	usage();
 	return 2;
 }

@@ -6,6 +6,7 @@
 
 /* One benchmark of xenshm-bench: parses its own options after the subcommand. */
 int ring_bench_main(int argc, char **argv);
+int mempipe_bench_main(int argc, char **argv);
 
 double bench_now(void);
 /* Host description for result files: CPU model, kernel, date. */

@@ -25,13 +25,27 @@ enum xshm_peer_state {
 	XSHM_PEER_RESET = 2,  /* died, disconnected or broke the protocol */
 };
 
+/*
+ * Replacing a ring (xenshmd resizes a sized channel's rx this way): the
+ * producer publishes everything up to switch_at, stops writing here, fills
+ * in the next segment, then sets switch_seg.  The consumer reads up to
+ * switch_at, maps switch_seg (switch_pages data pages, directory at
+ * switch_dir_gref), unmaps this one, sets `attached` in the new one's
+ * header and goes on there from index 0.  Until `attached` is set the
+ * producer keeps the old ring and does not switch again.
+ */
 struct xshm_chan_page {
 	struct xshm_ring_shared ring;
 	uint32_t magic;
 	uint32_t chan_id;
 	uint32_t peer_state;  /* rx segment: written by xenshmd only */
 	uint32_t reserved;
-	uint8_t pad[4096 - sizeof(struct xshm_ring_shared) - 16];
+	uint64_t switch_at;
+	uint32_t switch_seg;  /* 0 until the ring is replaced; written last */
+	uint32_t switch_dir_gref;
+	uint32_t switch_pages;
+	uint32_t attached;    /* the consumer maps this ring now (it may be switched again) */
+	uint8_t pad[4096 - sizeof(struct xshm_ring_shared) - 40];
 };
 
 /* Make a fresh segment's header (the host does, before the guest sees it). */

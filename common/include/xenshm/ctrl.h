@@ -85,30 +85,34 @@ struct xshm_ctrl_chan_open {
 	uint32_t peer_domid; /* connect: the listener's domain; listen: only this peer, 0 = any */
 	uint32_t flags;      /* XSHM_CHAN_* */
 	uint32_t max_msg;    /* message mode: largest payload; 0 = as large as the ring allows */
-	uint32_t ring_pages; /* data pages of each direction's ring; 0 = XSHM_CHAN_RING_PAGES_DEFAULT */
+	uint32_t ring_pages; /* data pages of each ring, fixed; 0 = sized by xenshmd with the load */
 };
 struct xshm_ctrl_chan_close { uint32_t chan_id; uint32_t reserved; };
 struct xshm_ctrl_stats_req { uint32_t reserved[2]; };
 
 #define XSHM_CHAN_LISTEN  (1u << 0)
 #define XSHM_CHAN_MESSAGE (1u << 1)
+#define XSHM_CHAN_SIZED   (1u << 2)  /* info only: xenshmd sizes the rx rings with the load */
 #define XSHM_CHAN_FLAGS_ALL (XSHM_CHAN_LISTEN | XSHM_CHAN_MESSAGE)
-#define XSHM_CHAN_RING_PAGES_DEFAULT 256u   /* 1 MiB each way */
+#define XSHM_CHAN_TX_PAGES_DYNAMIC 64u     /* a sized channel's tx rings: 256 KiB */
+#define XSHM_CHAN_RX_PAGES_MIN 16u         /* its rx rings: from 64 KiB ... */
+#define XSHM_CHAN_RX_PAGES_MAX 1024u       /* ... to 4 MiB */
 #define XSHM_CHAN_RING_PAGES_MAX (1u << 16) /* 256 MiB each way */
 #define XSHM_CHAN_MSG_MAX (1u << 30)
 
 /*
  * A connection, as the host announces it to each end: the end's own two
  * ring segments (it produces into tx and consumes rx), each a header page
- * (struct xshm_chan_page) followed by ring_pages data pages.
+ * (struct xshm_chan_page) followed by tx_pages / rx_pages data pages.  On a
+ * sized channel xenshmd later replaces the rx ring in-band (chan.h).
  */
 struct xshm_ctrl_chan_info {
 	uint32_t chan_id;
-	uint32_t tx_seg, tx_dir_gref;
-	uint32_t rx_seg, rx_dir_gref;
-	uint32_t ring_pages;
+	uint32_t tx_seg, tx_dir_gref, tx_pages;
+	uint32_t rx_seg, rx_dir_gref, rx_pages;
 	uint32_t max_msg;
-	uint32_t flags;       /* XSHM_CHAN_MESSAGE or 0 */
+	uint32_t flags;       /* XSHM_CHAN_MESSAGE, XSHM_CHAN_SIZED */
+	uint32_t reserved;
 };
 struct xshm_ctrl_chan_accept {
 	uint32_t listener_id;

@@ -46,7 +46,9 @@ struct mempipe_opts {
 	bool message;       /* message mode (else stream); both ends must agree */
 	bool nonblock;      /* operations return -EAGAIN instead of waiting */
 	uint32_t max_msg;   /* message mode: largest message; 0 = as large as the ring allows */
-	size_t ring_bytes;  /* each direction, rounded up to pages; 0 = the listener's or 1 MiB */
+	size_t ring_bytes;  /* fixed rings of this size (rounded up to pages); 0 = the listener's
+			     * choice, and if it has none, rings sized with the load (rx from
+			     * 64 KiB to 4 MiB as throughput needs, tx 256 KiB) */
 };
 
 /* Names: 1-63 of [A-Za-z0-9._-].  A listener of this domain per name; EADDRINUSE if taken. */
@@ -72,9 +74,11 @@ unsigned int mempipe_peer(const struct mempipe *p);
 
 struct mempipe_stats {
 	uint64_t bytes_written, bytes_read;  /* payload, by this end */
-	size_t ring_bytes;                   /* each direction */
+	size_t tx_ring_bytes, rx_ring_bytes; /* now */
+	size_t rx_fill_bytes;                /* waiting to be read now */
+	uint32_t rx_resizes;                 /* rx rings replaced by xenshmd so far */
 };
-int mempipe_stats(const struct mempipe *p, struct mempipe_stats *out);
+int mempipe_stats(struct mempipe *p, struct mempipe_stats *out);
 
 /* Data already written is still delivered; the peer reads it, then end of stream. */
 void mempipe_close(struct mempipe *p);
