@@ -68,7 +68,7 @@ static void show_end(struct xshm_host *h, struct xshm_chan *c, int i)
 	char v[160];
 
 	snprintf(v, sizeof(v), "%u %s %u %u %llu %llu %u %u", peer->dev ? peer->dev->domid : 0, c->name,
-		 c->tx_pages * 4, e->rx_pages * 4, (unsigned long long)e->bytes_sent,
+		 e->tx_pages * 4, e->rx_pages * 4, (unsigned long long)e->bytes_sent,
 		 (unsigned long long)peer->bytes_sent, e->sz.resizes, xshm_rx_utilisation_pct(&e->sz));
 	e->shown_ms = xshm_host_now(h);
 	e->shown_bytes = e->bytes_sent + peer->bytes_sent;
@@ -122,6 +122,10 @@ static void release_end(struct xshm_chan *c, int i)
 		return;
 	show(e->dev, c->id + (uint32_t)i, NULL, true);
 	drop_rx(e);
+	if (e->tx_offer) {
+		xshm_seg_drop(e->dev, e->tx_offer);
+		e->tx_offer = NULL;
+	}
 	if (e->tx) {
 		xshm_ring_detach(&e->from);
 		xshm_seg_drop(e->dev, e->tx);
@@ -148,6 +152,7 @@ static int setup_end(struct xshm_chan *c, int i, struct xshm_dev *dev)
 	e->dev = dev;
 	e->idle_polls = XSHM_RELAY_HOT_POLLS; /* cold until data moves */
 	e->rx_pages = c->rx_pages;
+	e->tx_pages = c->tx_pages;
 	rc = xshm_seg_new(dev, c->tx_pages + 1, XSHM_SEG_RING, &e->tx);
 	if (!rc)
 		rc = xshm_seg_new(dev, e->rx_pages + 1, XSHM_SEG_RING, &e->rx);
@@ -191,7 +196,7 @@ static void describe(const struct xshm_chan *c, int i, struct xshm_ctrl_chan_inf
 	ci->chan_id = c->id + (uint32_t)i;
 	ci->tx_seg = e->tx->id;
 	ci->tx_dir_gref = e->tx->dir_refs[0];
-	ci->tx_pages = c->tx_pages;
+	ci->tx_pages = e->tx_pages;
 	ci->rx_seg = e->rx->id;
 	ci->rx_dir_gref = e->rx->dir_refs[0];
 	ci->rx_pages = e->rx_pages;
@@ -255,7 +260,7 @@ static int connect_to(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *re
 		c->sized = true;
 		c->rx_min = fit > XSHM_CHAN_RX_PAGES_MIN ? fit : XSHM_CHAN_RX_PAGES_MIN;
 		c->rx_max = c->rx_min > XSHM_CHAN_RX_PAGES_MAX ? c->rx_min : XSHM_CHAN_RX_PAGES_MAX;
-		c->tx_pages = fit > XSHM_CHAN_TX_PAGES_DYNAMIC ? fit : XSHM_CHAN_TX_PAGES_DYNAMIC;
+		c->tx_pages = c->rx_min;
 		c->rx_pages = c->rx_min;
 		if (!c->max_msg) /* what the smallest rx ring can carry */
 			c->max_msg = (uint32_t)(((uint64_t)c->rx_min * 4096 - XSHM_RING_FRAME_HDR) & ~7ull);
@@ -352,6 +357,55 @@ static size_t room_needed(struct xshm_ring *from, const struct xshm_ring *to)
 	return frame > quarter ? frame : quarter;
 }
 
+/*
+ * The guest took our offer and moved its tx to the offered segment: once
+ * the old ring is drained, follow it.  1 if we moved, 0 if it has not
+ * switched (yet), -EPROTO if it switched anywhere else.
+ */
+static int follow_tx_switch(struct xshm_chan *c, struct xshm_chan_end *e)
+{
+	struct xshm_chan_page *old = e->tx->data;
+	uint32_t untrusted_seg = __atomic_load_n(&old->switch_seg, __ATOMIC_ACQUIRE);
+	struct xshm_ring ring;
+
+	if (!untrusted_seg)
+		return 0;
+	uint64_t untrusted_at = old->switch_at;
+	if (untrusted_seg != e->tx_offer->id || untrusted_at != e->from.mine)
+		return -EPROTO;
+	uint32_t pages = e->tx_offer->pages - 1;
+	if (xshm_chan_ring_attach(&ring, e->tx_offer->data, pages, XSHM_RING_CONSUMER,
+				  c->flags & XSHM_CHAN_MESSAGE, c->max_msg))
+		return -EPROTO; /* the guest wrote nonsense into the new ring's indices already */
+	xshm_ring_detach(&e->from);
+	xshm_seg_drop(e->dev, e->tx);
+	e->tx = e->tx_offer;
+	e->tx_offer = NULL;
+	e->from = ring;
+	e->tx_pages = pages;
+	return 1;
+}
+
+/* Offer end i's guest a tx ring of `pages` (it switches on its next write). */
+static void offer_tx(struct xshm_host *h, struct xshm_chan *c, int i, uint32_t pages)
+{
+	struct xshm_chan_end *e = &c->end[i];
+	struct xshm_chan_page *old = e->tx->data, *hdr;
+	struct xshm_seg *seg;
+
+	if (xshm_seg_new(e->dev, pages + 1, XSHM_SEG_RING, &seg))
+		return;
+	hdr = seg->data;
+	xshm_chan_page_init(hdr, c->id + (uint32_t)i);
+	old->offer_dir_gref = seg->dir_refs[0];
+	old->offer_pages = pages;
+	__atomic_store_n(&old->offer_seg, seg->id, __ATOMIC_RELEASE);
+	e->tx_offer = seg;
+	DEVLOG(e->dev, LOG_DEBUG, "channel %u: offering a %u KiB tx ring", c->id + (uint32_t)i, pages * 4);
+	kick(e->dev);
+	(void)h;
+}
+
 /* Relay end i's tx into its peer's rx.  Returns the device at fault, if any. */
 static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
 {
@@ -362,6 +416,12 @@ static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
 
 	if (!a->dev || !a->tx)
 		return NULL;
+	if (c->sized && b->dev) {
+		/* A sender whose tx was over half full when we came: this direction is short. */
+		ssize_t fill = xshm_ring_available(&a->from);
+		if (fill >= 0 && (uint64_t)fill + frame_needed(&a->from) > a->from.size / 2)
+			xshm_rx_note(&b->sz, 0, 0, true);
+	}
 	for (int rearm = 0;;) {
 		bool ka, kb = false;
 		ssize_t n;
@@ -380,9 +440,9 @@ static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
 		if (b->dev && b->rx) {
 			ssize_t space = xshm_ring_space(&b->to);
 			uint64_t fill = space < 0 ? 0 : b->to.size - (uint64_t)space;
-			/* The sender had more than the rx could take: the rx was the bottleneck. */
-			bool full = n >= 0 && (size_t)n < RELAY_BUDGET - (moved - (size_t)n) &&
-				    xshm_ring_available(&a->from) > 0;
+			/* The sender had more than the rx could take (less than an eighth left): the
+			 * rx was the bottleneck.  A writer racing the splice alone does not count. */
+			bool full = (uint64_t)space < b->to.size / 8 && xshm_ring_available(&a->from) > 0;
 			xshm_rx_note(&b->sz, (uint64_t)n, fill, full);
 		}
 		if (moved >= RELAY_BUDGET || rearm == RELAY_REARMS) {
@@ -395,6 +455,17 @@ static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
 		}
 		/* Nothing moved: sleep until the sender writes or the receiver makes room. */
 		rearm++;
+		if (xshm_ring_available(&a->from) == 0 && a->tx_offer) {
+			int sw = follow_tx_switch(c, a);
+			if (sw < 0) {
+				offender = a->dev;
+				break;
+			}
+			if (sw) {
+				rearm = 0;
+				continue;
+			}
+		}
 		if (xshm_ring_available(&a->from) == 0) {
 			/* A sender that was busy a moment ago will write again: poll, don't ask for kicks. */
 			if (a->idle_polls < XSHM_RELAY_HOT_POLLS) {
@@ -467,9 +538,16 @@ static void size_rx(struct xshm_host *h, struct xshm_chan *c)
 			xshm_seg_drop(e->dev, e->old_rx);
 			e->old_rx = NULL;
 		}
+		/* One size per direction: the receiver's rx and the sender's tx grow and shrink
+		 * together (either alone would be held back by the other). */
+		struct xshm_chan_end *sender = &c->end[1 - i];
 		uint32_t next = xshm_rx_next_size(&e->sz, xshm_host_now(h), e->rx_pages, c->rx_min, c->rx_max);
 		if (next != e->rx_pages)
 			resize_rx(h, c, i, next);
+		/* The sender catches up one offer at a time (it moves on its next write). */
+		if (!sender->tx_offer && sender->dev && sender->tx && !sender->closing &&
+		    sender->tx_pages != e->rx_pages)
+			offer_tx(h, c, 1 - i, e->rx_pages);
 	}
 }
 

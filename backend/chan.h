@@ -47,6 +47,8 @@ struct xshm_chan_end {
 	uint64_t shown_ms, shown_bytes; /* what its XenStore node said last, and when */
 	uint32_t rx_pages;           /* its rx ring now (a sized channel resizes it) */
 	struct xshm_seg *old_rx;     /* a replaced rx ring the guest has not left yet */
+	uint32_t tx_pages;           /* its tx ring now */
+	struct xshm_seg *tx_offer;   /* a larger or smaller tx ring offered to the guest */
 	struct xshm_rx_sizing sz;     /* what the relay measured of its rx (dom0/policy.h) */
 };
 

@@ -109,6 +109,8 @@ uint32_t xshm_rx_next_size(struct xshm_rx_sizing *s, uint64_t now_ms, uint32_t p
 	}
 	if (s->settle) {
 		s->settle--; /* the guest moves over to the new ring in this window */
+	} else if (s->dwell) {
+		s->dwell--;
 	} else if (s->before_bps) {
 		/* The verdict on the last growth. */
 		if (bps * 100 < s->before_bps * (100 + XSHM_RX_GAIN_PCT)) {
@@ -134,8 +136,10 @@ uint32_t xshm_rx_next_size(struct xshm_rx_sizing *s, uint64_t now_ms, uint32_t p
 	}
 	if (next < min)
 		next = min;
-	if (next != pages)
+	if (next != pages) {
 		s->resizes++;
+		s->dwell = s->before_bps ? 0 : XSHM_RX_DWELL_WINDOWS; /* a growth is judged first */
+	}
 	new_window(s, now_ms);
 	return next;
 }

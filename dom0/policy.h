@@ -87,11 +87,13 @@ uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requeste
  *  - shrink (halve) after XSHM_RX_QUIET_WINDOWS windows in a row whose
  *    peak fill stayed under a quarter of the ring, which also lifts the
  *    ceiling (the load changed).
- * Hysteresis: growth needs a full ring, shrinking needs three quiet windows
- * under 25%, so a ring does not flap between two sizes.
+ * Hysteresis: growth needs a full ring, shrinking a second of quiet windows
+ * under 25%, and every change is kept XSHM_RX_DWELL_WINDOWS windows (a
+ * switch costs a grant and a mapping), so a ring does not flap.
  */
 #define XSHM_RX_WINDOW_MS 100u
-#define XSHM_RX_QUIET_WINDOWS 3u
+#define XSHM_RX_QUIET_WINDOWS 10u
+#define XSHM_RX_DWELL_WINDOWS 3u   /* windows a new size is kept before another change */
 #define XSHM_RX_GAIN_PCT 5u
 #define XSHM_RX_CEILING_WINDOWS 20u
 
@@ -100,6 +102,7 @@ struct xshm_rx_sizing {
 	unsigned int full, quiet;
 	uint64_t before_bps;             /* throughput before the growth under test, 0 if none */
 	unsigned int settle;             /* windows to skip before judging a growth */
+	unsigned int dwell;              /* windows before another change is allowed */
 	uint32_t ceiling;                /* 0, or a size growth is known not to pay beyond */
 	unsigned int ceiling_age;        /* windows since the ceiling was set */
 	uint32_t resizes;

@@ -25,7 +25,7 @@ struct mempipe {
 	uint32_t id;            /* listener id, or this end's channel id */
 	bool listener, message, nonblock;
 	int timeout_ms;
-	uint32_t peer_domid, max_msg, tx_pages, rx_pages, resizes;
+	uint32_t peer_domid, max_msg, tx_pages, rx_pages, resizes, tx_resizes;
 	struct shm_seg tx_seg, rx_seg;
 	struct xshm_ring tx, rx;
 	bool attached;
@@ -285,6 +285,25 @@ static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, int
 	return shm_wait(p->s, left);
 }
 
+/* Map a ring segment xenshmd announced and attach one end to it; nothing is kept on failure. */
+static int map_ring(struct mempipe *p, uint32_t seg, uint32_t dir, uint32_t pages, enum xshm_ring_role role,
+		    struct shm_seg *out, struct xshm_ring *ring)
+{
+	int rc;
+
+	if (!pages || pages > XSHM_CHAN_RING_PAGES_MAX)
+		return -EPROTO;
+	memset(out, 0, sizeof(*out));
+	rc = shm_map_seg(p->s, seg, dir, pages + 1, out);
+	if (!rc && ((struct xshm_chan_page *)out->data)->magic != XSHM_CHAN_PAGE_MAGIC)
+		rc = -EPROTO;
+	if (!rc)
+		rc = xshm_chan_ring_attach(ring, out->data, pages, role, p->message, p->max_msg);
+	if (rc)
+		shm_unmap_seg(p->s, out);
+	return rc;
+}
+
 /*
  * xenshmd replaced our rx ring (a sized channel): once the old one is
  * drained, map the new one and go on there.  1 if we moved, 0 if there is
@@ -294,7 +313,7 @@ static int follow_switch(struct mempipe *p)
 {
 	struct xshm_chan_page *old = (struct xshm_chan_page *)p->rx_seg.data;
 	uint32_t seg = __atomic_load_n(&old->switch_seg, __ATOMIC_ACQUIRE);
-	struct shm_seg next = { 0 };
+	struct shm_seg next;
 	struct xshm_ring ring;
 	int rc;
 
@@ -303,17 +322,11 @@ static int follow_switch(struct mempipe *p)
 	/* Each field read once; dom0 is trusted little more than a peer. */
 	uint64_t at = old->switch_at;
 	uint32_t dir = old->switch_dir_gref, pages = old->switch_pages;
-	if (at != p->rx.mine || xshm_ring_available(&p->rx) != 0 || !pages || pages > XSHM_CHAN_RING_PAGES_MAX)
+	if (at != p->rx.mine || xshm_ring_available(&p->rx) != 0)
 		return -EPROTO;
-	rc = shm_map_seg(p->s, seg, dir, pages + 1, &next);
-	if (!rc && ((struct xshm_chan_page *)next.data)->magic != XSHM_CHAN_PAGE_MAGIC)
-		rc = -EPROTO;
-	if (!rc)
-		rc = xshm_chan_ring_attach(&ring, next.data, pages, XSHM_RING_CONSUMER, p->message, p->max_msg);
-	if (rc) {
-		shm_unmap_seg(p->s, &next);
+	rc = map_ring(p, seg, dir, pages, XSHM_RING_CONSUMER, &next, &ring);
+	if (rc)
 		return rc;
-	}
 	xshm_ring_detach(&p->rx);
 	shm_unmap_seg(p->s, &p->rx_seg);
 	p->rx = ring;
@@ -328,6 +341,38 @@ static int follow_switch(struct mempipe *p)
 static void kick(struct mempipe *p)
 {
 	shm_notify(p->s);
+}
+
+/*
+ * xenshmd offers a new tx ring (a sized channel): move to it now.  Everything
+ * written so far is published in the old ring, which xenshmd drains before
+ * it follows.  1 if we moved, 0 if no offer, a negative errno if the offer
+ * is malformed.
+ */
+static int take_tx_offer(struct mempipe *p)
+{
+	struct xshm_chan_page *old = (struct xshm_chan_page *)p->tx_seg.data;
+	uint32_t seg = __atomic_load_n(&old->offer_seg, __ATOMIC_ACQUIRE);
+	struct shm_seg next;
+	struct xshm_ring ring;
+	int rc;
+
+	if (!seg)
+		return 0;
+	uint32_t pages = old->offer_pages; /* read once */
+	rc = map_ring(p, seg, old->offer_dir_gref, pages, XSHM_RING_PRODUCER, &next, &ring);
+	if (rc)
+		return rc;
+	old->switch_at = p->tx.mine;
+	__atomic_store_n(&old->switch_seg, seg, __ATOMIC_RELEASE);
+	xshm_ring_detach(&p->tx);
+	shm_unmap_seg(p->s, &p->tx_seg);
+	p->tx = ring;
+	p->tx_seg = next;
+	p->tx_pages = pages;
+	p->tx_resizes++;
+	kick(p);
+	return 1;
 }
 
 static bool usable(const struct mempipe *p)
@@ -346,6 +391,8 @@ ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len)
 	deadline = deadline_after(p->timeout_ms);
 	while (done < len) {
 		int rc = peer_state(p);
+		if (!rc)
+			rc = take_tx_offer(p) < 0 ? -EPROTO : 0;
 		if (rc)
 			return done ? (ssize_t)done : rc;
 		bool notify;
@@ -417,6 +464,8 @@ int mempipe_send(struct mempipe *p, const void *msg, size_t len)
 	deadline = deadline_after(p->timeout_ms);
 	for (;;) {
 		int rc = peer_state(p);
+		if (!rc)
+			rc = take_tx_offer(p) < 0 ? -EPROTO : 0;
 		if (rc)
 			return rc;
 		bool notify;
@@ -507,6 +556,7 @@ int mempipe_stats(struct mempipe *p, struct mempipe_stats *out)
 	out->tx_ring_bytes = (size_t)p->tx_pages * 4096;
 	out->rx_ring_bytes = (size_t)p->rx_pages * 4096;
 	out->rx_resizes = p->resizes;
+	out->tx_resizes = p->tx_resizes;
 	return 0;
 }
 

@@ -45,7 +45,7 @@ for s in $(echo "$SIZES" | tr ',' ' '); do
     metric "tcp_rtt_us.$s" "${t#* }"
 done
 # The relay gave everything back when the channel closed.
-guest_exec g1 'kill %1 2>/dev/null; pkill mempipe-bench; true'
+guest_exec g1 'kill $(pidof mempipe-bench) 2>/dev/null; true'
 for i in $(seq 50); do [ "$(xenstore-read /tool/xenshm/used-kb)" -le 16 ] 2>/dev/null && break; sleep 0.2; done
 echo "pool use after the run: $(xenstore-read /tool/xenshm/used-kb) KiB"
 echo "$MP$ST" | grep -q "check BAD" && fail "a MemPipe stream arrived corrupt"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# xenlab: known-failure guest processes holding xenshm mappings get their own memory corrupted on this emulated host (docs/xenlab.md "Open problem"): checksums may come back wrong
 # SPDX-License-Identifier: GPL-2.0-only
 # Unmodified TCP programs over MemPipe: tcpblast (checksummed) and busybox nc run between two
 # guests through `mempipe forward` (client side) and `mempipe expose` (server side); with the
@@ -25,7 +26,7 @@ blast() {  # blast PORT: tcpblast recv in g1, send from g2 through the forward; 
     expect_eq "$(echo "$RECV" | cut -d' ' -f2)" "$BYTES" "bytes received"
 }
 
-guest_exec g1 "mempipe expose blast 127.0.0.1:5555 > /tmp/expose.log 2>&1 &" || fail "expose"
+guest_exec g1 "mempipe expose blast 127.0.0.1:5555 > /tmp/expose.log 2>&1 & echo \$! > /tmp/expose.pid" || fail "expose"
 guest_exec g2 "mempipe forward 6000 $D1 blast --fallback $A:5555 > /tmp/fwd.log 2>&1 &" || fail "forward"
 sleep 1
 blast 6000
@@ -44,7 +45,7 @@ expect_eq "$GOT" "from-g1" "nc reply through MemPipe"
 expect_eq "$(guest_exec g1 'sleep 1; cat /tmp/nc.out')" "from-g2" "nc request through MemPipe"
 
 # The listener goes away: the same forward falls back to the network, no byte lost.
-guest_exec g1 "pkill -f 'mempipe expose blast'; true"
+guest_exec g1 'kill $(cat /tmp/expose.pid)' || fail "stopping the expose"
 sleep 1
 blast 6000
 guest_exec g2 grep "goes over TCP" /tmp/fwd.log || fail "the fallback was not taken"

@@ -460,7 +460,7 @@ START_TEST(sized_rings_follow_the_load_without_losing_a_byte)
 	pair_open(&p, &sized);
 	ck_assert_int_eq(mempipe_stats(p.a, &st), 0);
 	ck_assert_uint_eq(st.rx_ring_bytes, XSHM_CHAN_RX_PAGES_MIN * 4096);
-	ck_assert_uint_eq(st.tx_ring_bytes, XSHM_CHAN_TX_PAGES_DYNAMIC * 4096);
+	ck_assert_uint_eq(st.tx_ring_bytes, XSHM_CHAN_RX_PAGES_MIN * 4096);
 	struct clock_runner clock = { .h = &p.h };
 	pthread_create(&ck, NULL, run_clock, &clock);
 	/* 24 MiB through rings that are replaced while the bytes flow: every byte, in order. */
@@ -487,6 +487,10 @@ START_TEST(sized_rings_follow_the_load_without_losing_a_byte)
 	ck_assert_int_eq(mempipe_stats(p.a, &st), 0);
 	ck_assert_uint_ge(st.rx_resizes, 1);
 	ck_assert_uint_gt(peak_rx, XSHM_CHAN_RX_PAGES_MIN * 4096);
+	/* The writer's tx ring followed the reader's rx: offered and taken while writing. */
+	struct mempipe_stats wst;
+	ck_assert_int_eq(mempipe_stats(p.b, &wst), 0);
+	ck_assert_uint_ge(wst.tx_resizes, 1);
 	/* Idle now: the ring shrinks back to its minimum (the reader follows on its next read). */
 	mempipe_set_nonblock(p.a, true);
 	uint8_t one;

@@ -138,17 +138,20 @@ START_TEST(rx_shrinks_after_quiet_windows_only)
 	struct xshm_rx_sizing s = { .start_ms = 1, .ceiling = 64 };
 	uint64_t now = 1;
 
-	/* Two quiet windows are not enough; a busy one in between restarts the count. */
-	ck_assert_uint_eq(window(&s, &now, 256, 1000, 4096, false), 256);
-	ck_assert_uint_eq(window(&s, &now, 256, 1000, 4096, false), 256);
+	/* Quiet windows shrink the ring only in a row; a busy one in between restarts the count. */
+	for (unsigned int i = 0; i + 1 < XSHM_RX_QUIET_WINDOWS; i++)
+		ck_assert_uint_eq(window(&s, &now, 256, 1000, 4096, false), 256);
 	ck_assert_uint_eq(window(&s, &now, 256, 1 << 20, 600 << 10, false), 256);
-	ck_assert_uint_eq(window(&s, &now, 256, 1000, 4096, false), 256);
-	ck_assert_uint_eq(window(&s, &now, 256, 1000, 4096, false), 256);
-	ck_assert_uint_eq(window(&s, &now, 256, 0, 0, false), 128); /* third quiet window */
+	for (unsigned int i = 0; i + 1 < XSHM_RX_QUIET_WINDOWS; i++)
+		ck_assert_uint_eq(window(&s, &now, 256, 1000, 4096, false), 256);
+	ck_assert_uint_eq(window(&s, &now, 256, 0, 0, false), 128); /* the last quiet window */
 	ck_assert_uint_eq(s.ceiling, 0);                                /* the load changed */
+	/* A new size is kept a while, even if still quiet. */
+	for (unsigned int i = 0; i < XSHM_RX_DWELL_WINDOWS; i++)
+		ck_assert_uint_eq(window(&s, &now, 128, 0, 0, false), 128);
 	/* Down to the minimum and no further. */
 	uint32_t pages = 128;
-	for (int i = 0; i < 30; i++)
+	for (int i = 0; i < 100; i++)
 		pages = window(&s, &now, pages, 0, 0, false);
 	ck_assert_uint_eq(pages, 16);
 	/* Windows are timed: nothing is decided before one ends. */

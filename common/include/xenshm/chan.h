@@ -33,6 +33,11 @@ enum xshm_peer_state {
  * switch_dir_gref), unmaps this one, sets `attached` in the new one's
  * header and goes on there from index 0.  Until `attached` is set the
  * producer keeps the old ring and does not switch again.
+ *
+ * A tx ring is the guest's to replace, so xenshmd offers one (offer_*);
+ * the guest switches on its next write exactly as above, naming the offered
+ * segment in switch_seg; xenshmd follows once it has drained the old ring
+ * and refuses any other segment.
  */
 struct xshm_chan_page {
 	struct xshm_ring_shared ring;
@@ -45,7 +50,12 @@ struct xshm_chan_page {
 	uint32_t switch_dir_gref;
 	uint32_t switch_pages;
 	uint32_t attached;    /* the consumer maps this ring now (it may be switched again) */
-	uint8_t pad[4096 - sizeof(struct xshm_ring_shared) - 40];
+	/* tx segment: xenshmd offers a replacement; the guest switches to it as above. */
+	uint32_t offer_seg;   /* 0, or the segment to move to; written last */
+	uint32_t offer_dir_gref;
+	uint32_t offer_pages;
+	uint32_t offer_reserved;
+	uint8_t pad[4096 - sizeof(struct xshm_ring_shared) - 56];
 };
 
 /* Make a fresh segment's header (the host does, before the guest sees it). */

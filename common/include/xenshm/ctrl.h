@@ -94,9 +94,8 @@ struct xshm_ctrl_stats_req { uint32_t reserved[2]; };
 #define XSHM_CHAN_MESSAGE (1u << 1)
 #define XSHM_CHAN_SIZED   (1u << 2)  /* info only: xenshmd sizes the rx rings with the load */
 #define XSHM_CHAN_FLAGS_ALL (XSHM_CHAN_LISTEN | XSHM_CHAN_MESSAGE)
-#define XSHM_CHAN_TX_PAGES_DYNAMIC 64u     /* a sized channel's tx rings: 256 KiB */
-#define XSHM_CHAN_RX_PAGES_MIN 16u         /* its rx rings: from 64 KiB ... */
-#define XSHM_CHAN_RX_PAGES_MAX 1024u       /* ... to 4 MiB */
+#define XSHM_CHAN_RX_PAGES_MIN 16u         /* a sized channel's rings: from 64 KiB ... */
+#define XSHM_CHAN_RX_PAGES_MAX 1024u       /* ... to 4 MiB, each */
 #define XSHM_CHAN_RING_PAGES_MAX (1u << 16) /* 256 MiB each way */
 #define XSHM_CHAN_MSG_MAX (1u << 30)
 

@@ -47,8 +47,8 @@ struct mempipe_opts {
 	bool nonblock;      /* operations return -EAGAIN instead of waiting */
 	uint32_t max_msg;   /* message mode: largest message; 0 = as large as the ring allows */
 	size_t ring_bytes;  /* fixed rings of this size (rounded up to pages); 0 = the listener's
-			     * choice, and if it has none, rings sized with the load (rx from
-			     * 64 KiB to 4 MiB as throughput needs, tx 256 KiB) */
+			     * choice, and if it has none, rings sized with the load (each
+			     * from 64 KiB to 4 MiB as throughput needs) */
 };
 
 /* Names: 1-63 of [A-Za-z0-9._-].  A listener of this domain per name; EADDRINUSE if taken. */
@@ -76,7 +76,7 @@ struct mempipe_stats {
 	uint64_t bytes_written, bytes_read;  /* payload, by this end */
 	size_t tx_ring_bytes, rx_ring_bytes; /* now */
 	size_t rx_fill_bytes;                /* waiting to be read now */
-	uint32_t rx_resizes;                 /* rx rings replaced by xenshmd so far */
+	uint32_t rx_resizes, tx_resizes;     /* rings replaced so far (a sized channel) */
 };
 int mempipe_stats(struct mempipe *p, struct mempipe_stats *out);
 
