@@ -33,7 +33,7 @@ static const char *const usage_text =
 static const char *const cmd_help[][2] = {
 	{ "status", "xenshm status [--json]\n  Host budget, pages in use and free, the reclaim knobs, and a row per device.\n" },
 	{ "list", "xenshm list [--json]\n  A row per device: domain, device, state, quota, use, segments, reclaim notice.\n" },
-	{ "show", "xenshm show DOM [--json]\n  The guest's devices: XenStore keys, segments, reclaim notice, error node.\n" },
+	{ "show", "xenshm show DOM [--json]\n  The guest's devices: XenStore keys, segments, reclaim notice, error node, MemPipe channels\n  (peer, name, tx/rx ring KiB, bytes sent/received, ring resizes, rx utilisation %).\n" },
 	{ "attach", "xenshm attach DOM [--quota SIZE] [--devices N]\n  Create N devices (default 1; one per guest process using libxenshm at a time),\n  each with the quota SIZE (default 64M), as libxl creates devices.\n" },
 	{ "detach", "xenshm detach DOM\n  Remove the guest's devices the way libxl does (online=0, Closing, wait for Closed).\n" },
 	{ "set", "xenshm set [DOM] KEY=VALUE...\n  Host keys: budget=SIZE, reclaim-deadline-ms=100..600000, reclaim-interval-ms=0..3600000,\n  accept-pct=50..100.  With DOM: quota=SIZE (every device of the guest).\n  Values are checked here and again by xenshmd, which applies them at once.\n" },
@@ -134,6 +134,10 @@ struct dev_row {
 	unsigned long long used_kb;
 	unsigned int segments;
 	char *reclaim, *error;
+	/* MemPipe channel ends and listeners (schema: be-channel). */
+	uint32_t chan_ids[32];
+	char *chans[32];
+	unsigned int nchans;
 };
 
 static void row_fill(struct xo *x, xo_domid_t domid, uint32_t devid, struct dev_row *r)
@@ -165,12 +169,21 @@ static void row_fill(struct xo *x, xo_domid_t domid, uint32_t devid, struct dev_
 			r->used_kb += ((unsigned long long)pages + xshm_segdir_pages(pages)) * 4;
 		free(v);
 	}
+	xsp_be_dir(path, sizeof(path), domid, devid);
+	strncat(path, "/channel", sizeof(path) - strlen(path) - 1);
+	r->nchans = numbered_children(x, path, r->chan_ids, 32);
+	for (unsigned int i = 0; i < r->nchans; i++) {
+		xsp_be_channel(path, sizeof(path), domid, devid, r->chan_ids[i]);
+		r->chans[i] = read_or_null(x, path);
+	}
 }
 
 static void row_free(struct dev_row *r)
 {
 	free(r->reclaim);
 	free(r->error);
+	for (unsigned int i = 0; i < r->nchans; i++)
+		free(r->chans[i]);
 }
 
 static const char *state_name(long long st)
@@ -207,7 +220,13 @@ static void row_json(FILE *out, const struct dev_row *r)
 	json_str(out, r->reclaim);
 	fputs(",\"error\":", out);
 	json_str(out, r->error);
-	fputc('}', out);
+	fputs(",\"channels\":[", out);
+	for (unsigned int i = 0; i < r->nchans; i++) {
+		fprintf(out, "%s{\"id\":%u,\"info\":", i ? "," : "", r->chan_ids[i]);
+		json_str(out, r->chans[i]);
+		fputc('}', out);
+	}
+	fputs("]}", out);
 }
 
 static void row_header(FILE *out)
@@ -357,6 +376,9 @@ static int cmd_show(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE 
 		fprintf(out, "  reclaim         %s\n", rows[i].reclaim ? rows[i].reclaim : "none in flight");
 		if (rows[i].error)
 			fprintf(out, "  error           %s\n", rows[i].error);
+		/* "PEER NAME TX-KB RX-KB SENT RECEIVED RESIZES UTIL%" or "listen NAME" */
+		for (unsigned int c = 0; c < rows[i].nchans; c++)
+			fprintf(out, "  channel %-7u %s\n", rows[i].chan_ids[c], rows[i].chans[c] ? rows[i].chans[c] : "?");
 		free(fe);
 		free(ring);
 		free(port);

@@ -107,6 +107,18 @@ static void ring_seeds(const char *dir)
 	put(dir, "ring", "message", message, sizeof(message));
 }
 
+static void splice_seeds(const char *dir)
+{
+	/* flags (mode, chunks), then ops: 0 prod(8), 1 scribble(chunk, offset, byte), 2 splice(max 2), 3 discard, 4 read */
+	static const uint8_t stream[] = { 0x0e, 0, 100, 0, 0, 0, 0, 0, 0, 0, 2, 200, 0, 4, 2, 200, 0,
+					  0, 44, 1, 0, 0, 0, 0, 0, 0, 2, 255, 0, 4, 3, 10, 0 };
+	/* One message of 4 bytes: header {len 4, magic "ZM", 0} written byte by byte, prod = 16. */
+	static const uint8_t message[] = { 0x0f, 1, 0, 0, 4, 1, 0, 4, 0x5a, 1, 0, 5, 0x4d, 0, 16, 0, 0, 0,
+					   0, 0, 0, 0, 2, 64, 0, 4, 1, 0, 0, 0xff, 2, 64, 0 };
+	put(dir, "splice", "stream", stream, sizeof(stream));
+	put(dir, "splice", "message", message, sizeof(message));
+}
+
 static void xsvalue_seeds(const char *dir)
 {
 	static const char *const values[] = { "0", "4", "4096", "65536", "1099511627776", "007", "-1",
@@ -128,6 +140,7 @@ int main(int argc, char **argv)
 	ctrl_seeds(argv[1]);
 	segdir_seeds(argv[1]);
 	ring_seeds(argv[1]);
+	splice_seeds(argv[1]);
 	xsvalue_seeds(argv[1]);
 	return 0;
 }

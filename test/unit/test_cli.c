@@ -9,6 +9,7 @@
 
 #include "../../tools/cli.h"
 #include "xenshm/xspaths.h"
+#include "xenshm/mempipe.h"
 #include "daemon_env.h"
 #include "tests.h"
 
@@ -97,11 +98,24 @@ START_TEST(attach_list_show_detach)
 	r = cli(&h, "list", "--json", (char *)NULL);
 	ck_assert_int_eq(r->rc, 0);
 	snprintf(want, sizeof(want), "{\"domid\":%u,\"name\":\"g1\",\"devid\":0,\"state\":4,\"state_name\":\"connected\","
-		 "\"quota_kb\":4096,\"used_kb\":12,\"segments\":1,\"reclaim\":null,\"error\":null}", h.g1);
+		 "\"quota_kb\":4096,\"used_kb\":12,\"segments\":1,\"reclaim\":null,\"error\":null,\"channels\":[]}",
+		 h.g1);
 	ck_assert_msg(strstr(r->out, want), "no '%s' in\n%s", want, r->out);
 	r = cli(&h, "show", "g1", (char *)NULL);
 	ck_assert_int_eq(r->rc, 0);
 	ck_assert_msg(strstr(r->out, "in use          12 KiB in 1 segments"), "%s", r->out);
+	/* MemPipe channels show up on the device that holds them. */
+	struct shm *s2 = shm_open_xo(h.x2, 0, &fast);
+	ck_assert_ptr_nonnull(s2);
+	struct mempipe *l = mempipe_listen(s2, "chat", NULL);
+	ck_assert_ptr_nonnull(l);
+	r = cli(&h, "show", "g2", (char *)NULL);
+	ck_assert_int_eq(r->rc, 0);
+	ck_assert_msg(strstr(r->out, "  channel 1       listen chat\n"), "%s", r->out);
+	r = cli(&h, "show", "g2", "--json", (char *)NULL);
+	ck_assert_msg(strstr(r->out, "\"channels\":[{\"id\":1,\"info\":\"listen chat\"}]"), "%s", r->out);
+	mempipe_close(l);
+	shm_exit(s2);
 	r = cli(&h, "show", "nosuch", (char *)NULL);
 	ck_assert_int_eq(r->rc, XSHM_CLI_NOTFOUND);
 	ck_assert_msg(strstr(r->err, "no domain 'nosuch'"), "%s", r->err);

@@ -56,7 +56,9 @@ struct shm_stats {
  *   EDQUOT     over this device's quota (or a reclaim notice is overdue)
  *   ENOSPC     the host pool is short (after waiting up to the timeout for
  *              other guests to give memory back)
- *   EINVAL     size is 0 or larger than a segment (1 GiB)
+ *   EINVAL     size is larger than a segment (1 GiB)
+ * A size of 0 connects without taking memory (for MemPipe channels,
+ * xenshm/mempipe.h); shm_resize can add memory later.
  *   EPROTO     xenshmd's answers were malformed;  ECONNRESET  xenshmd went away
  */
 struct shm *shm_init(size_t size);
