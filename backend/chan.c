@@ -50,7 +50,7 @@ static struct xshm_chan *find_end(struct xshm_host *h, const struct xshm_dev *de
 }
 
 /* The admin's view: backend/xenshm/<domid>/<devid>/channel/<id> (schema: be-channel). */
-static void show(struct xshm_dev *dev, uint32_t id, const char *fmt_value, bool remove)
+static void show(struct xshm_dev *dev, uint32_t id, const char *value, bool remove)
 {
 	char path[XSP_MAX];
 
@@ -59,7 +59,7 @@ static void show(struct xshm_dev *dev, uint32_t id, const char *fmt_value, bool 
 	if (remove)
 		dev->h->x->ops->xs_rm(dev->h->x, XO_TXN_NONE, path);
 	else if (dev->rings_attached) /* never recreate a dir the toolstack removed */
-		xo_write_str(dev->h->x, XO_TXN_NONE, path, fmt_value);
+		xo_write_str(dev->h->x, XO_TXN_NONE, path, value);
 }
 
 static void show_end(struct xshm_host *h, struct xshm_chan *c, int i)

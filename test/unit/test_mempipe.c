@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../dom0/policy.h"
 #include "../../frontend/shm_private.h"
 #include "xenshm/chan.h"
 #include "xenshm/ctrl.h"
@@ -506,6 +507,65 @@ START_TEST(sized_rings_follow_the_load_without_losing_a_byte)
 }
 END_TEST
 
+/* A sender offered a new tx ring that "switches" to some other segment is cut off. */
+START_TEST(tx_switch_to_a_foreign_segment_disconnects)
+{
+	struct host h;
+	struct mempipe_opts sized = { .timeout_ms = 3000 };
+
+	host_init(&h, true);
+	struct shm *s1 = shm_open_xo(h.x1, 0, &fast), *s2 = shm_open_xo(h.x2, 0, &fast);
+	struct mempipe *l = mempipe_listen(s1, "victim", &sized);
+	ck_assert_ptr_nonnull(l);
+	/* g2 connects by hand (sized rings) and fills its tx while g1 does not read. */
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp;
+	strcpy(req.u.chan_open.name, "victim");
+	req.u.chan_open.peer_domid = h.g1;
+	ck_assert_int_eq(shm_rpc(s2, &req, &rsp), 0);
+	ck_assert_int_eq(rsp.u.rsp_chan_open.status, 0);
+	const struct xshm_ctrl_chan_info *ci = &rsp.u.rsp_chan_open.chan;
+	struct mempipe *a = mempipe_accept(l);
+	ck_assert_ptr_nonnull(a);
+	struct shm_seg tx = { 0 };
+	struct xshm_ring ring;
+	ck_assert_int_eq(shm_map_seg(s2, ci->tx_seg, ci->tx_dir_gref, ci->tx_pages + 1, &tx), 0);
+	ck_assert_int_eq(xshm_chan_ring_attach(&ring, tx.data, ci->tx_pages, XSHM_RING_PRODUCER, false, 0), 0);
+	struct xshm_chan_page *hdr = (struct xshm_chan_page *)tx.data;
+	uint8_t junk[4096] = { 0 };
+	bool n;
+	/* Fill both rings, let sizing windows pass, until xenshmd offers g2 a larger tx. */
+	for (int i = 0; i < 300 && !__atomic_load_n(&hdr->offer_seg, __ATOMIC_ACQUIRE); i++) {
+		while (xshm_ring_write(&ring, junk, sizeof(junk), &n) > 0)
+			;
+		shm_notify(s2);
+		host_advance(&h, XSHM_RX_WINDOW_MS);
+		usleep(10000);
+	}
+	ck_assert_uint_ne(__atomic_load_n(&hdr->offer_seg, __ATOMIC_ACQUIRE), 0);
+	/* g2 claims to have moved to a segment it was never offered. */
+	hdr->switch_at = ring.mine;
+	__atomic_store_n(&hdr->switch_seg, hdr->offer_seg + 100, __ATOMIC_RELEASE);
+	shm_notify(s2);
+	/* g1 drains what was sent; once the old ring is empty the relay checks the switch. */
+	mempipe_set_nonblock(a, true);
+	uint8_t buf[65536];
+	for (int i = 0; i < 300 && !wait_be_state(&h, h.g2, "6"); i++)
+		mempipe_read(a, buf, sizeof(buf));
+	ck_assert(wait_be_state(&h, h.g2, "6"));
+	char *err = read_be(&h, h.g2, xsp_be_error);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_nonnull(strstr(err, "channel ring corrupt"));
+	free(err);
+	xshm_ring_detach(&ring);
+	shm_unmap_seg(s2, &tx);
+	mempipe_close(a);
+	mempipe_close(l);
+	shm_exit(s2);
+	shm_exit(s1);
+	host_fini(&h);
+}
+END_TEST
+
 Suite *mempipe_suite(void)
 {
 	Suite *s = suite_create("mempipe");
@@ -520,6 +580,7 @@ Suite *mempipe_suite(void)
 	tcase_add_test(tc, peer_death_is_a_reset);
 	tcase_add_test(tc, lying_ring_index_disconnects_the_liar);
 	tcase_add_test(tc, sized_rings_follow_the_load_without_losing_a_byte);
+	tcase_add_test(tc, tx_switch_to_a_foreign_segment_disconnects);
 	suite_add_tcase(s, tc);
 	return s;
 }
