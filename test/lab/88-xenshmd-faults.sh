@@ -31,7 +31,7 @@ kill -0 $XD || fail "xenshmd died"
 # g1 (reconnected: it starts over at Initialising) holds 4 MiB and is destroyed.
 guest_exec g1 "xenstore-write /local/domain/$D1/device/xenshm/0/state 6"
 guest_exec g1 'xenshm-probe alloc 4096 --hold 600 > /tmp/p.out 2>&1 &'
-wait_used -ge 4100 || fail "g1's 4 MiB never showed: $(used) KiB"
+wait_used -ge 4100 || fail "g1's 4 MiB never showed: $(used) KiB; probe: $(guest_exec g1 cat /tmp/p.out)"
 HELD=$(active_grants 0)
 echo "dom0 grants mapped while g1 holds 4 MiB: $HELD"
 [ "$HELD" -ge 1024 ] || fail "Xen counts $HELD mapped grants for a 4 MiB segment"
@@ -45,7 +45,7 @@ xenstore-exists "/local/domain/0/backend/xenshm/$D1" && fail "backend dir of the
 # kill -9 while g2 holds 4 MiB: its mappings stay (Xen still counts them); a new xenshmd sends
 # the device round Closed; when the probe ends it gives everything back, and g2 reconnects.
 guest_exec g2 'xenshm-probe alloc 4096 --hold 20 > /tmp/p.out 2>&1 &'
-wait_used -ge 4100 || fail "g2's 4 MiB never showed: $(used) KiB"
+wait_used -ge 4100 || fail "g2's 4 MiB never showed: $(used) KiB; probe: $(guest_exec g2 cat /tmp/p.out)"
 kill -9 $XD
 wait $XD 2>/dev/null
 HELD=$(active_grants 0)
