@@ -112,8 +112,10 @@ uint32_t xshm_rx_next_size(struct xshm_rx_sizing *s, uint64_t now_ms, uint32_t p
 	} else if (s->dwell) {
 		s->dwell--;
 	} else if (s->before_bps) {
-		/* The verdict on the last growth. */
-		if (bps * 100 < s->before_bps * (100 + XSHM_RX_GAIN_PCT)) {
+		/* The verdict on the last growth: a ring that still fills without moving more is not
+		 * the bottleneck (the receiver is): memory does not help.  One that no longer fills
+		 * has what it needs. */
+		if (s->full && bps * 100 < s->before_bps * (100 + XSHM_RX_GAIN_PCT)) {
 			s->ceiling = pages / 2;
 			s->ceiling_age = 0;
 			next = pages / 2;

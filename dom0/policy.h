@@ -80,10 +80,11 @@ uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requeste
  * Sizing a MemPipe rx ring (the relay fills it, one guest drains it).  The
  * relay notes every pass; once per window the policy picks the next size:
  *  - grow (double) when the relay had more than the ring could take,
- *    unless an earlier growth from this size bought less than
- *    XSHM_RX_GAIN_PCT more throughput (judged on the window after the one
- *    the switch happened in; then the ring goes back and stays below that
- *    ceiling for XSHM_RX_CEILING_WINDOWS: more memory no longer helps);
+ *    unless an earlier growth from this size left the ring as full with
+ *    less than XSHM_RX_GAIN_PCT more throughput (judged on the window after
+ *    the one the switch happened in; then the receiver, not the ring, is
+ *    the bottleneck: the ring goes back and stays below that ceiling for
+ *    XSHM_RX_CEILING_WINDOWS, since more memory no longer helps);
  *  - shrink (halve) after XSHM_RX_QUIET_WINDOWS windows in a row whose
  *    peak fill stayed under a quarter of the ring, which also lifts the
  *    ceiling (the load changed).
