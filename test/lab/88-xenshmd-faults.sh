@@ -44,18 +44,35 @@ xenstore-exists "/local/domain/0/backend/xenshm/$D1" && fail "backend dir of the
 
 # kill -9 while g2 holds 4 MiB: its mappings stay (Xen still counts them); a new xenshmd sends
 # the device round Closed; when the probe ends it gives everything back, and g2 reconnects.
-guest_exec g2 'xenshm-probe alloc 4096 --hold 20 > /tmp/p.out 2>&1 &'
-wait_used -ge 4100 || fail "g2's 4 MiB never showed: $(used) KiB; probe: $(guest_exec g2 cat /tmp/p.out)"
-kill -9 $XD
-wait $XD 2>/dev/null
-HELD=$(active_grants 0)
-echo "dom0 grants g2 still maps after kill -9 xenshmd: $HELD"
-[ "$HELD" -ge 1024 ] || fail "g2 lost its mappings with xenshmd ($HELD)"
-start_xenshmd
-for i in $(seq 100); do [ "$(xenstore-read /local/domain/0/backend/xenshm/$D2/0/state)" = 6 ] && break; sleep 0.2; done
-expect_eq "$(xenstore-read /local/domain/0/backend/xenshm/$D2/0/state)" 6 "backend state after the restart"
-for i in $(seq 150); do guest_exec g2 cat /tmp/p.out | grep -q exit_ms && break; sleep 0.5; done
-guest_exec g2 cat /tmp/p.out | grep -q exit_ms || fail "g2's probe never finished"
+# Returns 2 when the probe did not get its memory or did not finish.
+kill_restart() {
+    # glibc's abort message to stderr (not the console), and how the probe ended.
+    guest_exec g2 '(LIBC_FATAL_STDERR_=1 xenshm-probe alloc 4096 --hold 20; echo "probe status $?") > /tmp/p.out 2>&1 &'
+    wait_used -ge 4100 || return 2
+    kill -9 $XD
+    wait $XD 2>/dev/null
+    HELD=$(active_grants 0)
+    echo "dom0 grants g2 still maps after kill -9 xenshmd: $HELD"
+    [ "$HELD" -ge 1024 ] || fail "g2 lost its mappings with xenshmd ($HELD)"
+    start_xenshmd
+    for i in $(seq 100); do [ "$(xenstore-read /local/domain/0/backend/xenshm/$D2/0/state)" = 6 ] && break; sleep 0.2; done
+    expect_eq "$(xenstore-read /local/domain/0/backend/xenshm/$D2/0/state)" 6 "backend state after the restart"
+    for i in $(seq 150); do guest_exec g2 cat /tmp/p.out | grep -q exit_ms && break; sleep 0.5; done
+    guest_exec g2 cat /tmp/p.out | grep -q exit_ms || return 2
+}
+if ! kill_restart; then
+    PROBE=$(guest_exec g2 cat /tmp/p.out)
+    # The open problem (docs/xenlab.md): on this emulated host a guest process holding grant
+    # mappings sometimes has its own heap corrupted and glibc aborts it.  That is not what this
+    # test measures (Xen's grant counts), so that one signature, and only it, earns one retry.
+    echo "$PROBE" | grep -qE "malloc\(\): corrupted|probe status (134|139)" ||
+        fail "g2's probe did not get its memory or never finished: $(used) KiB; probe: $PROBE"
+    echo "PLATFORM FAULT (docs/xenlab.md, open problem): g2's probe died: $PROBE; once more"
+    metric platform_fault_retries 1
+    kill -0 $XD 2>/dev/null || start_xenshmd
+    wait_used = 0 || fail "pool usage after the crashed probe: $(used) KiB"
+    kill_restart || fail "g2's probe failed again: $(used) KiB; probe: $(guest_exec g2 cat /tmp/p.out)"
+fi
 AFTER=$(active_grants 0)
 metric grants_outstanding_after_restart "$AFTER"
 expect_eq "$AFTER" 0 "dom0 grants still mapped after g2 let go"
