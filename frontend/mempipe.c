@@ -417,16 +417,15 @@ ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len)
 	return (ssize_t)done;
 }
 
-ssize_t mempipe_read(struct mempipe *p, void *buf, size_t len)
+/* Take from the rx ring with `take` (stream read or message recv), waiting as the mode says. */
+static ssize_t rx_take(struct mempipe *p, void *buf, size_t len,
+		       ssize_t (*take)(struct xshm_ring *, void *, size_t, bool *))
 {
-	int64_t deadline;
+	int64_t deadline = deadline_after(p->timeout_ms);
 
-	if (!usable(p) || p->message || (!buf && len))
-		return -EINVAL;
-	deadline = deadline_after(p->timeout_ms);
 	for (;;) {
 		bool notify;
-		ssize_t n = xshm_ring_read(&p->rx, buf, len, &notify);
+		ssize_t n = take(&p->rx, buf, len, &notify);
 		if (notify)
 			kick(p);
 		if (n >= 0) {
@@ -443,7 +442,7 @@ ssize_t mempipe_read(struct mempipe *p, void *buf, size_t len)
 		rc = wait_ring(p, &p->rx, 0, deadline);
 		if (rc == -EPIPE) {
 			/* Closed: whatever it sent before is in the ring already; then end of stream. */
-			n = xshm_ring_read(&p->rx, buf, len, &notify);
+			n = take(&p->rx, buf, len, &notify);
 			if (n > 0)
 				p->bytes_read += (uint64_t)n;
 			return n == -EAGAIN ? 0 : n;
@@ -451,6 +450,13 @@ ssize_t mempipe_read(struct mempipe *p, void *buf, size_t len)
 		if (rc)
 			return rc;
 	}
+}
+
+ssize_t mempipe_read(struct mempipe *p, void *buf, size_t len)
+{
+	if (!usable(p) || p->message || (!buf && len))
+		return -EINVAL;
+	return rx_take(p, buf, len, xshm_ring_read);
 }
 
 int mempipe_send(struct mempipe *p, const void *msg, size_t len)
@@ -486,37 +492,9 @@ int mempipe_send(struct mempipe *p, const void *msg, size_t len)
 
 ssize_t mempipe_recv(struct mempipe *p, void *buf, size_t len)
 {
-	int64_t deadline;
-
 	if (!usable(p) || !p->message || (!buf && len))
 		return -EINVAL;
-	deadline = deadline_after(p->timeout_ms);
-	for (;;) {
-		bool notify;
-		ssize_t n = xshm_ring_recv(&p->rx, buf, len, &notify);
-		if (notify)
-			kick(p);
-		if (n >= 0) {
-			p->bytes_read += (uint64_t)n;
-			return n;
-		}
-		if (n != -EAGAIN)
-			return n;
-		int rc = follow_switch(p);
-		if (rc < 0)
-			return rc;
-		if (rc)
-			continue;
-		rc = wait_ring(p, &p->rx, 0, deadline);
-		if (rc == -EPIPE) {
-			n = xshm_ring_recv(&p->rx, buf, len, &notify);
-			if (n >= 0)
-				p->bytes_read += (uint64_t)n;
-			return n == -EAGAIN ? 0 : n;
-		}
-		if (rc)
-			return rc;
-	}
+	return rx_take(p, buf, len, xshm_ring_recv);
 }
 
 int mempipe_fd(struct mempipe *p)

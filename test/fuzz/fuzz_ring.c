@@ -12,25 +12,12 @@
 #include <string.h>
 
 #include "xenshm/ring.h"
+#include "script.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHUNK_SHIFT 6
 #define NCHUNKS 4
-
-struct script {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t take(struct script *s, unsigned int bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned int i = 0; i < bytes && s->left; i++, s->p++, s->left--)
-		v |= (uint64_t)*s->p << (8 * i);
-	return v;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -51,12 +51,14 @@ struct conn {
 	int fd;
 };
 
-static int write_all(struct conn *c, const void *buf, size_t len)
+/* All `len` bytes one way or the other, whichever transport: 0 or a negative errno. */
+static int io_all(struct conn *c, void *buf, size_t len, bool out)
 {
-	const uint8_t *b = buf;
+	uint8_t *b = buf;
 
 	while (len) {
-		ssize_t n = c->mp ? mempipe_write(c->mp, b, len) : write(c->fd, b, len);
+		ssize_t n = c->mp ? (out ? mempipe_write(c->mp, b, len) : mempipe_read(c->mp, b, len)) :
+				    (out ? write(c->fd, b, len) : read(c->fd, b, len));
 		if (n < 0 && !c->mp && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -67,20 +69,14 @@ static int write_all(struct conn *c, const void *buf, size_t len)
 	return 0;
 }
 
+static int write_all(struct conn *c, const void *buf, size_t len)
+{
+	return io_all(c, (void *)(uintptr_t)buf, len, true);
+}
+
 static int read_exact(struct conn *c, void *buf, size_t len)
 {
-	uint8_t *b = buf;
-
-	while (len) {
-		ssize_t n = c->mp ? mempipe_read(c->mp, b, len) : read(c->fd, b, len);
-		if (n < 0 && !c->mp && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? (c->mp ? (int)n : -errno) : -EPIPE;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return io_all(c, buf, len, false);
 }
 
 /* Word-wise, order-sensitive; sizes are multiples of 8. */
