@@ -15,9 +15,14 @@ run_one() {  # run_one NAME SCRIPT -> sets RC
     local t
     t=$(sed -n 's/^# xenlab: timeout \([0-9]*\).*/\1/p' "$2")
     rm -f /tmp/rc
-    ( timeout "${t:-$TIMEOUT}" sh "$2"; echo $? > /tmp/rc ) 2>&1 | sed "s/^/[$1] /"
+    ( timeout "${t:-$TIMEOUT}" sh "$2"; echo $? > /tmp/rc ) 2>&1 | tee /tmp/test.out | sed "s/^/[$1] /"
     RC=$(cat /tmp/rc 2>/dev/null || echo 255)
 }
+
+# The open problem (docs/xenlab.md): on this emulated host a process holding grant mappings
+# sometimes has its own heap corrupted and glibc aborts it.  A test that failed with that one
+# signature in its output gets one more run, said loudly; any other failure stands.
+platform_fault() { [ "$RC" -ne 0 ] && [ "$RC" -ne 77 ] && grep -q "malloc(): corrupted" /tmp/test.out; }
 
 if [ "$MODE" = demo ]; then
     TESTS=/xenlab/tests/demo.sh
@@ -34,6 +39,11 @@ for t in $TESTS; do
     # 124/143: our timeout; other signals: a crashed helper, worth one retry.
     if [ "$RC" -ge 128 ] && [ "$RC" -ne 143 ]; then
         echo "XENLAB-TEST-RETRY $name rc=$RC"
+        destroy_all_guests
+        run_one "$name" "$t"
+    elif platform_fault; then
+        echo "XENLAB-TEST-RETRY $name rc=$RC: PLATFORM FAULT (a process aborted for a corrupted heap)"
+        echo "XENLAB-METRIC platform_fault_retries.$name 1"
         destroy_all_guests
         run_one "$name" "$t"
     fi
