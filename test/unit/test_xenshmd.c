@@ -177,6 +177,7 @@ START_TEST(guest_death_returns_everything)
 	ck_assert(wait_absent(&h, path));
 	/* No empty per-domain dirs left behind either. */
 	snprintf(path, sizeof(path), "/local/domain/0/backend/xenshm/%u", h.g1);
+	ck_assert(wait_absent(&h, path)); /* removed right after the device dir: poll, as above */
 	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), -ENOENT);
 	ck_assert_uint_eq(shm_put(s2, "alive", 0, 5), 5);
 	struct shm_stats st;
