@@ -20,9 +20,15 @@ run_one() {  # run_one NAME SCRIPT -> sets RC
 }
 
 # The open problem (docs/xenlab.md): on this emulated host a process holding grant mappings
-# sometimes has its own heap corrupted and glibc aborts it.  A test that failed with that one
-# signature in its output gets one more run, said loudly; any other failure stands.
-platform_fault() { [ "$RC" -ne 0 ] && [ "$RC" -ne 77 ] && grep -q "malloc(): corrupted" /tmp/test.out; }
+# sometimes has its own heap corrupted and glibc aborts it, and a guest's gntdev mapping of a
+# 16 MiB segment sometimes fails (the kernel's mmap says EINVAL when any one grant map op
+# failed; 81-probe-repeat saw it in 3 of 30 runs of one binary on one input).  A test that failed
+# with one of those two signatures in its output gets one more run, said loudly; any other
+# failure stands.
+platform_fault() {
+    [ "$RC" -ne 0 ] && [ "$RC" -ne 77 ] &&
+        grep -qE "malloc\(\): corrupted|gnttab: error: mmap failed: Invalid argument" /tmp/test.out
+}
 
 if [ "$MODE" = demo ]; then
     TESTS=/xenlab/tests/demo.sh
@@ -42,7 +48,7 @@ for t in $TESTS; do
         destroy_all_guests
         run_one "$name" "$t"
     elif platform_fault; then
-        echo "XENLAB-TEST-RETRY $name rc=$RC: PLATFORM FAULT (a process aborted for a corrupted heap)"
+        echo "XENLAB-TEST-RETRY $name rc=$RC: PLATFORM FAULT (a corrupted heap or a failed grant map)"
         echo "XENLAB-METRIC platform_fault_retries.$name 1"
         destroy_all_guests
         run_one "$name" "$t"
