@@ -49,7 +49,8 @@ COMMON_SRCS := common/ring.c common/chan.c common/ctrl.c common/segdir.c common/
 FAKE_SRCS := common/xenops_fake.c common/xenops_fake_xs.c common/xenops_fake_gnt.c \
 	common/xenops_fake_evtchn.c
 REAL_SRCS := common/xenops_real.c
-DAEMON_SRCS := dom0/pool.c dom0/policy.c dom0/envcheck.c dom0/devdirs.c dom0/daemon.c backend/device.c backend/reclaim.c backend/chan.c
+DAEMON_SRCS := dom0/pool.c dom0/policy.c dom0/envcheck.c dom0/devdirs.c dom0/daemon.c backend/device.c backend/reclaim.c backend/chan.c \
+	backend/mfstore.c backend/memflex.c
 FRONT_SRCS := frontend/shm.c frontend/shm_init.c frontend/mempipe.c
 SCHEMA_LIB_SRCS := xenstore-schema/schema.c
 SCHEMA_SRC := xenstore-schema/xenshm.schema
@@ -95,7 +96,7 @@ $(GEN_HDR): $(SCHEMA_SRC) $(XSGEN)
 
 # Everything that includes xspaths.h must wait for it.
 $(call obj,$(COMMON_SRCS) $(DAEMON_SRCS) $(FRONT_SRCS) $(UNIT_SRCS) $(LAB_TOOL_SRCS) \
-	dom0/xenshmd.c tools/xenshm.c tools/cli.c): $(GEN_HDR)
+	dom0/xenshmd.c tools/xenshm.c tools/cli.c tools/cli_memflex.c): $(GEN_HDR)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -113,7 +114,7 @@ $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRCS) tools/cli.c) $(DAEMON_LIB) $(FRONT_LIB) $(FAKE_LIB) $(COMMON_LIB)
+$(UNIT_BIN): $(call obj,$(UNIT_SRCS) tools/cli.c tools/cli_memflex.c) $(DAEMON_LIB) $(FRONT_LIB) $(FAKE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
@@ -140,7 +141,7 @@ $(XENSHMD_BIN): $(call obj,dom0/xenshmd.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LI
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS)
 
-$(XENSHM_BIN): $(call obj,tools/xenshm.c tools/cli.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LIB)
+$(XENSHM_BIN): $(call obj,tools/xenshm.c tools/cli.c tools/cli_memflex.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS)
 
@@ -173,7 +174,7 @@ unit-valgrind: $(UNIT_BIN)
 	  --errors-for-leak-kinds=definite,indirect $(UNIT_BIN)
 
 LINT_SRCS = $(COMMON_SRCS) $(FAKE_SRCS) $(REAL_SRCS) $(DAEMON_SRCS) $(FRONT_SRCS) \
-	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c tools/cli.c tools/mempipe.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
+	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c tools/cli.c tools/cli_memflex.c tools/mempipe.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
 	$(wildcard tools/bench/*.c)
 # Configuration and the reason for every disabled check: .clang-tidy.
 lint: $(GEN_HDR)

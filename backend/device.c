@@ -9,12 +9,10 @@
 #include <syslog.h>
 
 #include "xenshm/segdir.h"
+#include "xenshm/xenbus.h"
 #include "xenshm/xspaths.h"
 #include "chan.h"
 #include "device.h"
-
-enum { XB_UNKNOWN, XB_INITIALISING, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING,
-       XB_CLOSED, XB_RECONFIGURING, XB_RECONFIGURED };
 
 #define QUOTA_KB_MAX (1ull << 40)
 
@@ -634,7 +632,7 @@ fail:
 
 /* Remove the directory holding `path` if nothing is left in it, as libxl cleans up after a
  * device: a dead domain leaves no empty backend/xenshm/<domid> behind. */
-static void rm_empty_parent(struct xo *x, const char *path)
+void xshm_rm_empty_parent(struct xo *x, const char *path)
 {
 	char parent[XSP_MAX], **names = NULL;
 	unsigned int n = 1;
@@ -662,7 +660,7 @@ void xshm_dev_destroy(struct xshm_dev *dev, bool remove_dirs)
 		if (remove_dirs)
 			x->ops->xs_rm(x, XO_TXN_NONE, path);
 		/* Also when the toolstack removed the device dir itself (libxl does on destroy). */
-		rm_empty_parent(x, path);
+		xshm_rm_empty_parent(x, path);
 	}
 	if (remove_dirs) {
 		/* .../error/backend/xenshm/<domid>/<devid>/error: the device's dir, then the domain's */
@@ -671,7 +669,7 @@ void xshm_dev_destroy(struct xshm_dev *dev, bool remove_dirs)
 			if (slash)
 				*slash = 0;
 			x->ops->xs_rm(x, XO_TXN_NONE, path);
-			rm_empty_parent(x, path);
+			xshm_rm_empty_parent(x, path);
 		}
 	}
 	free(dev);

@@ -34,6 +34,7 @@
 
 struct xshm_dev;
 struct xshm_chan;
+struct xshm_mf;
 
 /* What every device of one xenshmd shares. */
 struct xshm_host {
@@ -48,6 +49,10 @@ struct xshm_host {
 	bool relay_pending;           /* a relay pass stopped at its budget: run another now */
 	bool relay_hot;               /* a ring carried data lately: poll it again in 1 ms */
 	bool sizing;                  /* a sized rx ring may shrink: look again every window */
+	struct xshm_mf *mfs;          /* MemFlex disks (backend/memflex.h) */
+	const char *mf_mem_dir;       /* where their memory tiers live (tmpfs) */
+	const char *mf_spill_dir;     /* where their spill files live; NULL: no disk tier */
+	bool mf_busy;                 /* a disk has pages to move out: come back at once */
 	void (*log)(int level, const char *msg);
 	uint64_t (*now_ms)(void *arg); /* a monotonic clock; tests pass their own */
 	void *now_arg;
@@ -99,6 +104,9 @@ struct xshm_dev {
 	char fe_state_path[XSP_MAX];
 	char token[48];
 };
+
+/* Remove the directory holding `path` if nothing is left in it (libxl's cleanup after a device). */
+void xshm_rm_empty_parent(struct xo *x, const char *path);
 
 /* Disconnect a misbehaving or failed frontend: error node, everything back, Closed. */
 void xshm_dev_fail(struct xshm_dev *dev, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -209,6 +209,7 @@ int fake_gnt_map(struct xo *x, xo_domid_t domid, unsigned int count, const xo_gr
 int fake_gnt_map_notify(struct xo *x, xo_domid_t domid, xo_gref_t ref, bool writable,
 			int notify_offset, int notify_port, void **addr);
 int fake_gnt_unmap(struct xo *x, void *addr, unsigned int count);
+int fake_gnt_copy(struct xo *x, struct xo_gnt_copy *ops, unsigned int count);
 
 int fake_evtchn_bind_unbound(struct xo *x, xo_domid_t remote, xo_port_t *local);
 int fake_evtchn_bind_interdomain(struct xo *x, xo_domid_t remote, xo_port_t remote_port,

@@ -412,6 +412,7 @@ static const struct xo_ops fake_ops = {
 	.gnt_map = fake_gnt_map,
 	.gnt_map_notify = fake_gnt_map_notify,
 	.gnt_unmap = fake_gnt_unmap,
+	.gnt_copy = fake_gnt_copy,
 	.evtchn_bind_unbound = fake_evtchn_bind_unbound,
 	.evtchn_bind_interdomain = fake_evtchn_bind_interdomain,
 	.evtchn_unbind = fake_evtchn_unbind,

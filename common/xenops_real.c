@@ -295,6 +295,42 @@ static int r_gnt_unmap(struct xo *x, void *addr, unsigned int count)
 	return xengnttab_unmap(rx(x)->gt, addr, count) ? neg_errno() : 0;
 }
 
+/* Up to this many segments per call: the ops array converted on the stack. */
+#define COPY_CHUNK 64u
+
+static int r_gnt_copy(struct xo *x, struct xo_gnt_copy *ops, unsigned int count)
+{
+	xengnttab_grant_copy_segment_t segs[COPY_CHUNK];
+
+	if (!rx(x)->gt)
+		return -ENODEV;
+	for (unsigned int done = 0; done < count;) {
+		unsigned int n = count - done < COPY_CHUNK ? count - done : COPY_CHUNK;
+		for (unsigned int i = 0; i < n; i++) {
+			const struct xo_gnt_copy *op = &ops[done + i];
+			xengnttab_grant_copy_segment_t *sg = &segs[i];
+			union xengnttab_copy_ptr *foreign = op->to_granted ? &sg->dest : &sg->source;
+			union xengnttab_copy_ptr *local = op->to_granted ? &sg->source : &sg->dest;
+
+			memset(sg, 0, sizeof(*sg));
+			if (op->domid >= XO_DOMID_FIRST_RESERVED || op->offset + op->len > XO_PAGE_SIZE)
+				return -EINVAL; /* the kernel would refuse the whole batch */
+			foreign->foreign.ref = op->ref;
+			foreign->foreign.offset = op->offset;
+			foreign->foreign.domid = (uint16_t)op->domid;
+			local->virt = op->local;
+			sg->len = op->len;
+			sg->flags = op->to_granted ? GNTCOPY_dest_gref : GNTCOPY_source_gref;
+		}
+		if (xengnttab_grant_copy(rx(x)->gt, n, segs))
+			return neg_errno();
+		for (unsigned int i = 0; i < n; i++)
+			ops[done + i].status = segs[i].status;
+		done += n;
+	}
+	return 0;
+}
+
 static int r_evtchn_bind_unbound(struct xo *x, xo_domid_t remote, xo_port_t *local)
 {
 	xenevtchn_port_or_error_t p;
@@ -478,6 +514,7 @@ static const struct xo_ops real_ops = {
 	.gnt_map = r_gnt_map,
 	.gnt_map_notify = r_gnt_map_notify,
 	.gnt_unmap = r_gnt_unmap,
+	.gnt_copy = r_gnt_copy,
 	.evtchn_bind_unbound = r_evtchn_bind_unbound,
 	.evtchn_bind_interdomain = r_evtchn_bind_interdomain,
 	.evtchn_unbind = r_evtchn_unbind,

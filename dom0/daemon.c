@@ -8,10 +8,12 @@
 
 #include "../backend/chan.h"
 #include "../backend/device.h"
+#include "../backend/memflex.h"
 #include "xenshm/xspaths.h"
 #include "daemon.h"
 
 #define BE_ROOT "/local/domain/0/backend/xenshm"
+#define MF_ROOT "/local/domain/0/backend/memflex"
 #define TOOL_ROOT "/tool/xenshm"
 #define BUDGET_KB_MAX (1ull << 42)
 #define MAX_DOMAINS 1024
@@ -71,6 +73,16 @@ static void domains_changed(struct xshmd *d)
 		xshm_log(&d->host, LOG_INFO, "domain %u device xenshm/%u: domain %s: releasing everything",
 			 v->domid, v->devid, rc ? "gone" : (info.flags & XO_DOMINFO_DYING) ? "dying" : "replaced");
 		dev_remove(d, v, true);
+	}
+	struct xshm_mf *mnext;
+	for (struct xshm_mf *m = d->host.mfs; m; m = mnext) {
+		struct xo_dominfo info;
+		mnext = m->next;
+		int rc = domain_lookup(d, m->domid, &info);
+		if (rc == 0 && !(info.flags & XO_DOMINFO_DYING) && !memcmp(info.uuid, m->uuid, 16))
+			continue;
+		XSHM_MFLOG(m, LOG_INFO, "domain %s: store deleted", rc ? "gone" : "dying or replaced");
+		xshm_mf_remove(&d->host, m, true);
 	}
 }
 
@@ -179,16 +191,17 @@ static void tunables_changed(struct xshmd *d, uint64_t fallback_budget)
 }
 
 /* For ".../backend/xenshm/<domid>/<devid>/<key>" the key and its device; NULL otherwise. */
-static const char *be_event_key(const char *path, xo_domid_t *domid, uint32_t *devid)
+static const char *be_event_key(const char *root, const char *path, xo_domid_t *domid, uint32_t *devid,
+				unsigned long long max_devid)
 {
-	static const char root[] = BE_ROOT "/";
 	char comp[16];
 	const char *p = path, *slash;
 	unsigned long long v;
+	size_t rlen = strlen(root);
 
-	if (strncmp(p, root, sizeof(root) - 1))
+	if (strncmp(p, root, rlen) || p[rlen] != '/')
 		return NULL;
-	p += sizeof(root) - 1;
+	p += rlen + 1;
 	slash = strchr(p, '/');
 	if (!slash || (size_t)(slash - p) >= sizeof(comp))
 		return NULL;
@@ -200,7 +213,7 @@ static const char *be_event_key(const char *path, xo_domid_t *domid, uint32_t *d
 	if (!slash || (size_t)(slash - p) >= sizeof(comp))
 		return NULL;
 	snprintf(comp, sizeof(comp), "%.*s", (int)(slash - p), p);
-	if (xo_parse_uint(comp, 255, &v))
+	if (xo_parse_uint(comp, max_devid, &v))
 		return NULL;
 	*devid = (uint32_t)v;
 	return slash + 1;
@@ -213,7 +226,7 @@ static void dispatch_watch(struct xshmd *d, const char *path, const char *token)
 	if (!strcmp(token, "be")) {
 		/* A key of a known device says exactly what changed; anything else
 		 * (a device dir created or removed, a first event) needs a rescan. */
-		const char *key = be_event_key(path, &domid, &devid);
+		const char *key = be_event_key(BE_ROOT, path, &domid, &devid, 255);
 		struct xshm_dev *dev = key ? dev_find(d, domid, devid) : NULL;
 		if (!dev)
 			devices_changed(d);
@@ -223,6 +236,17 @@ static void dispatch_watch(struct xshmd *d, const char *path, const char *token)
 			xshm_dev_reclaim_requested(dev);
 		else if (!strcmp(key, "online") || !strcmp(key, "state"))
 			xshm_dev_backend_changed(dev);
+	} else if (!strcmp(token, "mf")) {
+		const char *key = be_event_key(MF_ROOT, path, &domid, &devid, UINT32_MAX);
+		struct xshm_mf *mf = key ? xshm_mf_find(&d->host, domid, devid) : NULL;
+		if (!mf)
+			xshm_mf_scan(&d->host);
+		else
+			xshm_mf_backend_changed(mf, key);
+	} else if (sscanf(token, "mffe:%u:%u", &domid, &devid) == 2) {
+		struct xshm_mf *mf = xshm_mf_find(&d->host, domid, devid);
+		if (mf)
+			xshm_mf_frontend_changed(mf);
 	} else if (!strcmp(token, "dom")) {
 		domains_changed(d);
 	} else if (!strcmp(token, "tool")) {
@@ -250,10 +274,17 @@ int xshmd_step(struct xshmd *d)
 		return rc;
 	while ((rc = x->ops->evtchn_pending(x, &port)) == 0) {
 		x->ops->evtchn_unmask(x, port);
-		for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
+		bool found = false;
+		for (struct xshm_dev *v = d->host.devs; v && !found; v = v->next) {
 			if (v->port_bound && v->port == port) {
 				xshm_dev_event(v);
-				break;
+				found = true;
+			}
+		}
+		for (struct xshm_mf *m = d->host.mfs; m && !found; m = m->next) {
+			if (m->port_bound && m->port == port) {
+				xshm_mf_event(m);
+				found = true;
 			}
 		}
 	}
@@ -262,6 +293,9 @@ int xshmd_step(struct xshmd *d)
 	d->host.sizing = xshm_chan_tick(&d->host);
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next)
 		xshm_dev_tick(v);
+	d->host.mf_busy = false;
+	for (struct xshm_mf *m = d->host.mfs; m; m = m->next)
+		d->host.mf_busy |= xshm_mf_tick(m);
 	publish_usage(d);
 	return rc == -EAGAIN ? 0 : rc;
 }
@@ -270,12 +304,15 @@ int xshmd_timeout_ms(struct xshmd *d)
 {
 	uint64_t next = UINT64_MAX, now = xshm_host_now(&d->host);
 
-	if (d->host.relay_pending)
+	if (d->host.relay_pending || d->host.mf_busy)
 		return 0;
 	if (d->host.relay_hot)
 		next = now + 1;
 	else if (d->host.sizing)
 		next = now + XSHM_RX_WINDOW_MS;
+	/* MemFlex statistics are published at most once a second. */
+	if (d->host.mfs && now + XSHM_MF_STATS_MS < next)
+		next = now + XSHM_MF_STATS_MS;
 
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
 		uint64_t t = xshm_dev_next_deadline(v);
@@ -310,6 +347,8 @@ int xshmd_new(struct xo *x, const struct xshmd_config *cfg, struct xshmd **out)
 	d->host.pool.budget = cfg->budget_pages;
 	d->host.now_ms = cfg->now_ms;
 	d->host.now_arg = cfg->now_arg;
+	d->host.mf_mem_dir = cfg->memflex_mem_dir ? cfg->memflex_mem_dir : "/dev/shm";
+	d->host.mf_spill_dir = cfg->memflex_spill_dir;
 	xshm_policy_defaults(&d->host.knobs);
 	x->ops->xs_mkdir(x, XO_TXN_NONE, TOOL_ROOT);
 	tunables_changed(d, cfg->budget_pages);
@@ -319,6 +358,8 @@ int xshmd_new(struct xo *x, const struct xshmd_config *cfg, struct xshmd **out)
 		rc = x->ops->xs_watch(x, "@releaseDomain", "dom");
 	if (!rc)
 		rc = x->ops->xs_watch(x, BE_ROOT, "be");
+	if (!rc)
+		rc = x->ops->xs_watch(x, MF_ROOT, "mf");
 	if (!rc)
 		rc = x->ops->xs_watch(x, TOOL_ROOT, "tool");
 	if (rc) {
@@ -339,9 +380,13 @@ void xshmd_free(struct xshmd *d)
 	x->ops->xs_unwatch(x, "@introduceDomain", "dom");
 	x->ops->xs_unwatch(x, "@releaseDomain", "dom");
 	x->ops->xs_unwatch(x, BE_ROOT, "be");
+	x->ops->xs_unwatch(x, MF_ROOT, "mf");
 	x->ops->xs_unwatch(x, TOOL_ROOT, "tool");
 	while (d->host.devs)
 		dev_remove(d, d->host.devs, false);
+	/* The stores stay: the next xenshmd reattaches them. */
+	while (d->host.mfs)
+		xshm_mf_remove(&d->host, d->host.mfs, false);
 	free(d);
 }
 

@@ -6,6 +6,7 @@
  * the fake Xen with xshmd_step(); the daemon drives it on the real one.
  *
  * Watches:  backend/xenshm        devices appearing, going, quota-kb changes
+ *           backend/memflex       MemFlex disks appearing, going, mem-kb changes
  *           @introduceDomain,
  *           @releaseDomain        re-list domains; devices of vanished or dying
  *                                 domains (by domid and UUID) are torn down
@@ -23,6 +24,8 @@
 struct xshmd_config {
 	uint64_t budget_pages;   /* host budget when /tool/xenshm/budget-kb is absent */
 	uint64_t quota_pages;    /* per-guest quota when a device has no quota-kb */
+	const char *memflex_mem_dir;   /* MemFlex memory tiers (tmpfs); NULL: /dev/shm */
+	const char *memflex_spill_dir; /* MemFlex spill files; NULL: no disk tier */
 	void (*log)(int level, const char *msg); /* NULL: stderr */
 	uint64_t (*now_ms)(void *arg);           /* NULL: CLOCK_MONOTONIC; tests pass a fake clock */
 	void *now_arg;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,9 @@ struct create_arg {
 	xo_domid_t domid;
 	uint32_t devid;
 	uint64_t quota_kb;
+	bool memflex;                /* a vbd frontend and a memflex backend */
+	uint64_t size_kb, mem_kb;    /* memflex */
+	const char *name;            /* memflex: the disk's name, for the admin */
 	char fe[XSP_MAX], be[XSP_MAX];
 };
 
@@ -54,8 +58,23 @@ static int create_body(struct xo *x, xo_txn_t t, void *arg)
 		rc = key(x, t, a->be, "frontend-id", "%llu", a->domid);
 	if (!rc)
 		rc = key(x, t, a->be, "online", "%llu", 1);
-	if (!rc)
+	if (!rc && !a->memflex)
 		rc = key(x, t, a->be, "quota-kb", "%llu", a->quota_kb);
+	if (a->memflex) {
+		/* What blkfront's probe reads from its own dir. */
+		if (!rc)
+			rc = key(x, t, a->fe, "virtual-device", "%llu", a->devid);
+		snprintf(path, sizeof(path), "%s/device-type", a->fe);
+		if (!rc)
+			rc = xo_write_str(x, t, path, "disk");
+		if (!rc)
+			rc = key(x, t, a->be, "size-kb", "%llu", a->size_kb);
+		if (!rc)
+			rc = key(x, t, a->be, "mem-kb", "%llu", a->mem_kb);
+		snprintf(path, sizeof(path), "%s/dev", a->be);
+		if (!rc)
+			rc = xo_write_str(x, t, path, a->name);
+	}
 	if (!rc)
 		rc = key(x, t, a->be, "state", "%llu", 1);
 	return rc;
@@ -73,6 +92,20 @@ int xshm_device_create(struct xo *x, xo_domid_t domid, uint32_t devid, uint64_t 
 	return rc;
 }
 
+int xshm_memflex_create(struct xo *x, xo_domid_t domid, uint32_t devid, const char *name, uint64_t size_kb,
+			uint64_t mem_kb)
+{
+	struct create_arg a = { .domid = domid, .devid = devid, .memflex = true, .size_kb = size_kb,
+				.mem_kb = mem_kb, .name = name };
+	int rc = xsp_mf_fe_dir(a.fe, sizeof(a.fe), domid, devid);
+
+	if (!rc)
+		rc = xsp_mf_be_dir(a.be, sizeof(a.be), domid, devid);
+	if (!rc)
+		rc = xo_transaction(x, 50, create_body, &a);
+	return rc;
+}
+
 /* Done when the backend is Closed, or gone. */
 static int backend_closed(const char *value, int read_rc, void *arg)
 {
@@ -80,15 +113,14 @@ static int backend_closed(const char *value, int read_rc, void *arg)
 	return read_rc || !strcmp(value, "6");
 }
 
-int xshm_device_remove(struct xo *x, xo_domid_t domid, uint32_t devid, int timeout_ms)
+/* libxl's removal, for both kinds of device. */
+static int remove_dirs(struct xo *x, const char *fe, const char *be, int timeout_ms)
 {
-	char fe[XSP_MAX], be[XSP_MAX], state[XSP_MAX], online[XSP_MAX], *v = NULL;
+	char state[XSP_MAX + 8], online[XSP_MAX + 8], *v = NULL;
 	int rc;
 
-	if (xsp_fe_dir(fe, sizeof(fe), domid, devid) || xsp_be_dir(be, sizeof(be), domid, devid) ||
-	    xsp_be_state(state, sizeof(state), domid, devid) ||
-	    xsp_be_online(online, sizeof(online), domid, devid))
-		return -ENAMETOOLONG;
+	snprintf(state, sizeof(state), "%s/state", be);
+	snprintf(online, sizeof(online), "%s/online", be);
 	rc = xo_read_str(x, XO_TXN_NONE, state, &v);
 	if (rc == -ENOENT)
 		return -ENOENT;
@@ -103,4 +135,22 @@ int xshm_device_remove(struct xo *x, xo_domid_t domid, uint32_t devid, int timeo
 	x->ops->xs_rm(x, XO_TXN_NONE, be);
 	x->ops->xs_rm(x, XO_TXN_NONE, fe);
 	return rc;
+}
+
+int xshm_device_remove(struct xo *x, xo_domid_t domid, uint32_t devid, int timeout_ms)
+{
+	char fe[XSP_MAX], be[XSP_MAX];
+
+	if (xsp_fe_dir(fe, sizeof(fe), domid, devid) || xsp_be_dir(be, sizeof(be), domid, devid))
+		return -ENAMETOOLONG;
+	return remove_dirs(x, fe, be, timeout_ms);
+}
+
+int xshm_memflex_remove(struct xo *x, xo_domid_t domid, uint32_t devid, int timeout_ms)
+{
+	char fe[XSP_MAX], be[XSP_MAX];
+
+	if (xsp_mf_fe_dir(fe, sizeof(fe), domid, devid) || xsp_mf_be_dir(be, sizeof(be), domid, devid))
+		return -ENAMETOOLONG;
+	return remove_dirs(x, fe, be, timeout_ms);
 }

@@ -22,4 +22,13 @@ int xshm_device_create(struct xo *x, xo_domid_t domid, uint32_t devid, uint64_t 
  */
 int xshm_device_remove(struct xo *x, xo_domid_t domid, uint32_t devid, int timeout_ms);
 
+/*
+ * A MemFlex disk: a vbd frontend dir (what blkfront probes: backend, virtual-device = devid,
+ * device-type disk) and a memflex backend dir (size-kb, mem-kb, dev = name), state 1.
+ */
+int xshm_memflex_create(struct xo *x, xo_domid_t domid, uint32_t devid, const char *name, uint64_t size_kb,
+			uint64_t mem_kb);
+/* The same removal as xshm_device_remove.  xenshmd deletes the disk's store when its dir goes. */
+int xshm_memflex_remove(struct xo *x, xo_domid_t domid, uint32_t devid, int timeout_ms);
+
 #endif

@@ -2,8 +2,11 @@
 /*
  * xenshmd: the dom0 daemon that hands out shared memory to guests.
  *
- *   xenshmd [-f] [-p PIDFILE] [--budget-kb N] [--quota-kb N]
+ *   xenshmd [-f] [-p PIDFILE] [--budget-kb N] [--quota-kb N] [--store-dir DIR] [--spill-dir DIR]
  *
+ * MemFlex disks keep their memory tier in --store-dir (tmpfs, default
+ * /dev/shm, so that a restarted xenshmd finds it) and their disk tier in
+ * --spill-dir (default /var/lib/xenshm; "none" for no disk tier).
  * -f stays in the foreground and logs to stderr; otherwise it detaches and
  * logs to syslog.  SIGTERM/SIGINT: give every grant back and exit 0.
  * Before serving it checks its environment and says what to change.
@@ -85,7 +88,8 @@ static int write_pidfile(const char *path)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: xenshmd [-f] [-p PIDFILE] [--budget-kb N] [--quota-kb N]\n");
+	fprintf(stderr, "usage: xenshmd [-f] [-p PIDFILE] [--budget-kb N] [--quota-kb N] [--store-dir DIR]\n"
+			"               [--spill-dir DIR|none]\n");
 }
 
 int main(int argc, char **argv)
@@ -95,11 +99,13 @@ int main(int argc, char **argv)
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "budget-kb", required_argument, NULL, 'b' },
 		{ "quota-kb", required_argument, NULL, 'q' },
+		{ "store-dir", required_argument, NULL, 's' },
+		{ "spill-dir", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct xshmd_config cfg = { .budget_pages = 65536, .quota_pages = 16384, .log = log_msg };
-	const char *pidfile = NULL;
+	const char *pidfile = NULL, *spill_dir = "/var/lib/xenshm";
 	bool foreground = false;
 	struct xshmd *d = NULL;
 	struct xo *x = NULL;
@@ -120,10 +126,18 @@ int main(int argc, char **argv)
 			}
 			*(c == 'b' ? &cfg.budget_pages : &cfg.quota_pages) = (uint64_t)v;
 			break;
+		case 's': cfg.memflex_mem_dir = optarg; break;
+		case 'S': spill_dir = strcmp(optarg, "none") ? optarg : NULL; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
 	}
+	if (spill_dir && mkdir(spill_dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "xenshmd: cannot create the spill directory %s: %s; MemFlex disks get no disk tier\n",
+			spill_dir, strerror(errno));
+		spill_dir = NULL;
+	}
+	cfg.memflex_spill_dir = spill_dir;
 	if (check_environment(cfg.budget_pages))
 		return 1;
 	/* Detach before opening Xen handles: libxenstore's watch thread does not survive fork. */

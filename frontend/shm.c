@@ -20,11 +20,10 @@
 #include "xenshm/ctrl.h"
 #include "xenshm/segdir.h"
 #include "xenshm/shm.h"
+#include "xenshm/xenbus.h"
 #include "xenshm/xenops.h"
 #include "xenshm/xspaths.h"
 #include "shm_private.h"
-
-enum { XB_INITIALISING = 1, XB_INITWAIT, XB_INITIALISED, XB_CONNECTED, XB_CLOSING, XB_CLOSED };
 
 #define SHM_SEGS_MAX 256u
 

@@ -23,7 +23,8 @@ static const char *const usage_text =
 	"  list [--json]                         every device, one per line\n"
 	"  show DOM [--json]                     one guest's devices in detail\n"
 	"  attach DOM [--quota SIZE] [--devices N]  create the guest's devices (one per process)\n"
-	"  detach DOM                            remove them as libxl removes devices\n"
+	"  attach DOM --memflex SIZE [--mem SIZE] [--vdev xvds]  give it a MemFlex swap disk\n"
+	"  detach DOM [--memflex [--vdev NAME]]  remove them as libxl removes devices\n"
 	"  set [DOM] KEY=VALUE...                host: budget, reclaim-deadline-ms,\n"
 	"                                        reclaim-interval-ms, accept-pct; guest: quota\n"
 	"  reclaim DOM SIZE [--device N]         ask a guest to give memory back\n"
@@ -34,8 +35,9 @@ static const char *const cmd_help[][2] = {
 	{ "status", "xenshm status [--json]\n  Host budget, pages in use and free, the reclaim knobs, and a row per device.\n" },
 	{ "list", "xenshm list [--json]\n  A row per device: domain, device, state, quota, use, segments, reclaim notice.\n" },
 	{ "show", "xenshm show DOM [--json]\n  The guest's devices: XenStore keys, segments, reclaim notice, error node, MemPipe channels\n  (peer, name, tx/rx ring KiB, bytes sent/received, ring resizes, rx utilisation %).\n" },
-	{ "attach", "xenshm attach DOM [--quota SIZE] [--devices N]\n  Create N devices (default 1; one per guest process using libxenshm at a time),\n  each with the quota SIZE (default 64M), as libxl creates devices.\n" },
-	{ "detach", "xenshm detach DOM\n  Remove the guest's devices the way libxl does (online=0, Closing, wait for Closed).\n" },
+	{ "attach", "xenshm attach DOM [--quota SIZE] [--devices N]\n  Create N devices (default 1; one per guest process using libxenshm at a time),\n  each with the quota SIZE (default 64M), as libxl creates devices.\n"
+		    "xenshm attach DOM --memflex SIZE [--mem SIZE] [--vdev NAME]\n  Give the guest a MemFlex disk of SIZE (its stock blkfront sees /dev/NAME, default xvds;\n  mkswap and swapon it), kept in host memory up to --mem (default SIZE), the rest in\n  xenshmd's spill files.\n" },
+	{ "detach", "xenshm detach DOM [--memflex [--vdev NAME]]\n  Remove the guest's xenshm devices (or, with --memflex, its MemFlex disks, or the one named)\n  the way libxl does (online=0, Closing, wait for Closed).  A disk's store is deleted with it.\n" },
 	{ "set", "xenshm set [DOM] KEY=VALUE...\n  Host keys: budget=SIZE, reclaim-deadline-ms=100..600000, reclaim-interval-ms=0..3600000,\n  accept-pct=50..100.  With DOM: quota=SIZE (every device of the guest).\n  Values are checked here and again by xenshmd, which applies them at once.\n" },
 	{ "reclaim", "xenshm reclaim DOM SIZE [--device N]\n  Send the guest a reclaim notice for SIZE (device 0 unless --device), with the usual deadline.\n" },
 	{ "check", "xenshm check [--budget SIZE]\n  Check modules, the gntalloc limit, Xen's gnttab_max_frames and xenstored against the\n  budget (from /tool/xenshm/budget-kb unless given); print the fix for each problem.\n  Exit 0 ready, 4 warnings only, 1 something fatal.\n" },
@@ -347,10 +349,6 @@ static int cmd_show(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE 
 	struct dev_row *rows;
 	unsigned int n = all_rows(x, domid, &rows);
 
-	if (!n) {
-		free(rows);
-		return XSHM_CLI_NOTFOUND;
-	}
 	if (json)
 		fputc('[', out);
 	for (unsigned int i = 0; i < n; i++) {
@@ -383,10 +381,11 @@ static int cmd_show(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE 
 		free(ring);
 		free(port);
 	}
+	unsigned int disks = xshm_cli_memflex_show(x, domid, json, n == 0, out);
 	if (json)
 		fputs("]\n", out);
 	rows_free(rows, n);
-	return XSHM_CLI_OK;
+	return n + disks ? XSHM_CLI_OK : XSHM_CLI_NOTFOUND;
 }
 
 /* One KEY=VALUE of `set`: checked against xenshmd's ranges, then written. */
@@ -539,8 +538,19 @@ int xshm_cli(struct xo *x, int argc, char **argv, FILE *out, FILE *err, const ch
 			goto usage;
 		rc = cmd_show(x, domid, argc, argv, out);
 		if (rc == XSHM_CLI_NOTFOUND)
-			fprintf(err, "xenshm show: domain %u has no xenshm device\n", domid);
+			fprintf(err, "xenshm show: domain %u has no xenshm device or MemFlex disk\n", domid);
 		return rc;
+	}
+	if (!strcmp(cmd, "attach") && has_flag(argc, argv, "--memflex")) {
+		rc = xshm_cli_memflex_attach(x, domid, argc, argv, err);
+		if (rc == XSHM_CLI_USAGE)
+			goto usage;
+		return rc;
+	}
+	if (!strcmp(cmd, "detach") && argc >= 3 && !strcmp(argv[2], "--memflex")) {
+		if (argc != 3 && !(argc == 5 && !strcmp(argv[3], "--vdev")))
+			goto usage;
+		return xshm_cli_memflex_detach(x, domid, argc == 5 ? argv[4] : NULL, err);
 	}
 	if (!strcmp(cmd, "attach")) {
 		uint64_t quota_kb = 65536;

@@ -11,6 +11,7 @@
 #ifndef XENSHM_TOOLS_CLI_H
 #define XENSHM_TOOLS_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -28,5 +29,12 @@ int xshm_cli(struct xo *x, int argc, char **argv, FILE *out, FILE *err, const ch
  * 0 and *kb, or -EINVAL / -ERANGE.
  */
 int xshm_parse_size_kb(const char *s, uint64_t max_kb, uint64_t *kb);
+
+/* MemFlex disks (cli_memflex.c).  attach: argv is "attach DOM --memflex SIZE [--mem SIZE]
+ * [--vdev NAME]"; detach: every disk of the guest, or the one named. */
+int xshm_cli_memflex_attach(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *err);
+int xshm_cli_memflex_detach(struct xo *x, xo_domid_t domid, const char *vdev, FILE *err);
+/* Print the guest's disks (JSON objects continue a list unless first); returns how many. */
+unsigned int xshm_cli_memflex_show(struct xo *x, xo_domid_t domid, bool json, bool first, FILE *out);
 
 #endif

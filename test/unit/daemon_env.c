@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The xenshmd fixture (see daemon_env.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -47,7 +48,8 @@ static void *daemon_loop(void *arg)
 void daemon_start(struct host *h)
 {
 	struct xshmd_config cfg = { .budget_pages = 4096, .quota_pages = 1024, .log = quiet,
-				    .now_ms = fake_now, .now_arg = h };
+				    .now_ms = fake_now, .now_arg = h, .memflex_mem_dir = h->store_dir,
+				    .memflex_spill_dir = h->no_spill ? NULL : h->spill_dir };
 
 	ck_assert_int_eq(xshmd_new(h->dmn, &cfg, &h->d), 0);
 	h->stop = 0;
@@ -66,9 +68,43 @@ void daemon_stop(struct host *h)
 	h->running = false;
 }
 
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[512];
+
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+unsigned int files_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
 void host_init(struct host *h, bool start)
 {
 	memset(h, 0, sizeof(*h));
+	snprintf(h->store_dir, sizeof(h->store_dir), "/tmp/xenshm-unit-store.XXXXXX");
+	snprintf(h->spill_dir, sizeof(h->spill_dir), "/tmp/xenshm-unit-spill.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(h->store_dir));
+	ck_assert_ptr_nonnull(mkdtemp(h->spill_dir));
 	h->w = xo_fake_world_new();
 	ck_assert_int_eq(xo_fake_domain_create(h->w, "g1", &h->g1), 0);
 	ck_assert_int_eq(xo_fake_domain_create(h->w, "g2", &h->g2), 0);
@@ -94,6 +130,8 @@ void host_fini(struct host *h)
 	xo_close(h->tool);
 	xo_close(h->dmn);
 	xo_fake_world_free(h->w);
+	remove_dir(h->store_dir);
+	remove_dir(h->spill_dir);
 }
 
 char *read_be(struct host *h, xo_domid_t g, int (*build)(char *, size_t, unsigned int, unsigned int))

@@ -24,6 +24,8 @@ struct host {
 	int stop;
 	bool running;
 	uint64_t clock_ms; /* the daemon's clock: tests move it */
+	char store_dir[64], spill_dir[64]; /* MemFlex tiers, private to this host */
+	bool no_spill;                     /* start xenshmd without a disk tier */
 };
 
 static const struct shm_opts fast __attribute__((unused)) = { .timeout_ms = 3000 };
@@ -42,5 +44,7 @@ unsigned int dom0_grants(struct host *h);
 /* Poll (up to 3 s) until `path` is gone from XenStore (read by dom0's tool handle). */
 bool wait_absent(struct host *h, const char *path);
 bool wait_grants(struct host *h, unsigned int want);
+/* Files in a directory (MemFlex store files). */
+unsigned int files_in(const char *dir);
 
 #endif

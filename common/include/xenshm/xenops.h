@@ -94,6 +94,26 @@ int xo_list_ids(struct xo *x, const char *path, uint32_t max_id, uint32_t *ids, 
 /* gnttab_max_frames from a Xen command line; the 4.17 default when absent or malformed. */
 unsigned int xo_cmdline_grant_frames(const char *cmdline);
 
+/*
+ * One grant copy between a local buffer and (part of) a page another domain
+ * granted to this one: how a block backend moves data without mapping it.
+ * offset + len must stay inside the granted page.
+ */
+struct xo_gnt_copy {
+	xo_domid_t domid;    /* the granter */
+	xo_gref_t ref;
+	uint16_t offset;     /* within the granted page */
+	uint16_t len;
+	bool to_granted;     /* local -> granted page; otherwise granted page -> local */
+	void *local;
+	int16_t status;      /* out: 0, or Xen's GNTST_* code (negative) for this copy */
+};
+#define XO_GNTST_OKAY 0
+#define XO_GNTST_GENERAL_ERROR (-1)
+#define XO_GNTST_BAD_DOMAIN (-2)
+#define XO_GNTST_BAD_GNTREF (-4)
+#define XO_GNTST_PERMISSION_DENIED (-8)
+
 struct xo_ops {
 	const char *name;
 
@@ -133,6 +153,10 @@ struct xo_ops {
 	int (*gnt_map_notify)(struct xo *x, xo_domid_t domid, xo_gref_t ref, bool writable,
 			      int notify_offset, int notify_port, void **addr);
 	int (*gnt_unmap)(struct xo *x, void *addr, unsigned int count);
+
+	/* Batched grant copy (gntdev's copy ioctl): -errno when the call itself failed (then no
+	 * status is meaningful), otherwise each op's status says whether that copy happened. */
+	int (*gnt_copy)(struct xo *x, struct xo_gnt_copy *ops, unsigned int count);
 
 	/* Event channels. */
 	int (*evtchn_bind_unbound)(struct xo *x, xo_domid_t remote, xo_port_t *local);

@@ -57,6 +57,7 @@ enum xo_fake_fault {
 	XO_FAULT_GNT_SHARE,   /* gnt_share* (e.g. -ENOSPC, -ENOMEM) */
 	XO_FAULT_GNT_MAP,     /* gnt_map* (e.g. -EINVAL) */
 	XO_FAULT_EVTCHN_BIND, /* evtchn_bind_* */
+	XO_FAULT_GNT_COPY,    /* gnt_copy: the whole call fails (e.g. -EFAULT) */
 	XO_FAULT_COUNT_
 };
 void xo_fake_inject(struct xo_fake_world *w, enum xo_fake_fault kind, int err, unsigned int count);

@@ -1,0 +1,845 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* MemFlex: the blkif backend over the tiered page store (see memflex.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "xenshm/xenbus.h"
+#include "xenshm/xspaths.h"
+#include "memflex.h"
+
+#define MF_ROOT "/local/domain/0/backend/memflex"
+#define SIZE_KB_MAX (UINT64_C(1) << 30)   /* 1 TiB */
+#define LOG_ONCE_ERRORS 8u                /* bad requests logged per disk, then only counted */
+
+/* ---- XenStore helpers ---- */
+
+static int be_key(const struct xshm_mf *mf, const char *key, char *path, size_t size)
+{
+	char dir[XSP_MAX];
+	int rc = xsp_mf_be_dir(dir, sizeof(dir), mf->domid, mf->devid);
+
+	if (!rc && snprintf(path, size, "%s/%s", dir, key) >= (int)size)
+		rc = -ENAMETOOLONG;
+	return rc;
+}
+
+static int fe_key(const struct xshm_mf *mf, const char *key, char *path, size_t size)
+{
+	char dir[XSP_MAX];
+	int rc = xsp_mf_fe_dir(dir, sizeof(dir), mf->domid, mf->devid);
+
+	if (!rc && snprintf(path, size, "%s/%s", dir, key) >= (int)size)
+		rc = -ENAMETOOLONG;
+	return rc;
+}
+
+static int read_uint(struct xshm_mf *mf, bool backend, const char *key, unsigned long long max,
+		     unsigned long long *out)
+{
+	char path[XSP_MAX], *v = NULL;
+	int rc = backend ? be_key(mf, key, path, sizeof(path)) : fe_key(mf, key, path, sizeof(path));
+
+	if (!rc)
+		rc = xo_read_str(mf->h->x, XO_TXN_NONE, path, &v);
+	if (!rc)
+		rc = xo_parse_uint(v, max, out);
+	free(v);
+	return rc;
+}
+
+static int write_be(struct xshm_mf *mf, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int write_be(struct xshm_mf *mf, const char *key, const char *fmt, ...)
+{
+	char path[XSP_MAX], val[256];
+	va_list ap;
+	int rc = be_key(mf, key, path, sizeof(path));
+
+	va_start(ap, fmt);
+	vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	if (!rc)
+		rc = xo_write_str(mf->h->x, XO_TXN_NONE, path, val);
+	return rc;
+}
+
+static int set_state(struct xshm_mf *mf, int state)
+{
+	unsigned long long now;
+
+	/* A write creates missing parents: never bring back a dir the toolstack removed. */
+	if (read_uint(mf, true, "state", XB_RECONFIGURED, &now) == -ENOENT)
+		return -ENOENT;
+	int rc = write_be(mf, "state", "%d", state);
+	if (!rc)
+		mf->be_state = state;
+	else
+		XSHM_MFLOG(mf, LOG_ERR, "cannot write backend state %d: %s", state, strerror(-rc));
+	return rc;
+}
+
+/* ---- accounting: the store's memory is the pool's ---- */
+
+static int acct_charge(void *arg, uint64_t pages, bool force)
+{
+	struct xshm_mf *mf = arg;
+
+	if (force) {
+		mf->acct.used += pages;
+		mf->h->pool.used += pages;
+		return 0;
+	}
+	return xshm_pool_charge(&mf->h->pool, &mf->acct, pages);
+}
+
+static void acct_release(void *arg, uint64_t pages)
+{
+	struct xshm_mf *mf = arg;
+
+	xshm_pool_release(&mf->h->pool, &mf->acct, pages);
+}
+
+/* ---- connection ---- */
+
+static void disconnect(struct xshm_mf *mf)
+{
+	struct xo *x = mf->h->x;
+
+	if (mf->port_bound)
+		x->ops->evtchn_unbind(x, mf->port);
+	if (mf->sring)
+		x->ops->gnt_unmap(x, mf->sring, mf->ring_pages);
+	mf->port_bound = false;
+	mf->sring = NULL;
+	mf->connected = false;
+}
+
+static void mf_fail(struct xshm_mf *mf, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void mf_fail(struct xshm_mf *mf, int err, const char *fmt, ...)
+{
+	char msg[256], path[XSP_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	XSHM_MFLOG(mf, LOG_ERR, "%s: disconnecting", msg);
+	if (!xsp_mf_be_error(path, sizeof(path), mf->domid, mf->devid))
+		xo_printf(mf->h->x, XO_TXN_NONE, path, "%d domain %u disk memflex/%u: %s", -err, mf->domid,
+			  mf->devid, msg);
+	disconnect(mf);
+	set_state(mf, XB_CLOSED);
+}
+
+/* Map the ring the frontend granted: ring-ref, or ring-page-order with ring-ref0..N. */
+static int map_ring(struct xshm_mf *mf)
+{
+	struct xo *x = mf->h->x;
+	unsigned long long order = 0, v;
+	xo_gref_t refs[1u << XSHM_MF_RING_ORDER_MAX];
+	void *ring = NULL;
+	int rc;
+
+	rc = read_uint(mf, false, "ring-page-order", XSHM_MF_RING_ORDER_MAX, &order);
+	if (rc && rc != -ENOENT) {
+		mf_fail(mf, rc, "ring-page-order is not 0 .. %u", XSHM_MF_RING_ORDER_MAX);
+		return rc;
+	}
+	unsigned int n = 1u << order;
+	for (unsigned int i = 0; i < n; i++) {
+		char key[24];
+		if (rc == -ENOENT) /* no ring-page-order: the one-page layout */
+			snprintf(key, sizeof(key), "ring-ref");
+		else
+			snprintf(key, sizeof(key), "ring-ref%u", i);
+		int r = read_uint(mf, false, key, UINT32_MAX, &v);
+		if (r) {
+			mf_fail(mf, r, "frontend %s missing or not a grant reference", key);
+			return r;
+		}
+		refs[i] = (xo_gref_t)v;
+	}
+	rc = x->ops->gnt_map(x, mf->domid, n, refs, true, &ring);
+	if (rc) {
+		mf_fail(mf, rc, "cannot map the %u-page ring: %s", n, strerror(-rc));
+		return rc;
+	}
+	mf->sring = ring;
+	mf->ring_pages = n;
+	mf->nr_ents = xblk_ring_entries(n);
+	return 0;
+}
+
+static int check_protocol(struct xshm_mf *mf)
+{
+	char path[XSP_MAX], *v = NULL;
+	int rc = xsp_mf_fe_protocol(path, sizeof(path), mf->domid, mf->devid);
+
+	if (rc)
+		return rc;
+	rc = xo_read_str(mf->h->x, XO_TXN_NONE, path, &v);
+	if (rc == -ENOENT)
+		return 0; /* the native layout */
+	if (!rc && strcmp(v, "x86_64-abi"))
+		rc = -EPROTONOSUPPORT;
+	if (rc)
+		mf_fail(mf, rc, "protocol '%.32s' not served (only x86_64-abi)", v ? v : "?");
+	free(v);
+	return rc;
+}
+
+static void serve(struct xshm_mf *mf);
+
+/* Ring and port; with resume, a previous xenshmd's connection is taken over. */
+static int connect_ring(struct xshm_mf *mf, bool resume)
+{
+	struct xo *x = mf->h->x;
+	unsigned long long evtchn;
+	int rc;
+
+	if ((rc = check_protocol(mf)) || (rc = map_ring(mf)))
+		return rc;
+	rc = read_uint(mf, false, "event-channel", UINT32_MAX, &evtchn);
+	if (rc) {
+		mf_fail(mf, rc, "frontend event-channel missing or malformed");
+		return rc;
+	}
+	rc = x->ops->evtchn_bind_interdomain(x, mf->domid, (xo_port_t)evtchn, &mf->port);
+	if (rc) {
+		mf_fail(mf, rc, "cannot bind the frontend's port %llu: %s", evtchn, strerror(-rc));
+		return rc;
+	}
+	mf->port_bound = true;
+	if (resume) {
+		/* Our responses are in order: everything past rsp_prod is still to do. */
+		uint32_t untrusted_rsp = __atomic_load_n(&mf->sring->rsp_prod, __ATOMIC_ACQUIRE);
+		uint32_t untrusted_req = __atomic_load_n(&mf->sring->req_prod, __ATOMIC_ACQUIRE);
+		if (untrusted_req - untrusted_rsp > mf->nr_ents) {
+			mf_fail(mf, -EPROTO, "ring indices req_prod %u rsp_prod %u are %u apart (ring of %u)",
+				untrusted_req, untrusted_rsp, untrusted_req - untrusted_rsp, mf->nr_ents);
+			return -EPROTO;
+		}
+		mf->req_cons = mf->rsp_prod_pvt = untrusted_rsp;
+	} else {
+		mf->req_cons = mf->rsp_prod_pvt = 0;
+	}
+	mf->connected = true;
+	XSHM_MFLOG(mf, LOG_INFO, "%s: %u-page ring, port %u", resume ? "resumed" : "connected",
+		   mf->ring_pages, mf->port);
+	if (!resume)
+		return set_state(mf, XB_CONNECTED);
+	serve(mf);
+	return 0;
+}
+
+/* ---- the data path ---- */
+
+struct mf_pending {
+	uint64_t id;
+	uint8_t op;
+	int16_t status;
+	unsigned int first_copy, ncopies;
+};
+
+struct mf_copy_meta {
+	uint64_t page;
+	uint16_t off;
+	uint8_t *dst;      /* writes: where the store wanted the bytes */
+};
+
+struct mf_batch {
+	struct mf_pending req[XSHM_MF_BATCH_SEGS];
+	unsigned int nreq;
+	struct xo_gnt_copy copy[XSHM_MF_BATCH_SEGS];
+	struct mf_copy_meta meta[XSHM_MF_BATCH_SEGS];
+	unsigned int ncopy;
+};
+
+static void bad_request(struct xshm_mf *mf, const char *what, uint64_t id)
+{
+	if (mf->errors++ < LOG_ONCE_ERRORS)
+		XSHM_MFLOG(mf, LOG_WARNING, "request %llu refused: %s", (unsigned long long)id, what);
+}
+
+/* One read or write (or flush with data): copy ops for each segment, or an error status. */
+static int16_t prepare_rw(struct xshm_mf *mf, struct mf_batch *b, const struct xblk_request_rw *req,
+			  bool write)
+{
+	uint64_t disk_sectors = mf->pages * XBLK_SECTORS_PER_PAGE;
+	uint64_t at = req->sector_number; /* 512-byte sectors */
+	unsigned int nseg = req->nr_segments;
+
+	if (nseg > XBLK_MAX_SEGMENTS || (!nseg && req->operation != XBLK_OP_FLUSH_DISKCACHE)) {
+		bad_request(mf, "segment count", req->id);
+		return XBLK_RSP_ERROR;
+	}
+	if (at > disk_sectors) {
+		bad_request(mf, "sector beyond the disk", req->id);
+		return XBLK_RSP_ERROR;
+	}
+	for (unsigned int i = 0; i < nseg; i++) {
+		const struct xblk_segment *sg = &req->seg[i];
+		if (sg->last_sect >= XBLK_SECTORS_PER_PAGE || sg->first_sect > sg->last_sect) {
+			bad_request(mf, "segment sectors", req->id);
+			return XBLK_RSP_ERROR;
+		}
+		unsigned int nsect = sg->last_sect - sg->first_sect + 1u;
+		if (at + nsect > disk_sectors) {
+			bad_request(mf, "range beyond the disk", req->id);
+			return XBLK_RSP_ERROR;
+		}
+		/* The store works in 4 KiB pages: a segment must not straddle two (blkfront's I/O
+		 * on a disk of 4096-byte sectors never does). */
+		unsigned int off = (unsigned int)(at % XBLK_SECTORS_PER_PAGE) << XBLK_SECTOR_SHIFT;
+		unsigned int len = nsect << XBLK_SECTOR_SHIFT;
+		if (off + len > MF_PAGE) {
+			bad_request(mf, "segment straddles a 4 KiB page of the disk", req->id);
+			return XBLK_RSP_ERROR;
+		}
+		at += nsect;
+	}
+	if (b->ncopy + nseg > XSHM_MF_BATCH_SEGS)
+		return 1; /* the caller flushes the batch first */
+	at = req->sector_number;
+	for (unsigned int i = 0; i < nseg; i++) {
+		const struct xblk_segment *sg = &req->seg[i];
+		unsigned int nsect = sg->last_sect - sg->first_sect + 1u;
+		unsigned int off = (unsigned int)(at % XBLK_SECTORS_PER_PAGE) << XBLK_SECTOR_SHIFT;
+		unsigned int len = nsect << XBLK_SECTOR_SHIFT;
+		uint64_t page = at / XBLK_SECTORS_PER_PAGE;
+		uint8_t *bounce = mf->bounce + (size_t)b->ncopy * MF_PAGE;
+		struct xo_gnt_copy *c = &b->copy[b->ncopy];
+		struct mf_copy_meta *m = &b->meta[b->ncopy];
+		int rc;
+
+		memset(c, 0, sizeof(*c));
+		c->domid = mf->domid;
+		c->ref = sg->gref;
+		c->offset = (uint16_t)(sg->first_sect << XBLK_SECTOR_SHIFT);
+		c->len = (uint16_t)len;
+		c->to_granted = !write;
+		m->page = page;
+		m->off = (uint16_t)off;
+		m->dst = NULL;
+		if (write) {
+			rc = mf_store_write_begin(&mf->store, page, off, len, bounce, &m->dst);
+			c->local = m->dst;
+		} else {
+			const uint8_t *src;
+			rc = mf_store_read(&mf->store, page, off, bounce, &src);
+			c->local = (void *)(uintptr_t)src; /* a read copies out of it only */
+		}
+		if (rc) {
+			/* The ops already queued for this request still run; its status says error. */
+			bad_request(mf, rc == -ENOSPC ? "no room left in memory or spill file" : "spill file I/O",
+				    req->id);
+			return XBLK_RSP_ERROR;
+		}
+		b->ncopy++;
+		at += nsect;
+	}
+	return XBLK_RSP_OKAY;
+}
+
+static int16_t do_discard(struct xshm_mf *mf, const struct xblk_request_discard *req)
+{
+	uint64_t disk_sectors = mf->pages * XBLK_SECTORS_PER_PAGE;
+	uint64_t first = req->sector_number, n = req->nr_sectors;
+
+	if (first > disk_sectors || n > disk_sectors - first) {
+		bad_request(mf, "discard beyond the disk", req->id);
+		return XBLK_RSP_ERROR;
+	}
+	/* Only whole pages are forgotten: a partial page keeps its bytes, which discard allows. */
+	uint64_t p0 = (first + XBLK_SECTORS_PER_PAGE - 1) / XBLK_SECTORS_PER_PAGE;
+	uint64_t p1 = (first + n) / XBLK_SECTORS_PER_PAGE;
+	if (p1 > p0)
+		mf_store_discard(&mf->store, p0, p1 - p0);
+	return XBLK_RSP_OKAY;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void push_response(struct xshm_mf *mf, uint64_t id, uint8_t op, int16_t status)
+{
+	struct xblk_response *rsp = &mf->sring->ring[mf->rsp_prod_pvt & (mf->nr_ents - 1)].rsp;
+
+	rsp->id = id;
+	rsp->operation = op;
+	rsp->status = status;
+	mf->rsp_prod_pvt++;
+}
+
+/* Run the batch's grant copies, finish the store's side, answer every request in it. */
+static void run_batch(struct xshm_mf *mf, struct mf_batch *b, uint64_t t0)
+{
+	struct xo *x = mf->h->x;
+
+	if (b->ncopy && x->ops->gnt_copy(x, b->copy, b->ncopy))
+		for (unsigned int i = 0; i < b->ncopy; i++)
+			b->copy[i].status = XO_GNTST_GENERAL_ERROR;
+	for (unsigned int r = 0; r < b->nreq; r++) {
+		struct mf_pending *p = &b->req[r];
+		for (unsigned int i = p->first_copy; i < p->first_copy + p->ncopies; i++) {
+			struct xo_gnt_copy *c = &b->copy[i];
+			bool ok = c->status == XO_GNTST_OKAY;
+			if (!ok && p->status == XBLK_RSP_OKAY) {
+				p->status = XBLK_RSP_ERROR;
+				bad_request(mf, "grant copy failed (bad grant reference?)", p->id);
+			}
+			if (!c->to_granted && b->meta[i].dst &&
+			    mf_store_write_end(&mf->store, b->meta[i].page, b->meta[i].off, c->len,
+					       b->meta[i].dst, ok) && p->status == XBLK_RSP_OKAY)
+				p->status = XBLK_RSP_ERROR;
+		}
+		push_response(mf, p->id, p->op, p->status);
+	}
+	if (b->nreq) {
+		uint64_t us = now_us() - t0;
+		unsigned int bucket = 0;
+		while (bucket < 31 && (UINT64_C(1) << bucket) < us)
+			bucket++;
+		mf->lat_hist[bucket]++;
+		mf->batches++;
+		mf->gen++;
+	}
+	b->nreq = b->ncopy = 0;
+}
+
+/* RING_PUSH_RESPONSES_AND_CHECK_NOTIFY */
+static void publish_responses(struct xshm_mf *mf)
+{
+	struct xo *x = mf->h->x;
+	uint32_t old = __atomic_load_n(&mf->sring->rsp_prod, __ATOMIC_RELAXED);
+	uint32_t now = mf->rsp_prod_pvt;
+
+	if (old == now)
+		return;
+	__atomic_store_n(&mf->sring->rsp_prod, now, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	uint32_t untrusted_event = __atomic_load_n(&mf->sring->rsp_event, __ATOMIC_RELAXED);
+	if ((uint32_t)(now - untrusted_event) < (uint32_t)(now - old))
+		x->ops->evtchn_notify(x, mf->port);
+}
+
+static void serve(struct xshm_mf *mf)
+{
+	struct mf_batch *b = calloc(1, sizeof(*b));
+
+	if (!b) {
+		XSHM_MFLOG(mf, LOG_ERR, "out of memory serving the ring; will retry on the next event");
+		return;
+	}
+	for (;;) {
+		uint32_t untrusted_prod = __atomic_load_n(&mf->sring->req_prod, __ATOMIC_ACQUIRE);
+		if (untrusted_prod - mf->req_cons > mf->nr_ents) {
+			mf_fail(mf, -EPROTO, "req_prod %u is %u requests past the %u consumed (ring of %u)",
+				untrusted_prod, untrusted_prod - mf->req_cons, mf->req_cons, mf->nr_ents);
+			break;
+		}
+		uint64_t t0 = now_us();
+		while (mf->req_cons != untrusted_prod) {
+			union xblk_request req;
+			/* One copy out of shared memory; everything below reads the copy. */
+			memcpy(&req, &mf->sring->ring[mf->req_cons & (mf->nr_ents - 1)].req, sizeof(req));
+			struct mf_pending *p = &b->req[b->nreq];
+			int16_t status;
+
+			if (b->nreq == XSHM_MF_BATCH_SEGS)
+				status = 1;
+			else if (req.operation == XBLK_OP_READ || req.operation == XBLK_OP_WRITE ||
+				 req.operation == XBLK_OP_FLUSH_DISKCACHE)
+				status = prepare_rw(mf, b, &req.rw, req.operation != XBLK_OP_READ);
+			else if (req.operation == XBLK_OP_DISCARD)
+				status = do_discard(mf, &req.discard);
+			else
+				status = XBLK_RSP_EOPNOTSUPP;
+			if (status == 1) { /* batch full: run it and take this request again */
+				run_batch(mf, b, t0);
+				t0 = now_us();
+				continue;
+			}
+			/* The copies prepare_rw queued belong to this request, even on error. */
+			unsigned int queued = 0;
+			for (unsigned int r = 0; r < b->nreq; r++)
+				queued += b->req[r].ncopies;
+			p->id = req.rw.id;
+			p->op = req.operation;
+			p->status = status;
+			p->first_copy = queued;
+			p->ncopies = b->ncopy - queued;
+			b->nreq++;
+			mf->req_cons++;
+			mf->requests++;
+		}
+		run_batch(mf, b, t0);
+		publish_responses(mf);
+		/* RING_FINAL_CHECK_FOR_REQUESTS: ask for an event, then look once more. */
+		__atomic_store_n(&mf->sring->req_event, mf->req_cons + 1, __ATOMIC_RELEASE);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&mf->sring->req_prod, __ATOMIC_ACQUIRE) == mf->req_cons)
+			break;
+	}
+	free(b);
+}
+
+void xshm_mf_event(struct xshm_mf *mf)
+{
+	if (mf->connected)
+		serve(mf);
+}
+
+/* ---- lifecycle ---- */
+
+static void quota_changed(struct xshm_mf *mf, bool at_start)
+{
+	unsigned long long kb;
+	char path[XSP_MAX], *v = NULL;
+
+	if (xsp_mf_be_mem_kb(path, sizeof(path), mf->domid, mf->devid))
+		return;
+	if (xo_read_str(mf->h->x, XO_TXN_NONE, path, &v)) {
+		if (at_start)
+			mf->acct.quota = mf->pages;
+		return;
+	}
+	int64_t pages = xshm_parse_kb_pages(v, mf->pages * 4);
+	if (pages < 0) {
+		XSHM_MFLOG(mf, LOG_WARNING, "refused mem-kb '%.32s' (0 .. %llu, a multiple of 4): keeping %llu KiB",
+			   v, (unsigned long long)mf->pages * 4, (unsigned long long)mf->acct.quota * 4);
+		if (at_start)
+			mf->acct.quota = mf->pages;
+	} else if ((uint64_t)pages != mf->acct.quota || at_start) {
+		mf->acct.quota = (uint64_t)pages;
+		kb = (unsigned long long)pages * 4;
+		XSHM_MFLOG(mf, LOG_INFO, "memory tier up to %llu KiB", kb);
+	}
+	free(v);
+}
+
+static void publish_features(struct xshm_mf *mf)
+{
+	write_be(mf, "sectors", "%llu", (unsigned long long)mf->pages * XBLK_SECTORS_PER_PAGE);
+	write_be(mf, "sector-size", "%u", MF_PAGE);
+	write_be(mf, "physical-sector-size", "%u", MF_PAGE);
+	write_be(mf, "info", "0");
+	write_be(mf, "mode", "w");
+	write_be(mf, "feature-flush-cache", "1");
+	write_be(mf, "feature-discard", "1");
+	write_be(mf, "discard-granularity", "%u", MF_PAGE);
+	write_be(mf, "discard-alignment", "0");
+	write_be(mf, "discard-secure", "0");
+	write_be(mf, "max-ring-page-order", "%u", XSHM_MF_RING_ORDER_MAX);
+}
+
+static void store_path(const struct xshm_mf *mf, const char *dir, const char *ext, char *out, size_t size)
+{
+	char uuid[33];
+
+	for (unsigned int i = 0; i < 16; i++)
+		snprintf(uuid + 2 * i, 3, "%02x", mf->uuid[i]);
+	snprintf(out, size, "%s/memflex-%s-%u.%s", dir, uuid, mf->devid, ext);
+}
+
+static int mf_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const uint8_t uuid[16],
+		  struct xshm_mf **out)
+{
+	struct xo *x = h->x;
+	struct xshm_mf *mf = calloc(1, sizeof(*mf));
+	char mem_path[512], disk_path[512];
+	unsigned long long size_kb, state;
+	bool reattached = false;
+	int rc;
+
+	if (!mf)
+		return -ENOMEM;
+	mf->h = h;
+	mf->domid = domid;
+	mf->devid = devid;
+	memcpy(mf->uuid, uuid, 16);
+	mf->port = ~0u;
+	rc = read_uint(mf, true, "size-kb", SIZE_KB_MAX, &size_kb);
+	if (rc || size_kb < 4 || size_kb % 4) {
+		XSHM_MFLOG(mf, LOG_ERR, "size-kb missing or not a multiple of 4 in 4 .. %llu",
+			   (unsigned long long)SIZE_KB_MAX);
+		rc = rc ? rc : -EINVAL;
+		goto fail;
+	}
+	mf->pages = size_kb / 4;
+	quota_changed(mf, true);
+	mf->bounce = mmap(NULL, (size_t)XSHM_MF_BATCH_SEGS * MF_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mf->bounce == MAP_FAILED) {
+		mf->bounce = NULL;
+		rc = -ENOMEM;
+		goto fail;
+	}
+	store_path(mf, h->mf_mem_dir, "mem", mem_path, sizeof(mem_path));
+	store_path(mf, h->mf_spill_dir ? h->mf_spill_dir : "", "spill", disk_path, sizeof(disk_path));
+	struct mf_account_ops ops = { .charge = acct_charge, .release = acct_release, .arg = mf };
+	rc = mf_store_open(&mf->store, mem_path, h->mf_spill_dir ? disk_path : NULL, mf->pages, &ops,
+			   &reattached);
+	if (rc) {
+		XSHM_MFLOG(mf, LOG_ERR, "cannot open the store %s: %s", mem_path, strerror(-rc));
+		goto fail;
+	}
+	mf->store_open = true;
+	if (reattached)
+		XSHM_MFLOG(mf, LOG_INFO, "store reattached: %llu pages in memory, %llu on disk",
+			   (unsigned long long)mf->store.st.in_mem, (unsigned long long)mf->store.st.on_disk);
+	if ((rc = xsp_mf_fe_state(mf->fe_state_path, sizeof(mf->fe_state_path), domid, devid)))
+		goto fail;
+	snprintf(mf->token, sizeof(mf->token), "mffe:%u:%u", domid, devid);
+	if ((rc = x->ops->xs_watch(x, mf->fe_state_path, mf->token)))
+		goto fail;
+	mf->be_state = read_uint(mf, true, "state", XB_RECONFIGURED, &state) ? XB_UNKNOWN : (int)state;
+	publish_features(mf);
+	*out = mf;
+	return 0;
+fail:
+	xshm_mf_remove(NULL, mf, false);
+	return rc;
+}
+
+void xshm_mf_frontend_changed(struct xshm_mf *mf)
+{
+	unsigned long long fe = XB_UNKNOWN, online = 1;
+
+	if (mf->finished)
+		return;
+	if (read_uint(mf, false, "state", XB_RECONFIGURED, &fe))
+		fe = XB_UNKNOWN;
+	read_uint(mf, true, "online", 1, &online);
+	if (!online) {
+		if (mf->be_state != XB_CLOSED) {
+			disconnect(mf);
+			set_state(mf, XB_CLOSED);
+		}
+		mf->finished = true;
+		return;
+	}
+	switch (fe) {
+	case XB_INITIALISING:
+	case XB_INITWAIT:
+	case XB_UNKNOWN:
+		if (mf->connected)
+			disconnect(mf);
+		if (mf->be_state != XB_INITWAIT)
+			set_state(mf, XB_INITWAIT);
+		break;
+	case XB_INITIALISED:
+	case XB_CONNECTED:
+		if (mf->connected)
+			break;
+		if (mf->be_state == XB_INITWAIT)
+			connect_ring(mf, false);
+		else if (mf->be_state == XB_CONNECTED)
+			connect_ring(mf, true); /* a restarted xenshmd */
+		break;
+	case XB_CLOSING:
+	case XB_CLOSED:
+		disconnect(mf);
+		if (mf->be_state != XB_CLOSED)
+			set_state(mf, XB_CLOSED);
+		break;
+	default:
+		break;
+	}
+}
+
+void xshm_mf_backend_changed(struct xshm_mf *mf, const char *key)
+{
+	if (!strcmp(key, "mem-kb"))
+		quota_changed(mf, false);
+	else if (!strcmp(key, "online"))
+		xshm_mf_frontend_changed(mf);
+}
+
+uint64_t xshm_mf_latency_us(const struct xshm_mf *mf, unsigned int pct)
+{
+	uint64_t total = 0, seen = 0;
+
+	for (unsigned int i = 0; i < 32; i++)
+		total += mf->lat_hist[i];
+	if (!total)
+		return 0;
+	for (unsigned int i = 0; i < 32; i++) {
+		seen += mf->lat_hist[i];
+		if (seen * 100 >= total * pct)
+			return UINT64_C(1) << i;
+	}
+	return UINT64_C(1) << 31;
+}
+
+static void publish_stats(struct xshm_mf *mf)
+{
+	const struct mf_store_stats *st = &mf->store.st;
+
+	if (write_be(mf, "stats",
+		     "mem-kb=%llu disk-kb=%llu reads=%llu writes=%llu discards=%llu zero=%llu spilled=%llu "
+		     "demoted=%llu errors=%llu p50-us=%llu p99-us=%llu",
+		     (unsigned long long)st->in_mem * 4, (unsigned long long)st->on_disk * 4,
+		     (unsigned long long)st->reads, (unsigned long long)st->writes,
+		     (unsigned long long)st->discards, (unsigned long long)st->zero_writes,
+		     (unsigned long long)st->spilled, (unsigned long long)st->demoted,
+		     (unsigned long long)mf->errors, (unsigned long long)xshm_mf_latency_us(mf, 50),
+		     (unsigned long long)xshm_mf_latency_us(mf, 99)) == 0)
+		mf->published_gen = mf->gen;
+}
+
+bool xshm_mf_tick(struct xshm_mf *mf)
+{
+	uint64_t now = xshm_host_now(mf->h);
+	bool more = false;
+
+	if (!mf->store_open)
+		return false;
+	/* Over its own quota, or the host over budget: the coldest pages go to disk, down to 1/16
+	 * below the line so that the next writes find room and pages do not bounce. */
+	uint64_t over = xshm_account_over(&mf->acct);
+	uint64_t host_over = xshm_pool_over(&mf->h->pool);
+	if (over || host_over) {
+		uint64_t want = (over > host_over ? over : host_over) + mf->acct.quota / 16;
+		if (want > mf->store.st.in_mem)
+			want = mf->store.st.in_mem;
+		uint64_t moved = mf_store_demote(&mf->store, want < XSHM_MF_DEMOTE_BATCH ? want : XSHM_MF_DEMOTE_BATCH);
+		if (moved) {
+			mf->gen++;
+			more = xshm_account_over(&mf->acct) || xshm_pool_over(&mf->h->pool);
+		}
+	}
+	if (mf->gen != mf->published_gen && now - mf->stats_ms >= XSHM_MF_STATS_MS) {
+		mf->stats_ms = now;
+		publish_stats(mf);
+	}
+	return more;
+}
+
+void xshm_mf_remove(struct xshm_host *h, struct xshm_mf *mf, bool forget)
+{
+	if (h) {
+		for (struct xshm_mf **pp = &h->mfs; *pp; pp = &(*pp)->next) {
+			if (*pp == mf) {
+				*pp = mf->next;
+				break;
+			}
+		}
+	}
+	struct xo *x = mf->h->x;
+	disconnect(mf);
+	if (mf->token[0])
+		x->ops->xs_unwatch(x, mf->fe_state_path, mf->token);
+	if (mf->store_open)
+		mf_store_close(&mf->store, forget);
+	if (forget) {
+		char path[XSP_MAX];
+		if (!xsp_mf_be_dir(path, sizeof(path), mf->domid, mf->devid)) {
+			x->ops->xs_rm(x, XO_TXN_NONE, path);
+			xshm_rm_empty_parent(x, path);
+		}
+		/* .../error/backend/memflex/<domid>/<devid>/error: the disk's dir, then the domain's */
+		if (!xsp_mf_be_error(path, sizeof(path), mf->domid, mf->devid)) {
+			char *slash = strrchr(path, '/');
+			if (slash)
+				*slash = 0;
+			x->ops->xs_rm(x, XO_TXN_NONE, path);
+			xshm_rm_empty_parent(x, path);
+		}
+	}
+	if (mf->bounce)
+		munmap(mf->bounce, (size_t)XSHM_MF_BATCH_SEGS * MF_PAGE);
+	free(mf);
+}
+
+struct xshm_mf *xshm_mf_find(struct xshm_host *h, xo_domid_t domid, uint32_t devid)
+{
+	for (struct xshm_mf *v = h->mfs; v; v = v->next)
+		if (v->domid == domid && v->devid == devid)
+			return v;
+	return NULL;
+}
+
+void xshm_mf_scan(struct xshm_host *h)
+{
+	struct xo *x = h->x;
+	char **doms = NULL;
+	unsigned int ndoms = 0;
+	struct xshm_mf *next;
+
+	for (struct xshm_mf *v = h->mfs; v; v = v->next)
+		v->seen = false;
+	if (x->ops->xs_directory(x, XO_TXN_NONE, MF_ROOT, &doms, &ndoms))
+		ndoms = 0;
+	for (unsigned int i = 0; i < ndoms; i++) {
+		xo_domid_t domid;
+		char path[XSP_MAX], **devs = NULL;
+		unsigned int ndev = 0;
+		struct xo_dominfo info;
+
+		if (xo_parse_domid(doms[i], &domid) || domid == 0)
+			continue;
+		snprintf(path, sizeof(path), MF_ROOT "/%u", domid);
+		if (x->ops->xs_directory(x, XO_TXN_NONE, path, &devs, &ndev))
+			continue;
+		bool alive = x->ops->domain_info(x, domid, &info) == 0 && !(info.flags & XO_DOMINFO_DYING);
+		for (unsigned int j = 0; j < ndev; j++) {
+			unsigned long long devid;
+			if (xo_parse_uint(devs[j], UINT32_MAX, &devid))
+				continue;
+			struct xshm_mf *mf = xshm_mf_find(h, domid, (uint32_t)devid);
+			if (!mf && alive && mf_new(h, domid, (uint32_t)devid, info.uuid, &mf) == 0) {
+				mf->next = h->mfs;
+				h->mfs = mf;
+				XSHM_MFLOG(mf, LOG_INFO, "found: %llu KiB, memory up to %llu KiB",
+					   (unsigned long long)mf->pages * 4, (unsigned long long)mf->acct.quota * 4);
+				xshm_mf_frontend_changed(mf);
+			}
+			if (mf)
+				mf->seen = true;
+		}
+		xo_free_strv(devs);
+	}
+	xo_free_strv(doms);
+	for (struct xshm_mf *v = h->mfs; v; v = next) {
+		next = v->next;
+		if (!v->seen) {
+			XSHM_MFLOG(v, LOG_INFO, "removed: store deleted");
+			xshm_mf_remove(h, v, true);
+		}
+	}
+}
+
+int xshm_vbd_devid(const char *name, uint32_t *devid)
+{
+	uint64_t index = 0;
+	const char *p;
+
+	if (strncmp(name, "xvd", 3) || !name[3] || strlen(name) > 7)
+		return -EINVAL;
+	/* Letters count in bijective base 26, as Linux names disks: xvda = 0, xvdz = 25, xvdaa = 26. */
+	for (p = name + 3; *p; p++) {
+		if (*p < 'a' || *p > 'z')
+			return -EINVAL;
+		index = index * 26 + (uint64_t)(*p - 'a' + 1);
+	}
+	index--;
+	if (index < 16)
+		*devid = (202u << 8) | (uint32_t)(index << 4);
+	else if (index < (1u << 20))
+		*devid = (1u << 28) | (uint32_t)(index << 8);
+	else
+		return -ERANGE;
+	return 0;
+}

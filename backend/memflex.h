@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * MemFlex: a guest's swap disk served by xenshmd from host memory.
+ *
+ * To the guest it is an ordinary vbd: its stock xen-blkfront finds
+ * device/vbd/<devid>, reads the disk's size and features from the backend
+ * dir (backend/memflex/<domid>/<devid>, a type the kernel's blkback does not
+ * watch), grants a ring and binds a port.  xenshmd maps the ring, copies
+ * each request out of shared memory once, validates the copy, moves the
+ * data with one batched grant copy per pass and stores it in the tiered
+ * page store (mfstore.h), charged to the disk's `mem-kb` and the host
+ * budget.
+ *
+ * XenBus, as blkback does it, re-reading the frontend's state each time:
+ *   discovery          open (or reattach) the store, publish size and
+ *                      features, backend 2 (InitWait)
+ *   frontend 3 or 4    map the ring, bind the port, backend 4 (Connected);
+ *                      a restarted xenshmd finds backend 4 already and
+ *                      reconnects without a state change, re-serving the
+ *                      requests that had no response yet
+ *   frontend 5 or 6    unmap, unbind, backend 6 (Closed); the store stays
+ *   frontend 1 after 6 the guest reconnects: backend 2 again
+ *   online 0           the toolstack is removing the disk: backend 6
+ * A lying ring index or an unknown protocol disconnects the disk with an
+ * error node; a bad request (range, segments, grant) is answered with an
+ * error status and counted, as blkback does.
+ */
+#ifndef XENSHM_BACKEND_MEMFLEX_H
+#define XENSHM_BACKEND_MEMFLEX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xenshm/blkif.h"
+#include "xenshm/xspath.h"
+#include "device.h"
+#include "mfstore.h"
+
+#define XSHM_MF_RING_ORDER_MAX 4u    /* max-ring-page-order offered: 16 pages, 512 requests */
+#define XSHM_MF_BATCH_SEGS 128u      /* grant copies per batch; bounce pages kept for them */
+#define XSHM_MF_DEMOTE_BATCH 256u    /* pages moved to disk per loop pass while over quota */
+#define XSHM_MF_STATS_MS 1000u
+
+struct xshm_mf {
+	struct xshm_mf *next;
+	struct xshm_host *h;
+	xo_domid_t domid;
+	uint32_t devid;
+	uint8_t uuid[16];
+	int be_state;
+	bool seen, connected, finished;
+	uint64_t pages;                 /* disk size */
+	struct xshm_account acct;       /* mem-kb */
+	struct mf_store store;
+	bool store_open;
+	struct xblk_sring *sring;
+	unsigned int ring_pages;
+	uint32_t nr_ents, req_cons, rsp_prod_pvt;
+	xo_port_t port;
+	bool port_bound;
+	uint8_t *bounce;                /* XSHM_MF_BATCH_SEGS pages */
+	uint64_t requests, errors, batches, stats_ms;
+	uint64_t published_gen, gen;    /* stats node refreshed when gen moved */
+	uint32_t lat_hist[32];          /* batch service time, log2(us) buckets */
+	char fe_state_path[XSP_MAX];
+	char token[48];
+};
+
+#define XSHM_MFLOG(mf, level, fmt, ...)                                                      \
+	xshm_log((mf)->h, level, "domain %u disk memflex/%u: " fmt, (mf)->domid, (mf)->devid, \
+		 ##__VA_ARGS__)
+
+/* Re-list backend/memflex: new disks are set up, removed ones torn down. */
+void xshm_mf_scan(struct xshm_host *h);
+struct xshm_mf *xshm_mf_find(struct xshm_host *h, xo_domid_t domid, uint32_t devid);
+/* Take one disk down; with forget also delete its store and its dirs (domain gone). */
+void xshm_mf_remove(struct xshm_host *h, struct xshm_mf *mf, bool forget);
+
+void xshm_mf_frontend_changed(struct xshm_mf *mf);
+/* A key of the backend dir changed: `online`, `state`, `mem-kb`. */
+void xshm_mf_backend_changed(struct xshm_mf *mf, const char *key);
+/* The disk's port fired: serve the ring. */
+void xshm_mf_event(struct xshm_mf *mf);
+/* Background work: move cold pages out while over quota or budget, publish stats.  True if
+ * there is more to do at once. */
+bool xshm_mf_tick(struct xshm_mf *mf);
+
+/* p50 or p99 of the batch service time in microseconds (upper bucket bound); 0 if none. */
+uint64_t xshm_mf_latency_us(const struct xshm_mf *mf, unsigned int pct);
+
+/* The vbd number of a disk name (xvdb, xvds, xvdaa): -EINVAL for anything else. */
+int xshm_vbd_devid(const char *name, uint32_t *devid);
+
+#endif

@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * MemFlex: the tiered store alone, then the blkif backend in xenshmd driven
+ * by a small blkfront of the test's own on the fake Xen.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "../../backend/memflex.h"
+#include "../../backend/mfstore.h"
+#include "../../dom0/devdirs.h"
+#include "xenshm/blkif.h"
+#include "xenshm/xspaths.h"
+#include "daemon_env.h"
+#include "tests.h"
+
+/* ---------------------------------------------------------------- the store alone */
+
+struct quota {
+	uint64_t used, limit;
+};
+
+static int q_charge(void *arg, uint64_t pages, bool force)
+{
+	struct quota *q = arg;
+
+	if (!force && q->used + pages > q->limit)
+		return -EDQUOT;
+	q->used += pages;
+	return 0;
+}
+
+static void q_release(void *arg, uint64_t pages)
+{
+	struct quota *q = arg;
+
+	ck_assert_uint_ge(q->used, pages);
+	q->used -= pages;
+}
+
+struct store_env {
+	char dir[64], mem[96], disk[96];
+	struct quota q;
+	struct mf_account_ops ops;
+	struct mf_store s;
+	uint8_t bounce[MF_PAGE];
+};
+
+static void senv_init(struct store_env *e, uint64_t limit)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/xenshm-mfstore.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(e->dir));
+	snprintf(e->mem, sizeof(e->mem), "%s/m", e->dir);
+	snprintf(e->disk, sizeof(e->disk), "%s/d", e->dir);
+	e->q.limit = limit;
+	e->ops = (struct mf_account_ops){ .charge = q_charge, .release = q_release, .arg = &e->q };
+}
+
+static void senv_fini(struct store_env *e)
+{
+	unlink(e->mem);
+	unlink(e->disk);
+	rmdir(e->dir);
+}
+
+static void fill(uint8_t *p, uint64_t page, unsigned int round)
+{
+	for (unsigned int i = 0; i < MF_PAGE; i++)
+		p[i] = (uint8_t)(page * 131 + i * 7 + round * 29 + 1);
+}
+
+/* Write one whole page through the store's two-step interface, as the backend does. */
+static int store_put(struct store_env *e, uint64_t page, const uint8_t *data)
+{
+	uint8_t *dst;
+	int rc = mf_store_write_begin(&e->s, page, 0, MF_PAGE, e->bounce, &dst);
+
+	if (rc)
+		return rc;
+	memcpy(dst, data, MF_PAGE);
+	return mf_store_write_end(&e->s, page, 0, MF_PAGE, dst, true);
+}
+
+static void store_expect(struct store_env *e, uint64_t page, const uint8_t *want)
+{
+	const uint8_t *src;
+
+	ck_assert_int_eq(mf_store_read(&e->s, page, 0, e->bounce, &src), 0);
+	ck_assert_msg(!memcmp(src, want, MF_PAGE), "page %llu differs", (unsigned long long)page);
+}
+
+START_TEST(store_tiers_and_accounting)
+{
+	struct store_env e;
+	uint8_t page[MF_PAGE], zero[MF_PAGE] = { 0 };
+	bool again;
+
+	senv_init(&e, 2);
+	ck_assert_int_eq(mf_store_open(&e.s, e.mem, e.disk, 64, &e.ops, &again), 0);
+	ck_assert(!again);
+	/* Two pages fit the quota; the next two go to the spill file. */
+	for (uint64_t p = 0; p < 4; p++) {
+		fill(page, p, 0);
+		ck_assert_int_eq(store_put(&e, p, page), 0);
+	}
+	ck_assert_uint_eq(e.q.used, 2);
+	ck_assert_uint_eq(e.s.st.in_mem, 2);
+	ck_assert_uint_eq(e.s.st.on_disk, 2);
+	ck_assert_uint_eq(e.s.st.spilled, 2);
+	ck_assert_int_eq(mf_store_tier(&e.s, 0), MF_MEM);
+	ck_assert_int_eq(mf_store_tier(&e.s, 3), MF_DISK);
+	for (uint64_t p = 0; p < 4; p++) {
+		fill(page, p, 0);
+		store_expect(&e, p, page);
+	}
+	/* Never written reads as zeros and costs nothing. */
+	store_expect(&e, 10, zero);
+	ck_assert_int_eq(mf_store_tier(&e.s, 10), MF_ZERO);
+	/* A page of zeros is a flag, and frees the memory its old contents held. */
+	ck_assert_int_eq(store_put(&e, 0, zero), 0);
+	ck_assert_int_eq(mf_store_tier(&e.s, 0), MF_ZERO);
+	ck_assert_uint_eq(e.q.used, 1);
+	ck_assert_uint_eq(e.s.st.zero_writes, 1);
+	/* With room again, a page rewritten on disk comes back to memory. */
+	fill(page, 3, 1);
+	ck_assert_int_eq(store_put(&e, 3, page), 0);
+	ck_assert_int_eq(mf_store_tier(&e.s, 3), MF_MEM);
+	ck_assert_uint_eq(e.s.st.on_disk, 1);
+	store_expect(&e, 3, page);
+	/* Discard gives back memory and disk at once. */
+	mf_store_discard(&e.s, 0, 64);
+	ck_assert_uint_eq(e.q.used, 0);
+	ck_assert_uint_eq(e.s.st.in_mem, 0);
+	ck_assert_uint_eq(e.s.st.on_disk, 0);
+	store_expect(&e, 3, zero);
+	mf_store_close(&e.s, true);
+	ck_assert_int_eq(access(e.mem, F_OK), -1);
+	ck_assert_int_eq(access(e.disk, F_OK), -1);
+	senv_fini(&e);
+}
+END_TEST
+
+START_TEST(store_partial_writes_land_in_place)
+{
+	struct store_env e;
+	uint8_t page[MF_PAGE], want[MF_PAGE], *dst;
+	bool again;
+
+	senv_init(&e, 0); /* no memory at all: everything on disk */
+	ck_assert_int_eq(mf_store_open(&e.s, e.mem, e.disk, 8, &e.ops, &again), 0);
+	fill(page, 1, 0);
+	ck_assert_int_eq(store_put(&e, 1, page), 0);
+	ck_assert_int_eq(mf_store_tier(&e.s, 1), MF_DISK);
+	/* 512 bytes in the middle of a page on disk: only those bytes change. */
+	memcpy(want, page, MF_PAGE);
+	memset(want + 1024, 0xab, 512);
+	ck_assert_int_eq(mf_store_write_begin(&e.s, 1, 1024, 512, e.bounce, &dst), 0);
+	memset(dst, 0xab, 512);
+	ck_assert_int_eq(mf_store_write_end(&e.s, 1, 1024, 512, dst, true), 0);
+	store_expect(&e, 1, want);
+	mf_store_close(&e.s, true);
+	senv_fini(&e);
+}
+END_TEST
+
+START_TEST(store_without_spill_refuses_when_full)
+{
+	struct store_env e;
+	uint8_t page[MF_PAGE];
+	bool again;
+
+	senv_init(&e, 1);
+	ck_assert_int_eq(mf_store_open(&e.s, e.mem, NULL, 8, &e.ops, &again), 0);
+	fill(page, 0, 0);
+	ck_assert_int_eq(store_put(&e, 0, page), 0);
+	ck_assert_int_eq(store_put(&e, 1, page), -ENOSPC);
+	ck_assert_uint_eq(mf_store_demote(&e.s, 8), 0);
+	mf_store_close(&e.s, true);
+	senv_fini(&e);
+}
+END_TEST
+
+START_TEST(store_demotes_cold_pages_first)
+{
+	struct store_env e;
+	uint8_t page[MF_PAGE];
+	const uint8_t *src;
+	bool again;
+
+	senv_init(&e, 16);
+	ck_assert_int_eq(mf_store_open(&e.s, e.mem, e.disk, 16, &e.ops, &again), 0);
+	for (uint64_t p = 0; p < 4; p++) {
+		fill(page, p, 0);
+		ck_assert_int_eq(store_put(&e, p, page), 0);
+	}
+	/* One pass of the clock clears every mark; then page 2 is used again. */
+	ck_assert_uint_eq(mf_store_demote(&e.s, 1), 1);
+	ck_assert_int_eq(mf_store_read(&e.s, 2, 0, e.bounce, &src), 0);
+	ck_assert_uint_eq(mf_store_demote(&e.s, 2), 2);
+	ck_assert_int_eq(mf_store_tier(&e.s, 2), MF_MEM);
+	ck_assert_uint_eq(e.s.st.demoted, 3);
+	ck_assert_uint_eq(e.q.used, 1);
+	for (uint64_t p = 0; p < 4; p++) {
+		fill(page, p, 0);
+		store_expect(&e, p, page);
+	}
+	mf_store_close(&e.s, true);
+	senv_fini(&e);
+}
+END_TEST
+
+START_TEST(store_reattaches_after_restart)
+{
+	struct store_env e;
+	uint8_t page[MF_PAGE], stale[MF_PAGE];
+	bool again;
+
+	senv_init(&e, 2);
+	ck_assert_int_eq(mf_store_open(&e.s, e.mem, e.disk, 32, &e.ops, &again), 0);
+	for (uint64_t p = 0; p < 3; p++) {
+		fill(page, p, 0);
+		ck_assert_int_eq(store_put(&e, p, page), 0);
+	}
+	mf_store_close(&e.s, false);
+	ck_assert_uint_eq(e.q.used, 0);
+	/* A move that died half-way: an older copy of page 0 on disk too.  Memory's wins. */
+	fill(stale, 0, 9);
+	int fd = open(e.disk, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, stale, MF_PAGE, 0), MF_PAGE);
+	close(fd);
+
+	e.q.limit = 1; /* a lower quota meanwhile: the pages already held are still taken */
+	ck_assert_int_eq(mf_store_open(&e.s, e.mem, e.disk, 32, &e.ops, &again), 0);
+	ck_assert(again);
+	ck_assert_uint_eq(e.s.st.in_mem, 2);
+	ck_assert_uint_eq(e.s.st.on_disk, 1);
+	ck_assert_uint_eq(e.q.used, 2);
+	for (uint64_t p = 0; p < 3; p++) {
+		fill(page, p, 0);
+		store_expect(&e, p, page);
+	}
+	mf_store_close(&e.s, false);
+	/* Another size under the same name is refused, never reinterpreted. */
+	ck_assert_int_eq(mf_store_open(&e.s, e.mem, e.disk, 64, &e.ops, &again), -EEXIST);
+	unlink(e.mem);
+	unlink(e.disk);
+	senv_fini(&e);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- a blkfront of the test's */
+
+#define IO_PAGES 16u
+
+struct fblk {
+	struct host *h;
+	struct xo *x;
+	xo_domid_t domid;
+	uint32_t devid;
+	struct xblk_sring *sring;
+	xo_gref_t ring_ref;
+	uint8_t *buf;               /* IO_PAGES pages granted to dom0 */
+	xo_gref_t buf_refs[IO_PAGES];
+	xo_port_t port;
+	uint32_t req_prod_pvt, rsp_cons;
+};
+
+static char *read_path(struct host *h, const char *path)
+{
+	char *v = NULL;
+
+	return xo_read_str(h->tool, XO_TXN_NONE, path, &v) ? NULL : v;
+}
+
+static char *mf_be(struct host *h, xo_domid_t domid, uint32_t devid, const char *key)
+{
+	char dir[XSP_MAX], path[XSP_MAX + 32];
+
+	xsp_mf_be_dir(dir, sizeof(dir), domid, devid);
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	return read_path(h, path);
+}
+
+static bool wait_mf_be(struct host *h, xo_domid_t domid, uint32_t devid, const char *key, const char *want)
+{
+	for (int i = 0; i < 300; i++) {
+		char *v = mf_be(h, domid, devid, key);
+		bool ok = v && !strcmp(v, want);
+		free(v);
+		if (ok)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void fe_write(struct fblk *f, const char *key, const char *fmt, unsigned long long v)
+{
+	char dir[XSP_MAX], path[XSP_MAX + 32];
+
+	xsp_mf_fe_dir(dir, sizeof(dir), f->domid, f->devid);
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	ck_assert_int_eq(xo_printf(f->x, XO_TXN_NONE, path, fmt, v), 0);
+}
+
+/* What blkfront does once the backend is in InitWait: grant a ring, offer a port, state 3. */
+static void fblk_connect(struct fblk *f, struct host *h, struct xo *x, xo_domid_t domid, uint32_t devid)
+{
+	void *ring, *buf;
+
+	memset(f, 0, sizeof(*f));
+	f->h = h;
+	f->x = x;
+	f->domid = domid;
+	f->devid = devid;
+	ck_assert(wait_mf_be(h, domid, devid, "state", "2"));
+	ck_assert_int_eq(x->ops->gnt_share(x, 0, 1, true, &f->ring_ref, &ring), 0);
+	f->sring = ring;
+	ck_assert_int_eq(x->ops->gnt_share(x, 0, IO_PAGES, true, f->buf_refs, &buf), 0);
+	f->buf = buf;
+	ck_assert_int_eq(x->ops->evtchn_bind_unbound(x, 0, &f->port), 0);
+	fe_write(f, "ring-ref", "%llu", f->ring_ref);
+	fe_write(f, "event-channel", "%llu", f->port);
+	char dir[XSP_MAX], path[XSP_MAX + 32];
+	xsp_mf_fe_dir(dir, sizeof(dir), domid, devid);
+	snprintf(path, sizeof(path), "%s/protocol", dir);
+	ck_assert_int_eq(xo_write_str(x, XO_TXN_NONE, path, "x86_64-abi"), 0);
+	fe_write(f, "state", "%llu", 3);
+	ck_assert(wait_mf_be(h, domid, devid, "state", "4"));
+	fe_write(f, "state", "%llu", 4);
+}
+
+/* Queue a request without telling the backend. */
+static void fblk_queue(struct fblk *f, const union xblk_request *req)
+{
+	uint32_t n = xblk_ring_entries(1);
+
+	memcpy(&f->sring->ring[f->req_prod_pvt & (n - 1)].req, req, sizeof(*req));
+	f->req_prod_pvt++;
+	__atomic_store_n(&f->sring->req_prod, f->req_prod_pvt, __ATOMIC_RELEASE);
+}
+
+/* Wait for the next response; its status, or 99 if none came within 3 s. */
+static int fblk_response(struct fblk *f, uint64_t want_id)
+{
+	uint32_t n = xblk_ring_entries(1);
+
+	for (int i = 0; i < 300; i++) {
+		if (__atomic_load_n(&f->sring->rsp_prod, __ATOMIC_ACQUIRE) != f->rsp_cons) {
+			struct xblk_response rsp = f->sring->ring[f->rsp_cons & (n - 1)].rsp;
+			f->rsp_cons++;
+			ck_assert_uint_eq(rsp.id, want_id);
+			return rsp.status;
+		}
+		usleep(10000);
+	}
+	return 99;
+}
+
+static int fblk_submit(struct fblk *f, const union xblk_request *req)
+{
+	fblk_queue(f, req);
+	f->x->ops->evtchn_notify(f->x, f->port);
+	return fblk_response(f, req->rw.id);
+}
+
+/* A read or write of `npages` whole 4 KiB pages at disk page `page`, through buffer pages from `first`. */
+static int fblk_rw(struct fblk *f, uint8_t op, uint64_t page, unsigned int npages, unsigned int first)
+{
+	union xblk_request req;
+	static uint64_t id = 100;
+
+	memset(&req, 0, sizeof(req));
+	req.rw.operation = op;
+	req.rw.nr_segments = (uint8_t)npages;
+	req.rw.id = ++id;
+	req.rw.sector_number = page * XBLK_SECTORS_PER_PAGE;
+	for (unsigned int i = 0; i < npages; i++) {
+		req.rw.seg[i].gref = f->buf_refs[first + i];
+		req.rw.seg[i].first_sect = 0;
+		req.rw.seg[i].last_sect = 7;
+	}
+	return fblk_submit(f, &req);
+}
+
+static uint32_t attach_disk(struct host *h, uint64_t size_kb, uint64_t mem_kb)
+{
+	uint32_t devid;
+
+	ck_assert_int_eq(xshm_vbd_devid("xvds", &devid), 0);
+	ck_assert_int_eq(xshm_memflex_create(h->tool, h->g1, devid, "xvds", size_kb, mem_kb), 0);
+	return devid;
+}
+
+static long long used_kb(struct host *h)
+{
+	char path[XSP_MAX];
+
+	xsp_tool_used_kb(path, sizeof(path));
+	char *v = read_path(h, path);
+	long long n = v ? atoll(v) : -1;
+	free(v);
+	return n;
+}
+
+static bool wait_used_kb(struct host *h, long long want)
+{
+	for (int i = 0; i < 300 && used_kb(h) != want; i++)
+		usleep(10000);
+	return used_kb(h) == want;
+}
+
+START_TEST(vbd_names)
+{
+	uint32_t id;
+
+	ck_assert_int_eq(xshm_vbd_devid("xvdb", &id), 0);
+	ck_assert_uint_eq(id, 51728);
+	ck_assert_int_eq(xshm_vbd_devid("xvdp", &id), 0);
+	ck_assert_uint_eq(id, (202u << 8) | (15u << 4));
+	ck_assert_int_eq(xshm_vbd_devid("xvds", &id), 0);
+	ck_assert_uint_eq(id, (1u << 28) | (18u << 8));
+	ck_assert_int_eq(xshm_vbd_devid("xvdaa", &id), 0);
+	ck_assert_uint_eq(id, (1u << 28) | (26u << 8));
+	ck_assert_int_eq(xshm_vbd_devid("sda", &id), -EINVAL);
+	ck_assert_int_eq(xshm_vbd_devid("xvd", &id), -EINVAL);
+	ck_assert_int_eq(xshm_vbd_devid("xvdA", &id), -EINVAL);
+	ck_assert_int_eq(xshm_vbd_devid("xvdb1", &id), -EINVAL);
+}
+END_TEST
+
+START_TEST(disk_handshake_io_and_discard)
+{
+	struct host h;
+	struct fblk f;
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 1024, 1024);
+	/* What blkfront reads before it connects. */
+	ck_assert(wait_mf_be(&h, h.g1, devid, "state", "2"));
+	ck_assert(wait_mf_be(&h, h.g1, devid, "sectors", "2048"));
+	ck_assert(wait_mf_be(&h, h.g1, devid, "sector-size", "4096"));
+	ck_assert(wait_mf_be(&h, h.g1, devid, "feature-discard", "1"));
+	ck_assert(wait_mf_be(&h, h.g1, devid, "feature-flush-cache", "1"));
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	/* 11 pages (a full request) written, read back into other pages. */
+	for (unsigned int i = 0; i < XBLK_MAX_SEGMENTS; i++)
+		fill(f.buf + i * MF_PAGE, i, 3);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 5, XBLK_MAX_SEGMENTS, 0), XBLK_RSP_OKAY);
+	ck_assert(wait_used_kb(&h, XBLK_MAX_SEGMENTS * 4));
+	memset(f.buf, 0, IO_PAGES * MF_PAGE);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, 5, XBLK_MAX_SEGMENTS, 0), XBLK_RSP_OKAY);
+	for (unsigned int i = 0; i < XBLK_MAX_SEGMENTS; i++) {
+		uint8_t want[MF_PAGE];
+		fill(want, i, 3);
+		ck_assert_msg(!memcmp(f.buf + i * MF_PAGE, want, MF_PAGE), "page %u read back wrong", i);
+	}
+	/* A flush with no data, then swap's discard of the whole disk: the memory goes back. */
+	union xblk_request req;
+	memset(&req, 0, sizeof(req));
+	req.rw.operation = XBLK_OP_FLUSH_DISKCACHE;
+	req.rw.id = 7;
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_OKAY);
+	memset(&req, 0, sizeof(req));
+	req.discard.operation = XBLK_OP_DISCARD;
+	req.discard.id = 8;
+	req.discard.sector_number = 0;
+	req.discard.nr_sectors = 2048;
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_OKAY);
+	ck_assert(wait_used_kb(&h, 0));
+	/* The stats node says what happened, once a second. */
+	host_advance(&h, 2000);
+	ck_assert(wait_mf_be(&h, h.g1, devid, "state", "4"));
+	char *st = NULL;
+	for (int i = 0; i < 300 && !(st && strstr(st, "discards=256")); i++) {
+		free(st);
+		usleep(10000);
+		st = mf_be(&h, h.g1, devid, "stats");
+	}
+	ck_assert_ptr_nonnull(st);
+	ck_assert_msg(strstr(st, "writes=11 ") && strstr(st, "reads=11 ") && strstr(st, "discards=256 ") &&
+			      strstr(st, "mem-kb=0 "), "stats: %s", st);
+	free(st);
+	host_fini(&h);
+}
+END_TEST
+
+START_TEST(bad_requests_answered_lying_index_disconnects)
+{
+	struct host h;
+	struct fblk f;
+	union xblk_request req;
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 64, 64); /* 16 pages, 128 sectors */
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	memset(&req, 0, sizeof(req));
+	req.rw.operation = XBLK_OP_WRITE;
+	req.rw.nr_segments = 1;
+	req.rw.id = 1;
+	req.rw.seg[0].gref = f.buf_refs[0];
+	req.rw.seg[0].last_sect = 8; /* past the page */
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_ERROR);
+	req.rw.id = 2;
+	req.rw.seg[0].last_sect = 7;
+	req.rw.sector_number = 128; /* past the disk */
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_ERROR);
+	req.rw.id = 3;
+	req.rw.sector_number = UINT64_MAX - 3; /* wraps */
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_ERROR);
+	req.rw.id = 4;
+	req.rw.sector_number = 0;
+	req.rw.seg[0].gref = 0xdead; /* not granted */
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_ERROR);
+	req.rw.id = 5;
+	req.rw.nr_segments = 12;
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_ERROR);
+	req.rw.id = 6;
+	req.rw.nr_segments = 1;
+	req.rw.seg[0].gref = f.buf_refs[0];
+	req.rw.sector_number = 3; /* straddles two pages of the disk */
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_ERROR);
+	req.rw.id = 9;
+	req.rw.operation = XBLK_OP_WRITE_BARRIER;
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_EOPNOTSUPP);
+	memset(&req, 0, sizeof(req));
+	req.discard.operation = XBLK_OP_DISCARD;
+	req.discard.id = 10;
+	req.discard.sector_number = 64;
+	req.discard.nr_sectors = UINT64_MAX; /* wraps */
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_ERROR);
+	/* None of that cost the guest its disk. */
+	fill(f.buf, 1, 1);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 15, 1, 0), XBLK_RSP_OKAY);
+	ck_assert(wait_mf_be(&h, h.g1, devid, "state", "4"));
+	/* A request index beyond the ring is a broken or hostile frontend: disconnected. */
+	__atomic_store_n(&f.sring->req_prod, f.req_prod_pvt + 1000, __ATOMIC_RELEASE);
+	f.x->ops->evtchn_notify(f.x, f.port);
+	ck_assert(wait_mf_be(&h, h.g1, devid, "state", "6"));
+	char path[XSP_MAX];
+	xsp_mf_be_error(path, sizeof(path), h.g1, devid);
+	char *err = read_path(&h, path);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, "req_prod") && strstr(err, "memflex/"), "error node: %s", err);
+	free(err);
+	/* The daemon serves the other guest's device as before. */
+	struct shm *s2 = shm_open_xo(h.x2, 64 << 10, &fast);
+	ck_assert_ptr_nonnull(s2);
+	shm_exit(s2);
+	host_fini(&h);
+}
+END_TEST
+
+START_TEST(restart_keeps_pages_and_serves_what_waited)
+{
+	struct host h;
+	struct fblk f;
+	uint8_t want[MF_PAGE];
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 256, 16); /* 4 pages of memory, the rest spills */
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	for (unsigned int i = 0; i < 8; i++)
+		fill(f.buf + i * MF_PAGE, i, 5);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 0, 8, 0), XBLK_RSP_OKAY);
+	daemon_stop(&h);
+	ck_assert_uint_eq(files_in(h.store_dir), 1); /* the memory tier stays for the next daemon */
+	/* A request posted while no daemon runs; its event is lost. */
+	fill(f.buf + 8 * MF_PAGE, 8, 5);
+	union xblk_request req;
+	memset(&req, 0, sizeof(req));
+	req.rw.operation = XBLK_OP_WRITE;
+	req.rw.nr_segments = 1;
+	req.rw.id = 77;
+	req.rw.sector_number = 8 * XBLK_SECTORS_PER_PAGE;
+	req.rw.seg[0].gref = f.buf_refs[8];
+	req.rw.seg[0].last_sect = 7;
+	fblk_queue(&f, &req);
+	daemon_start(&h);
+	ck_assert_int_eq(fblk_response(&f, 77), XBLK_RSP_OKAY);
+	ck_assert(wait_mf_be(&h, h.g1, devid, "state", "4"));
+	memset(f.buf, 0, IO_PAGES * MF_PAGE);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, 0, 9, 0), XBLK_RSP_OKAY);
+	for (unsigned int i = 0; i < 9; i++) {
+		fill(want, i, 5);
+		ck_assert_msg(!memcmp(f.buf + i * MF_PAGE, want, MF_PAGE), "page %u lost across the restart", i);
+	}
+	ck_assert_int_eq(used_kb(&h) >= 0, 1);
+	ck_assert(wait_used_kb(&h, 16)); /* the 4 memory pages, charged again */
+	host_fini(&h);
+}
+END_TEST
+
+START_TEST(lower_memory_moves_pages_to_disk)
+{
+	struct host h;
+	struct fblk f;
+	uint8_t want[MF_PAGE];
+	char path[XSP_MAX];
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 256, 256);
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	for (unsigned int i = 0; i < XBLK_MAX_SEGMENTS; i++)
+		fill(f.buf + i * MF_PAGE, i, 2);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 20, XBLK_MAX_SEGMENTS, 0), XBLK_RSP_OKAY);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 40, XBLK_MAX_SEGMENTS, 0), XBLK_RSP_OKAY);
+	ck_assert(wait_used_kb(&h, 2 * XBLK_MAX_SEGMENTS * 4));
+	xsp_mf_be_mem_kb(path, sizeof(path), h.g1, devid);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, path, "not-a-size"), 0);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, path, "64"), 0);
+	/* 22 pages over a quota of 16: down to 1/16 below the line (15), without the guest's help. */
+	ck_assert(wait_used_kb(&h, 15 * 4));
+	for (uint64_t at = 20; at <= 40; at += 20) {
+		memset(f.buf, 0, IO_PAGES * MF_PAGE);
+		ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, at, XBLK_MAX_SEGMENTS, 0), XBLK_RSP_OKAY);
+		for (unsigned int i = 0; i < XBLK_MAX_SEGMENTS; i++) {
+			fill(want, i, 2);
+			ck_assert_msg(!memcmp(f.buf + i * MF_PAGE, want, MF_PAGE), "page %llu wrong after demotion",
+				      (unsigned long long)at + i);
+		}
+	}
+	host_fini(&h);
+}
+END_TEST
+
+START_TEST(guest_death_deletes_the_store)
+{
+	struct host h;
+	struct fblk f;
+	char path[XSP_MAX];
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 256, 8);
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	for (unsigned int i = 0; i < 4; i++)
+		fill(f.buf + i * MF_PAGE, i, 4);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 0, 4, 0), XBLK_RSP_OKAY);
+	ck_assert_uint_eq(files_in(h.store_dir), 1);
+	ck_assert_uint_eq(files_in(h.spill_dir), 1);
+	ck_assert_int_eq(xo_fake_domain_destroy(h.w, h.g1), 0);
+	xsp_mf_be_dir(path, sizeof(path), h.g1, devid);
+	ck_assert(wait_absent(&h, path));
+	snprintf(path, sizeof(path), "/local/domain/0/backend/memflex/%u", h.g1);
+	ck_assert(wait_absent(&h, path));
+	ck_assert(wait_used_kb(&h, 0));
+	ck_assert_uint_eq(files_in(h.store_dir), 0);
+	ck_assert_uint_eq(files_in(h.spill_dir), 0);
+	host_fini(&h);
+}
+END_TEST
+
+START_TEST(detach_closes_and_deletes)
+{
+	struct host h;
+	struct fblk f;
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 128, 128);
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	fill(f.buf, 0, 6);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 0, 1, 0), XBLK_RSP_OKAY);
+	ck_assert_int_eq(xshm_memflex_remove(h.tool, h.g1, devid, 3000), 0);
+	ck_assert(wait_used_kb(&h, 0));
+	for (int i = 0; i < 300 && files_in(h.store_dir); i++)
+		usleep(10000);
+	ck_assert_uint_eq(files_in(h.store_dir), 0);
+	host_fini(&h);
+}
+END_TEST
+
+Suite *memflex_suite(void)
+{
+	Suite *s = suite_create("memflex");
+	TCase *tc = tcase_create("store");
+
+	tcase_add_test(tc, store_tiers_and_accounting);
+	tcase_add_test(tc, store_partial_writes_land_in_place);
+	tcase_add_test(tc, store_without_spill_refuses_when_full);
+	tcase_add_test(tc, store_demotes_cold_pages_first);
+	tcase_add_test(tc, store_reattaches_after_restart);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("blkif");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, vbd_names);
+	tcase_add_test(tc, disk_handshake_io_and_discard);
+	tcase_add_test(tc, bad_requests_answered_lying_index_disconnects);
+	tcase_add_test(tc, restart_keeps_pages_and_serves_what_waited);
+	tcase_add_test(tc, lower_memory_moves_pages_to_disk);
+	tcase_add_test(tc, guest_death_deletes_the_store);
+	tcase_add_test(tc, detach_closes_and_deletes);
+	suite_add_tcase(s, tc);
+	return s;
+}
