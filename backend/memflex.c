@@ -294,55 +294,53 @@ static int16_t prepare_rw(struct xshm_mf *mf, struct mf_batch *b, const struct x
 			bad_request(mf, "range beyond the disk", req->id);
 			return XBLK_RSP_ERROR;
 		}
-		/* The store works in 4 KiB pages: a segment must not straddle two (blkfront's I/O
-		 * on a disk of 4096-byte sectors never does). */
-		unsigned int off = (unsigned int)(at % XBLK_SECTORS_PER_PAGE) << XBLK_SECTOR_SHIFT;
-		unsigned int len = nsect << XBLK_SECTOR_SHIFT;
-		if (off + len > MF_PAGE) {
-			bad_request(mf, "segment straddles a 4 KiB page of the disk", req->id);
-			return XBLK_RSP_ERROR;
-		}
 		at += nsect;
 	}
-	if (b->ncopy + nseg > XSHM_MF_BATCH_SEGS)
+	/* A segment that straddles two 4 KiB pages of the disk becomes two copies. */
+	if (b->ncopy + 2 * nseg > XSHM_MF_BATCH_SEGS)
 		return 1; /* the caller flushes the batch first */
 	at = req->sector_number;
 	for (unsigned int i = 0; i < nseg; i++) {
 		const struct xblk_segment *sg = &req->seg[i];
-		unsigned int nsect = sg->last_sect - sg->first_sect + 1u;
-		unsigned int off = (unsigned int)(at % XBLK_SECTORS_PER_PAGE) << XBLK_SECTOR_SHIFT;
-		unsigned int len = nsect << XBLK_SECTOR_SHIFT;
-		uint64_t page = at / XBLK_SECTORS_PER_PAGE;
-		uint8_t *bounce = mf->bounce + (size_t)b->ncopy * MF_PAGE;
-		struct xo_gnt_copy *c = &b->copy[b->ncopy];
-		struct mf_copy_meta *m = &b->meta[b->ncopy];
-		int rc;
+		unsigned int done = 0, len = (sg->last_sect - sg->first_sect + 1u) << XBLK_SECTOR_SHIFT;
+		uint64_t byte = at << XBLK_SECTOR_SHIFT;
 
-		memset(c, 0, sizeof(*c));
-		c->domid = mf->domid;
-		c->ref = sg->gref;
-		c->offset = (uint16_t)(sg->first_sect << XBLK_SECTOR_SHIFT);
-		c->len = (uint16_t)len;
-		c->to_granted = !write;
-		m->page = page;
-		m->off = (uint16_t)off;
-		m->dst = NULL;
-		if (write) {
-			rc = mf_store_write_begin(&mf->store, page, off, len, bounce, &m->dst);
-			c->local = m->dst;
-		} else {
-			const uint8_t *src;
-			rc = mf_store_read(&mf->store, page, off, bounce, &src);
-			c->local = (void *)(uintptr_t)src; /* a read copies out of it only */
+		while (done < len) {
+			uint64_t page = (byte + done) / MF_PAGE;
+			unsigned int off = (unsigned int)((byte + done) % MF_PAGE);
+			unsigned int piece = len - done < MF_PAGE - off ? len - done : MF_PAGE - off;
+			uint8_t *bounce = mf->bounce + (size_t)b->ncopy * MF_PAGE;
+			struct xo_gnt_copy *c = &b->copy[b->ncopy];
+			struct mf_copy_meta *m = &b->meta[b->ncopy];
+			int rc;
+
+			memset(c, 0, sizeof(*c));
+			c->domid = mf->domid;
+			c->ref = sg->gref;
+			c->offset = (uint16_t)((sg->first_sect << XBLK_SECTOR_SHIFT) + done);
+			c->len = (uint16_t)piece;
+			c->to_granted = !write;
+			m->page = page;
+			m->off = (uint16_t)off;
+			m->dst = NULL;
+			if (write) {
+				rc = mf_store_write_begin(&mf->store, page, off, piece, bounce, &m->dst);
+				c->local = m->dst;
+			} else {
+				const uint8_t *src;
+				rc = mf_store_read(&mf->store, page, off, bounce, &src);
+				c->local = (void *)(uintptr_t)src; /* a read copies out of it only */
+			}
+			if (rc) {
+				/* The ops already queued for this request still run; its status says error. */
+				bad_request(mf, rc == -ENOSPC ? "no room left in memory or spill file" : "spill file I/O",
+					    req->id);
+				return XBLK_RSP_ERROR;
+			}
+			b->ncopy++;
+			done += piece;
 		}
-		if (rc) {
-			/* The ops already queued for this request still run; its status says error. */
-			bad_request(mf, rc == -ENOSPC ? "no room left in memory or spill file" : "spill file I/O",
-				    req->id);
-			return XBLK_RSP_ERROR;
-		}
-		b->ncopy++;
-		at += nsect;
+		at += len >> XBLK_SECTOR_SHIFT;
 	}
 	return XBLK_RSP_OKAY;
 }
@@ -617,19 +615,22 @@ void xshm_mf_frontend_changed(struct xshm_mf *mf)
 {
 	unsigned long long fe = XB_UNKNOWN, online = 1;
 
-	if (mf->finished)
-		return;
-	if (read_uint(mf, false, "state", XB_RECONFIGURED, &fe))
-		fe = XB_UNKNOWN;
 	read_uint(mf, true, "online", 1, &online);
 	if (!online) {
-		if (mf->be_state != XB_CLOSED) {
+		/* libxl's removal writes online=0 and then state=5: whichever we see last, the backend
+		 * must end Closed, as what the remover waits for. */
+		unsigned long long be;
+		if (read_uint(mf, true, "state", XB_RECONFIGURED, &be) || be != XB_CLOSED) {
 			disconnect(mf);
 			set_state(mf, XB_CLOSED);
 		}
 		mf->finished = true;
 		return;
 	}
+	if (mf->finished)
+		return;
+	if (read_uint(mf, false, "state", XB_RECONFIGURED, &fe))
+		fe = XB_UNKNOWN;
 	switch (fe) {
 	case XB_INITIALISING:
 	case XB_INITWAIT:
@@ -663,7 +664,7 @@ void xshm_mf_backend_changed(struct xshm_mf *mf, const char *key)
 {
 	if (!strcmp(key, "mem-kb"))
 		quota_changed(mf, false);
-	else if (!strcmp(key, "online"))
+	else if (!strcmp(key, "online") || !strcmp(key, "state"))
 		xshm_mf_frontend_changed(mf);
 }
 

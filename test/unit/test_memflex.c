@@ -271,6 +271,7 @@ struct fblk {
 	xo_gref_t buf_refs[IO_PAGES];
 	xo_port_t port;
 	uint32_t req_prod_pvt, rsp_cons;
+	unsigned int ring_pages;
 };
 
 static char *read_path(struct host *h, const char *path)
@@ -311,23 +312,37 @@ static void fe_write(struct fblk *f, const char *key, const char *fmt, unsigned 
 	ck_assert_int_eq(xo_printf(f->x, XO_TXN_NONE, path, fmt, v), 0);
 }
 
-/* What blkfront does once the backend is in InitWait: grant a ring, offer a port, state 3. */
-static void fblk_connect(struct fblk *f, struct host *h, struct xo *x, xo_domid_t domid, uint32_t devid)
+/* What blkfront does once the backend is in InitWait: grant a ring of 2^order pages, offer a
+ * port, state 3. */
+static void fblk_connect_order(struct fblk *f, struct host *h, struct xo *x, xo_domid_t domid, uint32_t devid,
+			       unsigned int order)
 {
 	void *ring, *buf;
+	xo_gref_t refs[16];
 
 	memset(f, 0, sizeof(*f));
 	f->h = h;
 	f->x = x;
 	f->domid = domid;
 	f->devid = devid;
+	f->ring_pages = 1u << order;
 	ck_assert(wait_mf_be(h, domid, devid, "state", "2"));
-	ck_assert_int_eq(x->ops->gnt_share(x, 0, 1, true, &f->ring_ref, &ring), 0);
+	ck_assert_int_eq(x->ops->gnt_share(x, 0, f->ring_pages, true, refs, &ring), 0);
 	f->sring = ring;
+	f->ring_ref = refs[0];
+	if (order) {
+		fe_write(f, "ring-page-order", "%llu", order);
+		for (unsigned int i = 0; i < f->ring_pages; i++) {
+			char key[32];
+			snprintf(key, sizeof(key), "ring-ref%u", i);
+			fe_write(f, key, "%llu", refs[i]);
+		}
+	}
 	ck_assert_int_eq(x->ops->gnt_share(x, 0, IO_PAGES, true, f->buf_refs, &buf), 0);
 	f->buf = buf;
 	ck_assert_int_eq(x->ops->evtchn_bind_unbound(x, 0, &f->port), 0);
-	fe_write(f, "ring-ref", "%llu", f->ring_ref);
+	if (!order)
+		fe_write(f, "ring-ref", "%llu", f->ring_ref);
 	fe_write(f, "event-channel", "%llu", f->port);
 	char dir[XSP_MAX], path[XSP_MAX + 32];
 	xsp_mf_fe_dir(dir, sizeof(dir), domid, devid);
@@ -338,10 +353,15 @@ static void fblk_connect(struct fblk *f, struct host *h, struct xo *x, xo_domid_
 	fe_write(f, "state", "%llu", 4);
 }
 
+static void fblk_connect(struct fblk *f, struct host *h, struct xo *x, xo_domid_t domid, uint32_t devid)
+{
+	fblk_connect_order(f, h, x, domid, devid, 0);
+}
+
 /* Queue a request without telling the backend. */
 static void fblk_queue(struct fblk *f, const union xblk_request *req)
 {
-	uint32_t n = xblk_ring_entries(1);
+	uint32_t n = xblk_ring_entries(f->ring_pages);
 
 	memcpy(&f->sring->ring[f->req_prod_pvt & (n - 1)].req, req, sizeof(*req));
 	f->req_prod_pvt++;
@@ -351,7 +371,7 @@ static void fblk_queue(struct fblk *f, const union xblk_request *req)
 /* Wait for the next response; its status, or 99 if none came within 3 s. */
 static int fblk_response(struct fblk *f, uint64_t want_id)
 {
-	uint32_t n = xblk_ring_entries(1);
+	uint32_t n = xblk_ring_entries(f->ring_pages);
 
 	for (int i = 0; i < 300; i++) {
 		if (__atomic_load_n(&f->sring->rsp_prod, __ATOMIC_ACQUIRE) != f->rsp_cons) {
@@ -526,8 +546,10 @@ START_TEST(bad_requests_answered_lying_index_disconnects)
 	req.rw.id = 6;
 	req.rw.nr_segments = 1;
 	req.rw.seg[0].gref = f.buf_refs[0];
-	req.rw.sector_number = 3; /* straddles two pages of the disk */
-	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_ERROR);
+	req.rw.sector_number = 0;
+	req.rw.operation = 9; /* no such operation */
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_EOPNOTSUPP);
+	req.rw.operation = XBLK_OP_WRITE;
 	req.rw.id = 9;
 	req.rw.operation = XBLK_OP_WRITE_BARRIER;
 	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_EOPNOTSUPP);
@@ -555,6 +577,93 @@ START_TEST(bad_requests_answered_lying_index_disconnects)
 	struct shm *s2 = shm_open_xo(h.x2, 64 << 10, &fast);
 	ck_assert_ptr_nonnull(s2);
 	shm_exit(s2);
+	host_fini(&h);
+}
+END_TEST
+
+START_TEST(unaligned_segments_straddle_disk_pages)
+{
+	struct host h;
+	struct fblk f;
+	union xblk_request req;
+	uint8_t want[MF_PAGE];
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 64, 64);
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	/* One whole grant page written at sector 3: sectors 3..7 of disk page 0, 0..2 of page 1. */
+	fill(f.buf, 0, 8);
+	memcpy(want, f.buf, MF_PAGE);
+	memset(&req, 0, sizeof(req));
+	req.rw.operation = XBLK_OP_WRITE;
+	req.rw.nr_segments = 1;
+	req.rw.id = 1;
+	req.rw.sector_number = 3;
+	req.rw.seg[0].gref = f.buf_refs[0];
+	req.rw.seg[0].last_sect = 7;
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_OKAY);
+	/* Sectors 1..4 of the grant to sectors 9..12 of the disk: page 1 again, in its middle. */
+	memset(f.buf + 1 * MF_PAGE, 0x5a, MF_PAGE);
+	req.rw.id = 2;
+	req.rw.sector_number = 11;
+	req.rw.seg[0].gref = f.buf_refs[1];
+	req.rw.seg[0].first_sect = 1;
+	req.rw.seg[0].last_sect = 4;
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_OKAY);
+	memset(f.buf, 0, IO_PAGES * MF_PAGE);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, 0, 2, 0), XBLK_RSP_OKAY);
+	for (unsigned int i = 0; i < 2 * MF_PAGE; i++) {
+		uint8_t expect = 0;
+		if (i >= 3 * 512 && i < 3 * 512 + MF_PAGE)
+			expect = want[i - 3 * 512];
+		if (i >= 11 * 512 && i < 15 * 512)
+			expect = 0x5a;
+		ck_assert_msg(f.buf[i] == expect, "byte %u: %#x, want %#x", i, f.buf[i], expect);
+	}
+	host_fini(&h);
+}
+END_TEST
+
+START_TEST(multi_page_ring_and_batches_beyond_one_pass)
+{
+	struct host h;
+	struct fblk f;
+	uint8_t want[MF_PAGE];
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 8192, 8192); /* 2048 pages: the 1100 written fit */
+	fblk_connect_order(&f, &h, h.x1, h.g1, devid, 2); /* 4 pages: 128 requests */
+	ck_assert_uint_eq(xblk_ring_entries(4), 128);
+	for (unsigned int i = 0; i < IO_PAGES; i++)
+		fill(f.buf + i * MF_PAGE, i, 9);
+	/* 100 writes of 11 pages in one go: more copies than one batch holds, past the first page of
+	 * the ring; one notification. */
+	for (unsigned int r = 0; r < 100; r++) {
+		union xblk_request req;
+		memset(&req, 0, sizeof(req));
+		req.rw.operation = XBLK_OP_WRITE;
+		req.rw.nr_segments = XBLK_MAX_SEGMENTS;
+		req.rw.id = 1000 + r;
+		req.rw.sector_number = (uint64_t)r * XBLK_MAX_SEGMENTS * XBLK_SECTORS_PER_PAGE;
+		for (unsigned int i = 0; i < XBLK_MAX_SEGMENTS; i++) {
+			req.rw.seg[i].gref = f.buf_refs[(r + i) % IO_PAGES];
+			req.rw.seg[i].last_sect = 7;
+		}
+		fblk_queue(&f, &req);
+	}
+	f.x->ops->evtchn_notify(f.x, f.port);
+	for (unsigned int r = 0; r < 100; r++)
+		ck_assert_int_eq(fblk_response(&f, 1000 + r), XBLK_RSP_OKAY);
+	/* Spot checks: the first, a middle and the last request's pages. */
+	for (unsigned int r = 0; r < 100; r += 33) {
+		memset(f.buf, 0, IO_PAGES * MF_PAGE);
+		ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, (uint64_t)r * XBLK_MAX_SEGMENTS, XBLK_MAX_SEGMENTS, 0),
+				 XBLK_RSP_OKAY);
+		for (unsigned int i = 0; i < XBLK_MAX_SEGMENTS; i++) {
+			fill(want, (r + i) % IO_PAGES, 9);
+			ck_assert_msg(!memcmp(f.buf + i * MF_PAGE, want, MF_PAGE), "request %u page %u", r, i);
+		}
+	}
 	host_fini(&h);
 }
 END_TEST
@@ -693,6 +802,8 @@ Suite *memflex_suite(void)
 	tcase_add_test(tc, vbd_names);
 	tcase_add_test(tc, disk_handshake_io_and_discard);
 	tcase_add_test(tc, bad_requests_answered_lying_index_disconnects);
+	tcase_add_test(tc, unaligned_segments_straddle_disk_pages);
+	tcase_add_test(tc, multi_page_ring_and_batches_beyond_one_pass);
 	tcase_add_test(tc, restart_keeps_pages_and_serves_what_waited);
 	tcase_add_test(tc, lower_memory_moves_pages_to_disk);
 	tcase_add_test(tc, guest_death_deletes_the_store);
