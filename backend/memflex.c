@@ -279,6 +279,9 @@ static int16_t prepare_rw(struct xshm_mf *mf, struct mf_batch *b, const struct x
 		bad_request(mf, "segment count", req->id);
 		return XBLK_RSP_ERROR;
 	}
+	if (!nseg)
+		return XBLK_RSP_OKAY; /* a pure flush: Linux leaves its sector at -1; every write we
+				       * answered is already in a tier */
 	if (at > disk_sectors) {
 		bad_request(mf, "sector beyond the disk", req->id);
 		return XBLK_RSP_ERROR;

@@ -3,9 +3,12 @@
  * pagework: a checksummed random-access page workload, to make a guest swap
  * and prove that every page comes back as it was written.
  *
- *   pagework --mib N [--rounds R] [--seed S]
+ *   pagework --mib N [--rounds R] [--seed S] [--wait FILE]
  *
- * Fills N MiB page by page, then makes R * pages random accesses: each
+ * Fills N MiB page by page (with --wait, then prints "pagework: filled" and
+ * waits until FILE exists: the swapped-out pages sit in the swap device
+ * meanwhile, for a test to move them about), then makes R * pages random
+ * accesses: each
  * checks the page against what was last written there and, every other
  * time, rewrites it with the next generation; finally checks every page.
  * Integer arithmetic only (no FPU state to save across a swap), bound at
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PAGE 4096u
 #define WORDS (PAGE / 8u)
@@ -61,8 +65,13 @@ static uint64_t check_page(const uint64_t *p, uint64_t page, uint64_t gen, uint6
 int main(int argc, char **argv)
 {
 	unsigned long long mib = 0, rounds = 1, seed = 1;
+	const char *wait_for = NULL;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--wait")) {
+			wait_for = argv[i + 1];
+			continue;
+		}
 		unsigned long long *dst = !strcmp(argv[i], "--mib") ? &mib : !strcmp(argv[i], "--rounds") ? &rounds
 					  : !strcmp(argv[i], "--seed") ? &seed : NULL;
 		char *end;
@@ -88,6 +97,13 @@ int main(int argc, char **argv)
 	uint64_t t0 = ms_now();
 	for (uint64_t p = 0; p < pages; p++)
 		write_page((uint64_t *)(mem + p * PAGE), p, 0, seed);
+	uint64_t filled = ms_now();
+	if (wait_for) {
+		printf("pagework: filled\n");
+		fflush(stdout);
+		while (access(wait_for, F_OK))
+			usleep(100000);
+	}
 	uint64_t t1 = ms_now(), bad = 0, rewrites = 0, accesses = pages * rounds;
 	uint64_t x = seed * 0x2545f4914f6cdd1dull + 1;
 	for (uint64_t i = 0; i < accesses; i++) {
@@ -107,7 +123,7 @@ int main(int argc, char **argv)
 	uint64_t t2 = ms_now();
 	printf("pagework: mib=%llu pages=%llu accesses=%llu rewrites=%llu bad=%llu fill_ms=%llu run_ms=%llu\n", mib,
 	       (unsigned long long)pages, (unsigned long long)accesses, (unsigned long long)rewrites,
-	       (unsigned long long)bad, (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1));
+	       (unsigned long long)bad, (unsigned long long)(filled - t0), (unsigned long long)(t2 - t1));
 	free(gen);
 	munmap(mem, pages * PAGE);
 	return bad ? 1 : 0;
