@@ -45,7 +45,7 @@ ALL_LDFLAGS += --coverage
 endif
 
 # ---- sources, by layer ----
-COMMON_SRCS := common/ring.c common/chan.c common/ctrl.c common/segdir.c common/xenops_util.c common/xspath.c
+COMMON_SRCS := common/ring.c common/blkif.c common/chan.c common/ctrl.c common/segdir.c common/xenops_util.c common/xspath.c
 FAKE_SRCS := common/xenops_fake.c common/xenops_fake_xs.c common/xenops_fake_gnt.c \
 	common/xenops_fake_evtchn.c
 REAL_SRCS := common/xenops_real.c
@@ -57,7 +57,7 @@ SCHEMA_SRC := xenstore-schema/xenshm.schema
 UNIT_SRCS := $(wildcard test/unit/*.c)
 LAB_TOOL_SRCS := $(wildcard tools/xenlab/src/*.c)
 FUZZ_SRCS := $(wildcard test/fuzz/fuzz_*.c)
-FUZZ_LIB_SRCS := common/ring.c common/ctrl.c common/segdir.c common/xenops_util.c dom0/pool.c
+FUZZ_LIB_SRCS := common/blkif.c common/ring.c common/ctrl.c common/segdir.c common/xenops_util.c dom0/pool.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

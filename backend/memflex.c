@@ -267,101 +267,43 @@ static void bad_request(struct xshm_mf *mf, const char *what, uint64_t id)
 		XSHM_MFLOG(mf, LOG_WARNING, "request %llu refused: %s", (unsigned long long)id, what);
 }
 
-/* One read or write (or flush with data): copy ops for each segment, or an error status. */
-static int16_t prepare_rw(struct xshm_mf *mf, struct mf_batch *b, const struct xblk_request_rw *req,
-			  bool write)
+/* A validated read or write: one copy op per piece, between the guest's grant and the store. */
+static int16_t queue_pieces(struct xshm_mf *mf, struct mf_batch *b, const struct xblk_plan *plan)
 {
-	uint64_t disk_sectors = mf->pages * XBLK_SECTORS_PER_PAGE;
-	uint64_t at = req->sector_number; /* 512-byte sectors */
-	unsigned int nseg = req->nr_segments;
+	bool write = plan->op == XBLK_OP_WRITE;
 
-	if (nseg > XBLK_MAX_SEGMENTS || (!nseg && req->operation != XBLK_OP_FLUSH_DISKCACHE)) {
-		bad_request(mf, "segment count", req->id);
-		return XBLK_RSP_ERROR;
-	}
-	if (!nseg)
-		return XBLK_RSP_OKAY; /* a pure flush: Linux leaves its sector at -1; every write we
-				       * answered is already in a tier */
-	if (at > disk_sectors) {
-		bad_request(mf, "sector beyond the disk", req->id);
-		return XBLK_RSP_ERROR;
-	}
-	for (unsigned int i = 0; i < nseg; i++) {
-		const struct xblk_segment *sg = &req->seg[i];
-		if (sg->last_sect >= XBLK_SECTORS_PER_PAGE || sg->first_sect > sg->last_sect) {
-			bad_request(mf, "segment sectors", req->id);
+	for (unsigned int i = 0; i < plan->npieces; i++) {
+		const struct xblk_piece *pc = &plan->piece[i];
+		uint8_t *bounce = mf->bounce + (size_t)b->ncopy * MF_PAGE;
+		struct xo_gnt_copy *c = &b->copy[b->ncopy];
+		struct mf_copy_meta *m = &b->meta[b->ncopy];
+		int rc;
+
+		memset(c, 0, sizeof(*c));
+		c->domid = mf->domid;
+		c->ref = pc->gref;
+		c->offset = pc->gnt_off;
+		c->len = pc->len;
+		c->to_granted = !write;
+		m->page = pc->page;
+		m->off = pc->page_off;
+		m->dst = NULL;
+		if (write) {
+			rc = mf_store_write_begin(&mf->store, pc->page, pc->page_off, pc->len, bounce, &m->dst);
+			c->local = m->dst;
+		} else {
+			const uint8_t *src;
+			rc = mf_store_read(&mf->store, pc->page, pc->page_off, bounce, &src);
+			c->local = (void *)(uintptr_t)src; /* a read copies out of it only */
+		}
+		if (rc) {
+			/* The ops already queued for this request still run; its status says error. */
+			bad_request(mf, rc == -ENOSPC ? "no room left in memory or spill file" : "spill file I/O",
+				    plan->id);
 			return XBLK_RSP_ERROR;
 		}
-		unsigned int nsect = sg->last_sect - sg->first_sect + 1u;
-		if (at + nsect > disk_sectors) {
-			bad_request(mf, "range beyond the disk", req->id);
-			return XBLK_RSP_ERROR;
-		}
-		at += nsect;
+		b->ncopy++;
 	}
-	/* A segment that straddles two 4 KiB pages of the disk becomes two copies. */
-	if (b->ncopy + 2 * nseg > XSHM_MF_BATCH_SEGS)
-		return 1; /* the caller flushes the batch first */
-	at = req->sector_number;
-	for (unsigned int i = 0; i < nseg; i++) {
-		const struct xblk_segment *sg = &req->seg[i];
-		unsigned int done = 0, len = (sg->last_sect - sg->first_sect + 1u) << XBLK_SECTOR_SHIFT;
-		uint64_t byte = at << XBLK_SECTOR_SHIFT;
-
-		while (done < len) {
-			uint64_t page = (byte + done) / MF_PAGE;
-			unsigned int off = (unsigned int)((byte + done) % MF_PAGE);
-			unsigned int piece = len - done < MF_PAGE - off ? len - done : MF_PAGE - off;
-			uint8_t *bounce = mf->bounce + (size_t)b->ncopy * MF_PAGE;
-			struct xo_gnt_copy *c = &b->copy[b->ncopy];
-			struct mf_copy_meta *m = &b->meta[b->ncopy];
-			int rc;
-
-			memset(c, 0, sizeof(*c));
-			c->domid = mf->domid;
-			c->ref = sg->gref;
-			c->offset = (uint16_t)((sg->first_sect << XBLK_SECTOR_SHIFT) + done);
-			c->len = (uint16_t)piece;
-			c->to_granted = !write;
-			m->page = page;
-			m->off = (uint16_t)off;
-			m->dst = NULL;
-			if (write) {
-				rc = mf_store_write_begin(&mf->store, page, off, piece, bounce, &m->dst);
-				c->local = m->dst;
-			} else {
-				const uint8_t *src;
-				rc = mf_store_read(&mf->store, page, off, bounce, &src);
-				c->local = (void *)(uintptr_t)src; /* a read copies out of it only */
-			}
-			if (rc) {
-				/* The ops already queued for this request still run; its status says error. */
-				bad_request(mf, rc == -ENOSPC ? "no room left in memory or spill file" : "spill file I/O",
-					    req->id);
-				return XBLK_RSP_ERROR;
-			}
-			b->ncopy++;
-			done += piece;
-		}
-		at += len >> XBLK_SECTOR_SHIFT;
-	}
-	return XBLK_RSP_OKAY;
-}
-
-static int16_t do_discard(struct xshm_mf *mf, const struct xblk_request_discard *req)
-{
-	uint64_t disk_sectors = mf->pages * XBLK_SECTORS_PER_PAGE;
-	uint64_t first = req->sector_number, n = req->nr_sectors;
-
-	if (first > disk_sectors || n > disk_sectors - first) {
-		bad_request(mf, "discard beyond the disk", req->id);
-		return XBLK_RSP_ERROR;
-	}
-	/* Only whole pages are forgotten: a partial page keeps its bytes, which discard allows. */
-	uint64_t p0 = (first + XBLK_SECTORS_PER_PAGE - 1) / XBLK_SECTORS_PER_PAGE;
-	uint64_t p1 = (first + n) / XBLK_SECTORS_PER_PAGE;
-	if (p1 > p0)
-		mf_store_discard(&mf->store, p0, p1 - p0);
 	return XBLK_RSP_OKAY;
 }
 
@@ -457,22 +399,30 @@ static void serve(struct xshm_mf *mf)
 			memcpy(&req, &mf->sring->ring[mf->req_cons & (mf->nr_ents - 1)].req, sizeof(req));
 			struct mf_pending *p = &b->req[b->nreq];
 			int16_t status;
+			struct xblk_plan plan;
+			const char *why;
+			int planned = xblk_plan_request(&req, mf->pages, &plan, &why);
 
-			if (b->nreq == XSHM_MF_BATCH_SEGS)
+			if (b->nreq == XSHM_MF_BATCH_SEGS || (!planned && b->ncopy + plan.npieces > XSHM_MF_BATCH_SEGS)) {
 				status = 1;
-			else if (req.operation == XBLK_OP_READ || req.operation == XBLK_OP_WRITE ||
-				 req.operation == XBLK_OP_FLUSH_DISKCACHE)
-				status = prepare_rw(mf, b, &req.rw, req.operation != XBLK_OP_READ);
-			else if (req.operation == XBLK_OP_DISCARD)
-				status = do_discard(mf, &req.discard);
-			else
-				status = XBLK_RSP_EOPNOTSUPP;
+			} else if (planned) {
+				bad_request(mf, why, plan.id);
+				status = (int16_t)planned;
+			} else if (plan.op == XBLK_OP_DISCARD) {
+				if (plan.discard_pages)
+					mf_store_discard(&mf->store, plan.discard_first, plan.discard_pages);
+				status = XBLK_RSP_OKAY;
+			} else if (plan.op == XBLK_OP_FLUSH_DISKCACHE) {
+				status = XBLK_RSP_OKAY; /* every write we answered is already in a tier */
+			} else {
+				status = queue_pieces(mf, b, &plan);
+			}
 			if (status == 1) { /* batch full: run it and take this request again */
 				run_batch(mf, b, t0);
 				t0 = now_us();
 				continue;
 			}
-			/* The copies prepare_rw queued belong to this request, even on error. */
+			/* The copies queue_pieces queued belong to this request, even on error. */
 			unsigned int queued = 0;
 			for (unsigned int r = 0; r < b->nreq; r++)
 				queued += b->req[r].ncopies;

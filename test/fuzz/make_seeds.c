@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "xenshm/blkif.h"
 #include "xenshm/ctrl.h"
 #include "xenshm/segdir.h"
 
@@ -130,6 +131,46 @@ static void xsvalue_seeds(const char *dir)
 	}
 }
 
+/* A disk size (8 bytes), then one request: an 11-page write, an unaligned read, a discard, a flush. */
+static void blkif_seeds(const char *dir)
+{
+	uint8_t buf[8 + sizeof(union xblk_request)];
+	union xblk_request req;
+	uint64_t pages = 65536;
+
+	memcpy(buf, &pages, 8);
+	memset(&req, 0, sizeof(req));
+	req.rw.operation = XBLK_OP_WRITE;
+	req.rw.nr_segments = XBLK_MAX_SEGMENTS;
+	req.rw.id = 1;
+	req.rw.sector_number = 800;
+	for (unsigned int i = 0; i < XBLK_MAX_SEGMENTS; i++) {
+		req.rw.seg[i].gref = 100 + i;
+		req.rw.seg[i].last_sect = 7;
+	}
+	memcpy(buf + 8, &req, sizeof(req));
+	put(dir, "blkif", "write11", buf, sizeof(buf));
+	req.rw.operation = XBLK_OP_READ;
+	req.rw.nr_segments = 2;
+	req.rw.sector_number = 3;
+	req.rw.seg[0].first_sect = 2;
+	memcpy(buf + 8, &req, sizeof(req));
+	put(dir, "blkif", "read-unaligned", buf, sizeof(buf));
+	memset(&req, 0, sizeof(req));
+	req.discard.operation = XBLK_OP_DISCARD;
+	req.discard.id = 2;
+	req.discard.sector_number = 5;
+	req.discard.nr_sectors = 4096;
+	memcpy(buf + 8, &req, sizeof(req));
+	put(dir, "blkif", "discard", buf, sizeof(buf));
+	memset(&req, 0, sizeof(req));
+	req.rw.operation = XBLK_OP_FLUSH_DISKCACHE;
+	req.rw.id = 3;
+	req.rw.sector_number = UINT64_MAX;
+	memcpy(buf + 8, &req, sizeof(req));
+	put(dir, "blkif", "flush", buf, sizeof(buf));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -142,5 +183,6 @@ int main(int argc, char **argv)
 	ring_seeds(argv[1]);
 	splice_seeds(argv[1]);
 	xsvalue_seeds(argv[1]);
+	blkif_seeds(argv[1]);
 	return 0;
 }

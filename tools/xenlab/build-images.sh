@@ -19,7 +19,7 @@ HERE=$TOP/tools/xenlab
 BUILD=${BUILD:-$TOP/build}
 OUT=${OUT:-$BUILD/xenlab}
 CACHE=${XENLAB_CACHE:-${HOME:-/root}/.cache/xenshm-xenlab}
-BASE_REV=5                      # bump when the base layer's recipe changes
+BASE_REV=6                      # bump when the base layer's recipe changes
 XENBIN=/usr/lib/xen-4.17/bin
 KPKG=${KPKG:-}
 DISK_MB=${XENLAB_DISK_MB:-512}
@@ -107,7 +107,8 @@ if [ ! -f "$BASE/done" ]; then
     for b in xenstore-read xenstore-write xenstore-ls xenstore-rm xenstore-list xenstore-exists; do
         add_bin "$R" "/usr/bin/$b"
     done
-    add_mods "$R" $XEN_MODS drivers/net/xen-netfront drivers/block/xen-blkfront
+    # zram (with zsmalloc) for the swap baselines of the MemFlex benchmark; loaded on demand.
+    add_mods "$R" $XEN_MODS drivers/net/xen-netfront drivers/block/xen-blkfront mm/zsmalloc drivers/block/zram/zram
     # libxenstore's xs_close() cancels its watch thread: pthread_cancel dlopen()s libgcc_s.
     cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$R/lib/x86_64-linux-gnu/"
     mkcpio "$R" "$BASE/domu-base.cpio" raw

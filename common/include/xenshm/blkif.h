@@ -108,4 +108,33 @@ static inline uint32_t xblk_ring_entries(unsigned int pages)
 	return p;
 }
 
+/*
+ * A validated request, ready to execute: what to copy between which grant and which 4 KiB page
+ * of the disk.  A segment that straddles two pages of the disk is two pieces.
+ */
+struct xblk_piece {
+	uint32_t gref;
+	uint16_t gnt_off;   /* within the granted page */
+	uint16_t len;
+	uint64_t page;      /* disk page */
+	uint16_t page_off;  /* within it */
+};
+
+struct xblk_plan {
+	uint8_t op;                 /* XBLK_OP_READ, _WRITE (also a flush with data), _FLUSH_DISKCACHE
+				     * (no data), _DISCARD */
+	uint64_t id;
+	unsigned int npieces;
+	struct xblk_piece piece[2 * XBLK_MAX_SEGMENTS];
+	uint64_t discard_first, discard_pages; /* the whole pages a discard covers */
+};
+
+/*
+ * Validate a request copied out of the ring (never the shared slot itself) against a disk of
+ * disk_pages 4 KiB pages.  0 and *plan; or the status to answer with (XBLK_RSP_ERROR,
+ * XBLK_RSP_EOPNOTSUPP), with *why saying what was wrong.  plan->id is set either way.
+ */
+int xblk_plan_request(const union xblk_request *req, uint64_t disk_pages, struct xblk_plan *plan,
+		      const char **why);
+
 #endif

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: LGPL-2.1-only
+/* blkif request validation (see xenshm/blkif.h). */
+#include <string.h>
+
+#include "xenshm/blkif.h"
+
+#define DISK_PAGE 4096u
+
+static int refuse(const char **why, const char *what)
+{
+	*why = what;
+	return XBLK_RSP_ERROR;
+}
+
+static int plan_rw(const struct xblk_request_rw *req, uint64_t disk_pages, struct xblk_plan *plan,
+		   const char **why)
+{
+	uint64_t disk_sectors = disk_pages * XBLK_SECTORS_PER_PAGE;
+	uint64_t at = req->sector_number; /* 512-byte sectors */
+	unsigned int nseg = req->nr_segments;
+
+	plan->op = req->operation == XBLK_OP_READ ? XBLK_OP_READ : XBLK_OP_WRITE;
+	if (nseg > XBLK_MAX_SEGMENTS || (!nseg && req->operation != XBLK_OP_FLUSH_DISKCACHE))
+		return refuse(why, "segment count");
+	if (!nseg) {
+		/* A pure flush: Linux leaves its sector at -1; nothing to check. */
+		plan->op = XBLK_OP_FLUSH_DISKCACHE;
+		return 0;
+	}
+	if (at > disk_sectors)
+		return refuse(why, "sector beyond the disk");
+	for (unsigned int i = 0; i < nseg; i++) {
+		const struct xblk_segment *sg = &req->seg[i];
+		if (sg->last_sect >= XBLK_SECTORS_PER_PAGE || sg->first_sect > sg->last_sect)
+			return refuse(why, "segment sectors");
+		unsigned int nsect = sg->last_sect - sg->first_sect + 1u;
+		if (at + nsect > disk_sectors) /* at <= disk_sectors < 2^61: no overflow */
+			return refuse(why, "range beyond the disk");
+		uint64_t byte = at << XBLK_SECTOR_SHIFT;
+		unsigned int len = nsect << XBLK_SECTOR_SHIFT, done = 0;
+		while (done < len) {
+			struct xblk_piece *p = &plan->piece[plan->npieces++];
+			unsigned int off = (unsigned int)((byte + done) % DISK_PAGE);
+			unsigned int piece = len - done < DISK_PAGE - off ? len - done : DISK_PAGE - off;
+			p->gref = sg->gref;
+			p->gnt_off = (uint16_t)((sg->first_sect << XBLK_SECTOR_SHIFT) + done);
+			p->len = (uint16_t)piece;
+			p->page = (byte + done) / DISK_PAGE;
+			p->page_off = (uint16_t)off;
+			done += piece;
+		}
+		at += nsect;
+	}
+	return 0;
+}
+
+static int plan_discard(const struct xblk_request_discard *req, uint64_t disk_pages, struct xblk_plan *plan,
+			const char **why)
+{
+	uint64_t disk_sectors = disk_pages * XBLK_SECTORS_PER_PAGE;
+	uint64_t first = req->sector_number, n = req->nr_sectors;
+
+	plan->op = XBLK_OP_DISCARD;
+	if (first > disk_sectors || n > disk_sectors - first)
+		return refuse(why, "discard beyond the disk");
+	/* Only whole pages are forgotten: a partial page keeps its bytes, which discard allows. */
+	uint64_t p0 = (first + XBLK_SECTORS_PER_PAGE - 1) / XBLK_SECTORS_PER_PAGE;
+	uint64_t p1 = (first + n) / XBLK_SECTORS_PER_PAGE;
+	plan->discard_first = p0;
+	plan->discard_pages = p1 > p0 ? p1 - p0 : 0;
+	return 0;
+}
+
+int xblk_plan_request(const union xblk_request *req, uint64_t disk_pages, struct xblk_plan *plan,
+		      const char **why)
+{
+	memset(plan, 0, sizeof(*plan));
+	plan->id = req->rw.id; /* the same offset in every request layout */
+	plan->op = req->operation;
+	*why = NULL;
+	if (disk_pages > (UINT64_C(1) << 50))
+		return refuse(why, "disk too large");
+	switch (req->operation) {
+	case XBLK_OP_READ:
+	case XBLK_OP_WRITE:
+	case XBLK_OP_FLUSH_DISKCACHE:
+		return plan_rw(&req->rw, disk_pages, plan, why);
+	case XBLK_OP_DISCARD:
+		return plan_discard(&req->discard, disk_pages, plan, why);
+	default:
+		*why = "operation not supported";
+		return XBLK_RSP_EOPNOTSUPP;
+	}
+}
