@@ -385,6 +385,9 @@ static void serve(struct xshm_mf *mf)
 		XSHM_MFLOG(mf, LOG_ERR, "out of memory serving the ring; will retry on the next event");
 		return;
 	}
+	unsigned int served = 0;
+
+	mf->more = false;
 	for (;;) {
 		uint32_t untrusted_prod = __atomic_load_n(&mf->sring->req_prod, __ATOMIC_ACQUIRE);
 		if (untrusted_prod - mf->req_cons > mf->nr_ents) {
@@ -393,7 +396,7 @@ static void serve(struct xshm_mf *mf)
 			break;
 		}
 		uint64_t t0 = now_us();
-		while (mf->req_cons != untrusted_prod) {
+		while (mf->req_cons != untrusted_prod && served < XSHM_MF_PASS_REQUESTS) {
 			union xblk_request req;
 			/* One copy out of shared memory; everything below reads the copy. */
 			memcpy(&req, &mf->sring->ring[mf->req_cons & (mf->nr_ents - 1)].req, sizeof(req));
@@ -434,9 +437,15 @@ static void serve(struct xshm_mf *mf)
 			b->nreq++;
 			mf->req_cons++;
 			mf->requests++;
+			served++;
 		}
 		run_batch(mf, b, t0);
 		publish_responses(mf);
+		if (served >= XSHM_MF_PASS_REQUESTS && mf->req_cons != untrusted_prod) {
+			/* The rest waits for the next loop pass, after the other disks and devices. */
+			mf->more = true;
+			break;
+		}
 		/* RING_FINAL_CHECK_FOR_REQUESTS: ask for an event, then look once more. */
 		__atomic_store_n(&mf->sring->req_event, mf->req_cons + 1, __ATOMIC_RELEASE);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -660,6 +669,9 @@ bool xshm_mf_tick(struct xshm_mf *mf)
 
 	if (!mf->store_open)
 		return false;
+	if (mf->more && mf->connected)
+		serve(mf);
+	more = mf->more;
 	/* Over its own quota, or the host over budget: the coldest pages go to disk, down to 1/16
 	 * below the line so that the next writes find room and pages do not bounce. */
 	uint64_t over = xshm_account_over(&mf->acct);
@@ -671,7 +683,7 @@ bool xshm_mf_tick(struct xshm_mf *mf)
 		uint64_t moved = mf_store_demote(&mf->store, want < XSHM_MF_DEMOTE_BATCH ? want : XSHM_MF_DEMOTE_BATCH);
 		if (moved) {
 			mf->gen++;
-			more = xshm_account_over(&mf->acct) || xshm_pool_over(&mf->h->pool);
+			more |= xshm_account_over(&mf->acct) || xshm_pool_over(&mf->h->pool);
 		}
 	}
 	if (mf->gen != mf->published_gen && now - mf->stats_ms >= XSHM_MF_STATS_MS) {

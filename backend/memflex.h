@@ -40,6 +40,7 @@
 #define XSHM_MF_BATCH_SEGS 128u      /* grant copies per batch; bounce pages kept for them */
 #define XSHM_MF_DEMOTE_BATCH 256u    /* pages moved to disk per loop pass while over quota */
 #define XSHM_MF_STATS_MS 1000u
+#define XSHM_MF_PASS_REQUESTS 256u  /* per disk per loop pass: one busy guest cannot starve the rest */
 
 struct xshm_mf {
 	struct xshm_mf *next;
@@ -49,6 +50,7 @@ struct xshm_mf {
 	uint8_t uuid[16];
 	int be_state;
 	bool seen, connected, finished;
+	bool more;                      /* requests left after a pass: served again without an event */
 	uint64_t pages;                 /* disk size */
 	struct xshm_account acct;       /* mem-kb */
 	struct mf_store store;
@@ -81,8 +83,8 @@ void xshm_mf_frontend_changed(struct xshm_mf *mf);
 void xshm_mf_backend_changed(struct xshm_mf *mf, const char *key);
 /* The disk's port fired: serve the ring. */
 void xshm_mf_event(struct xshm_mf *mf);
-/* Background work: move cold pages out while over quota or budget, publish stats.  True if
- * there is more to do at once. */
+/* Background work: requests left over from the last pass, cold pages moved out while over quota
+ * or budget, stats published.  True if there is more to do at once. */
 bool xshm_mf_tick(struct xshm_mf *mf);
 
 /* p50 or p99 of the batch service time in microseconds (upper bucket bound); 0 if none. */

@@ -630,37 +630,42 @@ START_TEST(multi_page_ring_and_batches_beyond_one_pass)
 	struct host h;
 	struct fblk f;
 	uint8_t want[MF_PAGE];
+	uint64_t first[300];
+	unsigned int nseg[300];
 
 	host_init(&h, true);
-	uint32_t devid = attach_disk(&h, 8192, 8192); /* 2048 pages: the 1100 written fit */
-	fblk_connect_order(&f, &h, h.x1, h.g1, devid, 2); /* 4 pages: 128 requests */
-	ck_assert_uint_eq(xblk_ring_entries(4), 128);
+	uint32_t devid = attach_disk(&h, 8192, 8192);
+	fblk_connect_order(&f, &h, h.x1, h.g1, devid, 4); /* 16 pages: 512 requests */
+	ck_assert_uint_eq(xblk_ring_entries(16), 512);
 	for (unsigned int i = 0; i < IO_PAGES; i++)
 		fill(f.buf + i * MF_PAGE, i, 9);
-	/* 100 writes of 11 pages in one go: more copies than one batch holds, past the first page of
-	 * the ring; one notification. */
-	for (unsigned int r = 0; r < 100; r++) {
+	/* 300 writes of 1 to 4 pages in one go, one notification: more copies than one batch holds
+	 * and more requests than one pass serves, across all 16 pages of the ring. */
+	uint64_t at = 0;
+	for (unsigned int r = 0; r < 300; r++) {
 		union xblk_request req;
 		memset(&req, 0, sizeof(req));
+		nseg[r] = 1 + r % 4;
+		first[r] = at;
 		req.rw.operation = XBLK_OP_WRITE;
-		req.rw.nr_segments = XBLK_MAX_SEGMENTS;
+		req.rw.nr_segments = (uint8_t)nseg[r];
 		req.rw.id = 1000 + r;
-		req.rw.sector_number = (uint64_t)r * XBLK_MAX_SEGMENTS * XBLK_SECTORS_PER_PAGE;
-		for (unsigned int i = 0; i < XBLK_MAX_SEGMENTS; i++) {
+		req.rw.sector_number = at * XBLK_SECTORS_PER_PAGE;
+		for (unsigned int i = 0; i < nseg[r]; i++) {
 			req.rw.seg[i].gref = f.buf_refs[(r + i) % IO_PAGES];
 			req.rw.seg[i].last_sect = 7;
 		}
+		at += nseg[r];
 		fblk_queue(&f, &req);
 	}
 	f.x->ops->evtchn_notify(f.x, f.port);
-	for (unsigned int r = 0; r < 100; r++)
+	for (unsigned int r = 0; r < 300; r++)
 		ck_assert_int_eq(fblk_response(&f, 1000 + r), XBLK_RSP_OKAY);
-	/* Spot checks: the first, a middle and the last request's pages. */
-	for (unsigned int r = 0; r < 100; r += 33) {
+	ck_assert(wait_used_kb(&h, (long long)at * 4));
+	for (unsigned int r = 0; r < 300; r += 37) {
 		memset(f.buf, 0, IO_PAGES * MF_PAGE);
-		ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, (uint64_t)r * XBLK_MAX_SEGMENTS, XBLK_MAX_SEGMENTS, 0),
-				 XBLK_RSP_OKAY);
-		for (unsigned int i = 0; i < XBLK_MAX_SEGMENTS; i++) {
+		ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, first[r], nseg[r], 0), XBLK_RSP_OKAY);
+		for (unsigned int i = 0; i < nseg[r]; i++) {
 			fill(want, (r + i) % IO_PAGES, 9);
 			ck_assert_msg(!memcmp(f.buf + i * MF_PAGE, want, MF_PAGE), "request %u page %u", r, i);
 		}
