@@ -13,6 +13,7 @@
 #include "xenshm/xspaths.h"
 #include "chan.h"
 #include "device.h"
+#include "memflex.h"
 
 #define QUOTA_KB_MAX (1ull << 40)
 
@@ -326,6 +327,9 @@ static int charge(struct xshm_dev *dev, uint64_t pages)
 		return -ENOSPC;
 	}
 	rc = xshm_pool_charge(&h->pool, &dev->acct, pages);
+	/* MemFlex pages are the cheapest to win back: dom0 moves them to disk itself. */
+	if (rc == -ENOSPC && xshm_mf_give_back(h, pages - xshm_pool_free(&h->pool)))
+		rc = xshm_pool_charge(&h->pool, &dev->acct, pages);
 	if (rc == -ENOSPC) {
 		uint64_t need = pages - xshm_pool_free(&h->pool);
 		bool within_share = dev->acct.used <= fair && pages <= fair - dev->acct.used;

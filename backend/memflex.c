@@ -630,6 +630,26 @@ void xshm_mf_backend_changed(struct xshm_mf *mf, const char *key)
 		xshm_mf_frontend_changed(mf);
 }
 
+uint64_t xshm_mf_give_back(struct xshm_host *h, uint64_t need)
+{
+	uint64_t freed = 0;
+
+	if (need > XSHM_MF_GIVE_BACK_MAX)
+		need = XSHM_MF_GIVE_BACK_MAX;
+	for (struct xshm_mf *m = h->mfs; m && freed < need; m = m->next) {
+		if (!m->store_open)
+			continue;
+		uint64_t moved = mf_store_demote(&m->store, need - freed);
+		if (moved) {
+			m->gen++;
+			XSHM_MFLOG(m, LOG_INFO, "moved %llu pages to the spill file: the host is short",
+				   (unsigned long long)moved);
+		}
+		freed += moved;
+	}
+	return freed;
+}
+
 uint64_t xshm_mf_latency_us(const struct xshm_mf *mf, unsigned int pct)
 {
 	uint64_t total = 0, seen = 0;

@@ -87,6 +87,14 @@ void xshm_mf_event(struct xshm_mf *mf);
  * or budget, stats published.  True if there is more to do at once. */
 bool xshm_mf_tick(struct xshm_mf *mf);
 
+/*
+ * The host is short of `need` pages for a xenshm device: MemFlex memory is what dom0 can take
+ * back at once without any guest's help, so move up to `need` cold pages (at most
+ * XSHM_MF_GIVE_BACK_MAX per call) to the spill files.  Returns the pages freed.
+ */
+uint64_t xshm_mf_give_back(struct xshm_host *h, uint64_t need);
+#define XSHM_MF_GIVE_BACK_MAX 4096u
+
 /* p50 or p99 of the batch service time in microseconds (upper bucket bound); 0 if none. */
 uint64_t xshm_mf_latency_us(const struct xshm_mf *mf, unsigned int pct);
 

@@ -747,6 +747,46 @@ START_TEST(lower_memory_moves_pages_to_disk)
 }
 END_TEST
 
+START_TEST(host_short_takes_memflex_pages_first)
+{
+	struct host h;
+	struct fblk f;
+	uint8_t want[MF_PAGE];
+	char path[XSP_MAX];
+
+	host_init(&h, true);
+	xsp_tool_budget_kb(path, sizeof(path));
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, path, "1024"), 0); /* 256 pages */
+	uint32_t devid = attach_disk(&h, 2048, 2048);
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	for (unsigned int i = 0; i < XBLK_MAX_SEGMENTS; i++)
+		fill(f.buf + i * MF_PAGE, i, 11);
+	for (unsigned int r = 0; r < 18; r++) /* 198 pages in memory */
+		ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, (uint64_t)r * XBLK_MAX_SEGMENTS, XBLK_MAX_SEGMENTS, 0),
+				 XBLK_RSP_OKAY);
+	for (int i = 0; i < 300 && used_kb(&h) < 198 * 4; i++)
+		usleep(10000);
+	ck_assert_int_ge(used_kb(&h), 198 * 4);
+	/* g2 wants 512 KiB that only fit if MemFlex pages make room: it gets them at once. */
+	struct shm *s2 = shm_open_xo(h.x2, 512 << 10, &fast);
+	ck_assert_ptr_nonnull(s2);
+	ck_assert_uint_eq(shm_put(s2, "room", 0, 4), 4);
+	ck_assert_int_le(used_kb(&h), 1024);
+	/* Nothing the guest swapped was lost on the way to the spill file. */
+	for (unsigned int r = 0; r < 18; r += 17) {
+		memset(f.buf, 0, IO_PAGES * MF_PAGE);
+		ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, (uint64_t)r * XBLK_MAX_SEGMENTS, XBLK_MAX_SEGMENTS, 0),
+				 XBLK_RSP_OKAY);
+		for (unsigned int i = 0; i < XBLK_MAX_SEGMENTS; i++) {
+			fill(want, i, 11);
+			ck_assert_msg(!memcmp(f.buf + i * MF_PAGE, want, MF_PAGE), "request %u page %u", r, i);
+		}
+	}
+	shm_exit(s2);
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(guest_death_deletes_the_store)
 {
 	struct host h;
@@ -812,6 +852,7 @@ Suite *memflex_suite(void)
 	tcase_add_test(tc, multi_page_ring_and_batches_beyond_one_pass);
 	tcase_add_test(tc, restart_keeps_pages_and_serves_what_waited);
 	tcase_add_test(tc, lower_memory_moves_pages_to_disk);
+	tcase_add_test(tc, host_short_takes_memflex_pages_first);
 	tcase_add_test(tc, guest_death_deletes_the_store);
 	tcase_add_test(tc, detach_closes_and_deletes);
 	suite_add_tcase(s, tc);
