@@ -32,7 +32,7 @@ static const char *const usage_text =
 	"DOM is a domid or a name; SIZE is KiB or has a K/M/G/T suffix (4 KiB multiples).\n";
 
 static const char *const cmd_help[][2] = {
-	{ "status", "xenshm status [--json]\n  Host budget, pages in use and free, the reclaim knobs, and a row per device.\n" },
+	{ "status", "xenshm status [--json]\n  Host budget, pages in use and free, the reclaim knobs, a row per device and one per\n  MemFlex disk (size, memory tier allowed and used, spill file use).\n" },
 	{ "list", "xenshm list [--json]\n  A row per device: domain, device, state, quota, use, segments, reclaim notice.\n" },
 	{ "show", "xenshm show DOM [--json]\n  The guest's devices: XenStore keys, segments, reclaim notice, error node, MemPipe channels\n  (peer, name, tx/rx ring KiB, bytes sent/received, ring resizes, rx utilisation %).\n" },
 	{ "attach", "xenshm attach DOM [--quota SIZE] [--devices N]\n  Create N devices (default 1; one per guest process using libxenshm at a time),\n  each with the quota SIZE (default 64M), as libxl creates devices.\n"
@@ -320,7 +320,9 @@ static int cmd_status(struct xo *x, int argc, char **argv, FILE *out, bool with_
 				fputc(',', out);
 			row_json(out, &rows[i]);
 		}
-		fputs("]}\n", out);
+		fputs("],", out);
+		xshm_cli_memflex_all(x, true, out);
+		fputs("}\n", out);
 	} else {
 		if (with_host) {
 			if (budget >= 0)
@@ -338,6 +340,7 @@ static int cmd_status(struct xo *x, int argc, char **argv, FILE *out, bool with_
 		row_header(out);
 		for (unsigned int i = 0; i < n; i++)
 			row_print(out, &rows[i]);
+		xshm_cli_memflex_all(x, false, out);
 	}
 	rows_free(rows, n);
 	return XSHM_CLI_OK;

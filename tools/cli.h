@@ -36,5 +36,7 @@ int xshm_cli_memflex_attach(struct xo *x, xo_domid_t domid, int argc, char **arg
 int xshm_cli_memflex_detach(struct xo *x, xo_domid_t domid, const char *vdev, FILE *err);
 /* Print the guest's disks (JSON objects continue a list unless first); returns how many. */
 unsigned int xshm_cli_memflex_show(struct xo *x, xo_domid_t domid, bool json, bool first, FILE *out);
+/* Every guest's disks: a table, or a JSON member "disks":[...]; returns how many. */
+unsigned int xshm_cli_memflex_all(struct xo *x, bool json, FILE *out);
 
 #endif

@@ -186,3 +186,55 @@ unsigned int xshm_cli_memflex_show(struct xo *x, xo_domid_t domid, bool json, bo
 	}
 	return n;
 }
+
+/* The value of one key=value word of a stats node, or -1. */
+static long long stats_word(const char *stats, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = stats; p && *p;) {
+		if (!strncmp(p, key, n) && p[n] == '=')
+			return atoll(p + n + 1);
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+unsigned int xshm_cli_memflex_all(struct xo *x, bool json, FILE *out)
+{
+	uint32_t doms[256];
+	unsigned int nd = 0, total = 0;
+
+	if (xo_list_ids(x, "/local/domain/0/backend/memflex", XO_DOMID_FIRST_RESERVED - 1, doms, 256, &nd))
+		nd = 0;
+	if (json) {
+		fputs("\"disks\":[", out);
+		for (unsigned int i = 0; i < nd; i++)
+			total += xshm_cli_memflex_show(x, doms[i], true, total == 0, out);
+		fputs("]", out);
+		return total;
+	}
+	for (unsigned int i = 0; i < nd; i++) {
+		uint32_t ids[MF_MAX_DISKS];
+		unsigned int n = disks_of(x, doms[i], ids, MF_MAX_DISKS);
+		for (unsigned int j = 0; j < n; j++) {
+			char *dev = be_read(x, doms[i], ids[j], "dev"), *st = be_read(x, doms[i], ids[j], "state");
+			char *size = be_read(x, doms[i], ids[j], "size-kb"), *mem = be_read(x, doms[i], ids[j], "mem-kb");
+			char *stats = be_read(x, doms[i], ids[j], "stats");
+			if (!total++)
+				fprintf(out, "%-6s %-6s %-6s %10s %10s %10s %10s\n", "DOMAIN", "DISK", "STATE", "SIZE-KB",
+					"MEM-MAX-KB", "MEM-KB", "SPILL-KB");
+			fprintf(out, "%-6u %-6s %-6s %10s %10s %10lld %10lld\n", doms[i], dev ? dev : "?", st ? st : "-",
+				size ? size : "-", mem ? mem : "-", stats ? stats_word(stats, "mem-kb") : -1,
+				stats ? stats_word(stats, "disk-kb") : -1);
+			free(dev);
+			free(st);
+			free(size);
+			free(mem);
+			free(stats);
+		}
+	}
+	return total;
+}

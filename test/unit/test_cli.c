@@ -185,6 +185,50 @@ START_TEST(set_status_reclaim)
 }
 END_TEST
 
+START_TEST(memflex_attach_show_status_detach)
+{
+	struct host h;
+	char name[16], path[XSP_MAX];
+	struct run *r;
+
+	host_init(&h, true);
+	snprintf(name, sizeof(name), "%u", h.g1);
+	r = cli(&h, "attach", name, "--memflex", "64M", "--mem", "16M", NULL);
+	ck_assert_msg(r->rc == XSHM_CLI_OK, "%s", r->err);
+	/* The vbd frontend blkfront probes, the backend xenshmd serves. */
+	xsp_mf_fe_dir(path, sizeof(path), h.g1, 268440064);
+	strcat(path, "/virtual-device");
+	char *v = tool_read(&h, path);
+	ck_assert_str_eq(v, "268440064");
+	free(v);
+	for (int i = 0; i < 300; i++) {
+		r = cli(&h, "show", name, NULL);
+		if (strstr(r->out, "backend state   2"))
+			break;
+		usleep(10000);
+	}
+	ck_assert_msg(strstr(r->out, "disk memflex/268440064 (xvds)") && strstr(r->out, "backend state   2") &&
+			      strstr(r->out, "65536 KiB") && strstr(r->out, "16384 KiB"), "%s", r->out);
+	r = cli(&h, "status", "--json", NULL);
+	ck_assert_msg(strstr(r->out, "\"disks\":[{\"kind\":\"memflex\"") && strstr(r->out, "\"size_kb\":65536") &&
+			      strstr(r->out, "\"mem_quota_kb\":16384"), "%s", r->out);
+	r = cli(&h, "status", NULL);
+	ck_assert_msg(strstr(r->out, "xvds") && strstr(r->out, "MEM-MAX-KB"), "%s", r->out);
+	/* The same name again, a bad size, a bad name, more memory than disk: refused. */
+	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "64M", NULL)->rc, XSHM_CLI_FAIL);
+	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "3K", NULL)->rc, XSHM_CLI_USAGE);
+	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "64M", "--vdev", "sda", NULL)->rc, XSHM_CLI_USAGE);
+	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "64M", "--mem", "1G", "--vdev", "xvdt", NULL)->rc,
+			 XSHM_CLI_USAGE);
+	r = cli(&h, "detach", name, "--memflex", "--vdev", "xvds", NULL);
+	ck_assert_msg(r->rc == XSHM_CLI_OK, "%s", r->err);
+	ck_assert_int_eq(cli(&h, "detach", name, "--memflex", NULL)->rc, XSHM_CLI_NOTFOUND);
+	xsp_mf_fe_dir(path, sizeof(path), h.g1, 268440064);
+	ck_assert(wait_absent(&h, path));
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(help_usage_check)
 {
 	struct host h;
@@ -222,6 +266,7 @@ Suite *cli_suite(void)
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, attach_list_show_detach);
 	tcase_add_test(tc, set_status_reclaim);
+	tcase_add_test(tc, memflex_attach_show_status_detach);
 	tcase_add_test(tc, help_usage_check);
 	suite_add_tcase(s, tc);
 	return s;
