@@ -379,12 +379,8 @@ static void publish_responses(struct xshm_mf *mf)
 
 static void serve(struct xshm_mf *mf)
 {
-	struct mf_batch *b = calloc(1, sizeof(*b));
+	struct mf_batch *b = mf->batch;
 
-	if (!b) {
-		XSHM_MFLOG(mf, LOG_ERR, "out of memory serving the ring; will retry on the next event");
-		return;
-	}
 	unsigned int served = 0;
 
 	mf->more = false;
@@ -452,7 +448,6 @@ static void serve(struct xshm_mf *mf)
 		if (__atomic_load_n(&mf->sring->req_prod, __ATOMIC_ACQUIRE) == mf->req_cons)
 			break;
 	}
-	free(b);
 }
 
 void xshm_mf_event(struct xshm_mf *mf)
@@ -539,9 +534,10 @@ static int mf_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const u
 	}
 	mf->pages = size_kb / 4;
 	quota_changed(mf, true);
+	mf->batch = calloc(1, sizeof(*mf->batch));
 	mf->bounce = mmap(NULL, (size_t)XSHM_MF_BATCH_SEGS * MF_PAGE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mf->bounce == MAP_FAILED) {
+	if (mf->bounce == MAP_FAILED || !mf->batch) {
 		mf->bounce = NULL;
 		rc = -ENOMEM;
 		goto fail;
@@ -744,8 +740,9 @@ void xshm_mf_remove(struct xshm_host *h, struct xshm_mf *mf, bool forget)
 			xshm_rm_empty_parent(x, path);
 		}
 	}
-	if (mf->bounce)
+	if (mf->bounce && mf->bounce != MAP_FAILED)
 		munmap(mf->bounce, (size_t)XSHM_MF_BATCH_SEGS * MF_PAGE);
+	free(mf->batch);
 	free(mf);
 }
 

@@ -42,6 +42,8 @@
 #define XSHM_MF_STATS_MS 1000u
 #define XSHM_MF_PASS_REQUESTS 256u  /* per disk per loop pass: one busy guest cannot starve the rest */
 
+struct mf_batch;
+
 struct xshm_mf {
 	struct xshm_mf *next;
 	struct xshm_host *h;
@@ -61,6 +63,7 @@ struct xshm_mf {
 	xo_port_t port;
 	bool port_bound;
 	uint8_t *bounce;                /* XSHM_MF_BATCH_SEGS pages */
+	struct mf_batch *batch;         /* one pass's requests and copies, kept between passes */
 	uint64_t requests, errors, batches, stats_ms;
 	uint64_t published_gen, gen;    /* stats node refreshed when gen moved */
 	uint32_t lat_hist[32];          /* batch service time, log2(us) buckets */

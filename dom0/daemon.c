@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "../backend/chan.h"
 #include "../backend/device.h"
@@ -18,20 +19,42 @@
 #define BUDGET_KB_MAX (1ull << 42)
 #define MAX_DOMAINS 1024
 
+/* used-kb is written at most this often: MemFlex changes the pool's use with nearly every batch
+ * of requests, and a XenStore write per batch cost more than the batch itself. */
+#define PUBLISH_INTERVAL_MS 200u
+
 struct xshmd {
 	struct xshm_host host;
 	uint64_t published_used; /* last used-kb written, +1 (0 = never) */
+	uint64_t published_at;   /* when, on the real monotonic clock */
 };
 
-/* Keep /tool/xenshm/used-kb current, for the admin CLI and for tests on real Xen. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static bool usage_unpublished(const struct xshmd *d)
+{
+	return d->published_used != d->host.pool.used + 1;
+}
+
+/* Keep /tool/xenshm/used-kb current (within PUBLISH_INTERVAL_MS), for the admin CLI and tests. */
 static void publish_usage(struct xshmd *d)
 {
 	char path[XSP_MAX];
+	uint64_t now = mono_ms();
 
-	if (d->published_used == d->host.pool.used + 1 || xsp_tool_used_kb(path, sizeof(path)))
+	if (!usage_unpublished(d) || now - d->published_at < PUBLISH_INTERVAL_MS ||
+	    xsp_tool_used_kb(path, sizeof(path)))
 		return;
-	if (!xo_printf(d->host.x, XO_TXN_NONE, path, "%llu", (unsigned long long)d->host.pool.used * 4))
+	if (!xo_printf(d->host.x, XO_TXN_NONE, path, "%llu", (unsigned long long)d->host.pool.used * 4)) {
 		d->published_used = d->host.pool.used + 1;
+		d->published_at = now;
+	}
 }
 
 static struct xshm_dev *dev_find(struct xshmd *d, xo_domid_t domid, uint32_t devid)
@@ -250,7 +273,10 @@ static void dispatch_watch(struct xshmd *d, const char *path, const char *token)
 	} else if (!strcmp(token, "dom")) {
 		domains_changed(d);
 	} else if (!strcmp(token, "tool")) {
-		tunables_changed(d, d->host.pool.budget);
+		size_t n = strlen(path);
+		/* Our own used-kb writes come back as events of this watch: nothing to re-read. */
+		if (n < 8 || strcmp(path + n - 8, "/used-kb"))
+			tunables_changed(d, d->host.pool.budget);
 	} else if (sscanf(token, "fe:%u:%u", &domid, &devid) == 2) {
 		struct xshm_dev *dev = dev_find(d, domid, devid);
 		if (dev)
@@ -318,9 +344,14 @@ int xshmd_timeout_ms(struct xshmd *d)
 		uint64_t t = xshm_dev_next_deadline(v);
 		next = t < next ? t : next;
 	}
-	if (next == UINT64_MAX)
-		return -1;
-	return next <= now ? 0 : next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+	int ms = next == UINT64_MAX ? -1 : next <= now ? 0 : next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+	if (usage_unpublished(d)) {
+		/* The real clock, not the host's: tests move the host clock by hand. */
+		uint64_t since = mono_ms() - d->published_at;
+		int wait = since >= PUBLISH_INTERVAL_MS ? 0 : (int)(PUBLISH_INTERVAL_MS - since);
+		ms = ms < 0 || wait < ms ? wait : ms;
+	}
+	return ms;
 }
 
 int xshmd_pollfds(struct xshmd *d, struct pollfd fds[2])

@@ -3,7 +3,7 @@
  * pagework: a checksummed random-access page workload, to make a guest swap
  * and prove that every page comes back as it was written.
  *
- *   pagework --mib N [--rounds R] [--seed S] [--wait FILE]
+ *   pagework --mib N [--rounds R] [--seed S] [--wait FILE] [--compressible]
  *
  * Fills N MiB page by page (with --wait, then prints "pagework: filled" and
  * waits until FILE exists: the swapped-out pages sit in the swap device
@@ -15,9 +15,13 @@
  * load time like every lab program (a swapping guest must not resolve
  * symbols lazily).  Prints one line:
  *   pagework: mib=N pages=P accesses=A rewrites=W bad=B fill_ms=F run_ms=R
- * and exits 0 only when no word was wrong.
+ * and exits 0 only when no word was wrong.  With --compressible only every
+ * fourth word is random (the rest names the page and generation), so pages
+ * compress about as well as ordinary memory does (zram's case); otherwise
+ * every word is random and nothing compresses.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,10 +51,19 @@ static uint64_t word_of(uint64_t page, uint64_t word, uint64_t gen, uint64_t see
 	return z ^ (z >> 31);
 }
 
+static bool compressible;
+
+static uint64_t expected(uint64_t page, uint64_t word, uint64_t gen, uint64_t seed)
+{
+	if (compressible && word % 4)
+		return page << 20 | gen;
+	return word_of(page, word, gen, seed);
+}
+
 static void write_page(uint64_t *p, uint64_t page, uint64_t gen, uint64_t seed)
 {
 	for (uint64_t w = 0; w < WORDS; w++)
-		p[w] = word_of(page, w, gen, seed);
+		p[w] = expected(page, w, gen, seed);
 }
 
 static uint64_t check_page(const uint64_t *p, uint64_t page, uint64_t gen, uint64_t seed)
@@ -58,7 +71,7 @@ static uint64_t check_page(const uint64_t *p, uint64_t page, uint64_t gen, uint6
 	uint64_t bad = 0;
 
 	for (uint64_t w = 0; w < WORDS; w++)
-		bad += p[w] != word_of(page, w, gen, seed);
+		bad += p[w] != expected(page, w, gen, seed);
 	return bad;
 }
 
@@ -67,7 +80,14 @@ int main(int argc, char **argv)
 	unsigned long long mib = 0, rounds = 1, seed = 1;
 	const char *wait_for = NULL;
 
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--compressible"))
+			compressible = true;
 	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--compressible")) {
+			i--;
+			continue;
+		}
 		if (!strcmp(argv[i], "--wait")) {
 			wait_for = argv[i + 1];
 			continue;
