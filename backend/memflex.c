@@ -307,6 +307,34 @@ static int16_t queue_pieces(struct xshm_mf *mf, struct mf_batch *b, const struct
 	return XBLK_RSP_OKAY;
 }
 
+/* Plan a request; an indirect one first has its segments copied out of the guest's page, once. */
+static int plan_one(struct xshm_mf *mf, const union xblk_request *req, struct xblk_plan *plan, const char **why)
+{
+	struct xo *x = mf->h->x;
+	unsigned int npages;
+	int rc;
+
+	if (req->operation != XBLK_OP_INDIRECT)
+		return xblk_plan_request(req, mf->pages, plan, why);
+	memset(plan, 0, sizeof(*plan));
+	plan->id = req->indirect.id;
+	plan->op = req->indirect.indirect_op;
+	if ((rc = xblk_indirect_pages(req, &npages, why)))
+		return rc;
+	/* At most XBLK_MAX_INDIRECT_SEGMENTS segments: they fit the first page. */
+	struct xo_gnt_copy c = {
+		.domid = mf->domid,
+		.ref = req->indirect.indirect_grefs[0],
+		.len = (uint16_t)(req->indirect.nr_segments * sizeof(struct xblk_segment)),
+		.local = mf->indirect,
+	};
+	if (npages != 1 || x->ops->gnt_copy(x, &c, 1) || c.status != XO_GNTST_OKAY) {
+		*why = "indirect segment page not readable";
+		return XBLK_RSP_ERROR;
+	}
+	return xblk_plan_indirect(req, mf->indirect, mf->pages, plan, why);
+}
+
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -400,7 +428,7 @@ static void serve(struct xshm_mf *mf)
 			int16_t status;
 			struct xblk_plan plan;
 			const char *why;
-			int planned = xblk_plan_request(&req, mf->pages, &plan, &why);
+			int planned = plan_one(mf, &req, &plan, &why);
 
 			if (b->nreq == XSHM_MF_BATCH_SEGS || (!planned && b->ncopy + plan.npieces > XSHM_MF_BATCH_SEGS)) {
 				status = 1;
@@ -425,8 +453,9 @@ static void serve(struct xshm_mf *mf)
 			unsigned int queued = 0;
 			for (unsigned int r = 0; r < b->nreq; r++)
 				queued += b->req[r].ncopies;
-			p->id = req.rw.id;
-			p->op = req.operation;
+			p->id = plan.id;
+			/* blkfront checks the answer names its operation (an indirect one's inner op). */
+			p->op = req.operation == XBLK_OP_INDIRECT ? req.indirect.indirect_op : req.operation;
 			p->status = status;
 			p->first_copy = queued;
 			p->ncopies = b->ncopy - queued;
@@ -497,6 +526,7 @@ static void publish_features(struct xshm_mf *mf)
 	write_be(mf, "discard-alignment", "0");
 	write_be(mf, "discard-secure", "0");
 	write_be(mf, "max-ring-page-order", "%u", XSHM_MF_RING_ORDER_MAX);
+	write_be(mf, "feature-max-indirect-segments", "%u", XBLK_MAX_INDIRECT_SEGMENTS);
 }
 
 static void store_path(const struct xshm_mf *mf, const char *dir, const char *ext, char *out, size_t size)

@@ -37,7 +37,8 @@
 #include "mfstore.h"
 
 #define XSHM_MF_RING_ORDER_MAX 4u    /* max-ring-page-order offered: 16 pages, 512 requests */
-#define XSHM_MF_BATCH_SEGS 128u      /* grant copies per batch; bounce pages kept for them */
+#define XSHM_MF_BATCH_SEGS 512u      /* grant copies per batch (two full indirect requests);
+                                      * bounce pages reserved for them, touched only for the disk tier */
 #define XSHM_MF_DEMOTE_BATCH 256u    /* pages moved to disk per loop pass while over quota */
 #define XSHM_MF_STATS_MS 1000u
 #define XSHM_MF_PASS_REQUESTS 256u  /* per disk per loop pass: one busy guest cannot starve the rest */
@@ -64,6 +65,8 @@ struct xshm_mf {
 	bool port_bound;
 	uint8_t *bounce;                /* XSHM_MF_BATCH_SEGS pages */
 	struct mf_batch *batch;         /* one pass's requests and copies, kept between passes */
+	struct xblk_segment indirect[XBLK_MAX_INDIRECT_SEGMENTS]; /* an indirect request's segments,
+								    * copied out of the guest's page */
 	uint64_t requests, errors, batches, stats_ms;
 	uint64_t published_gen, gen;    /* stats node refreshed when gen moved */
 	uint32_t lat_hist[32];          /* batch service time, log2(us) buckets */

@@ -12,25 +12,16 @@ static int refuse(const char **why, const char *what)
 	return XBLK_RSP_ERROR;
 }
 
-static int plan_rw(const struct xblk_request_rw *req, uint64_t disk_pages, struct xblk_plan *plan,
-		   const char **why)
+/* Segments naming consecutive sectors from `at`: one piece per disk page each one touches. */
+static int plan_segments(const struct xblk_segment *segs, unsigned int nseg, uint64_t at, uint64_t disk_pages,
+			 struct xblk_plan *plan, const char **why)
 {
 	uint64_t disk_sectors = disk_pages * XBLK_SECTORS_PER_PAGE;
-	uint64_t at = req->sector_number; /* 512-byte sectors */
-	unsigned int nseg = req->nr_segments;
 
-	plan->op = req->operation == XBLK_OP_READ ? XBLK_OP_READ : XBLK_OP_WRITE;
-	if (nseg > XBLK_MAX_SEGMENTS || (!nseg && req->operation != XBLK_OP_FLUSH_DISKCACHE))
-		return refuse(why, "segment count");
-	if (!nseg) {
-		/* A pure flush: Linux leaves its sector at -1; nothing to check. */
-		plan->op = XBLK_OP_FLUSH_DISKCACHE;
-		return 0;
-	}
 	if (at > disk_sectors)
 		return refuse(why, "sector beyond the disk");
 	for (unsigned int i = 0; i < nseg; i++) {
-		const struct xblk_segment *sg = &req->seg[i];
+		const struct xblk_segment *sg = &segs[i];
 		if (sg->last_sect >= XBLK_SECTORS_PER_PAGE || sg->first_sect > sg->last_sect)
 			return refuse(why, "segment sectors");
 		unsigned int nsect = sg->last_sect - sg->first_sect + 1u;
@@ -52,6 +43,22 @@ static int plan_rw(const struct xblk_request_rw *req, uint64_t disk_pages, struc
 		at += nsect;
 	}
 	return 0;
+}
+
+static int plan_rw(const struct xblk_request_rw *req, uint64_t disk_pages, struct xblk_plan *plan,
+		   const char **why)
+{
+	unsigned int nseg = req->nr_segments;
+
+	plan->op = req->operation == XBLK_OP_READ ? XBLK_OP_READ : XBLK_OP_WRITE;
+	if (nseg > XBLK_MAX_SEGMENTS || (!nseg && req->operation != XBLK_OP_FLUSH_DISKCACHE))
+		return refuse(why, "segment count");
+	if (!nseg) {
+		/* A pure flush: Linux leaves its sector at -1; nothing to check. */
+		plan->op = XBLK_OP_FLUSH_DISKCACHE;
+		return 0;
+	}
+	return plan_segments(req->seg, nseg, req->sector_number, disk_pages, plan, why);
 }
 
 static int plan_discard(const struct xblk_request_discard *req, uint64_t disk_pages, struct xblk_plan *plan,
@@ -87,8 +94,41 @@ int xblk_plan_request(const union xblk_request *req, uint64_t disk_pages, struct
 		return plan_rw(&req->rw, disk_pages, plan, why);
 	case XBLK_OP_DISCARD:
 		return plan_discard(&req->discard, disk_pages, plan, why);
+	case XBLK_OP_INDIRECT:
+		*why = "indirect request: plan it with xblk_plan_indirect";
+		return XBLK_RSP_ERROR;
 	default:
 		*why = "operation not supported";
 		return XBLK_RSP_EOPNOTSUPP;
 	}
+}
+
+int xblk_indirect_pages(const union xblk_request *req, unsigned int *npages, const char **why)
+{
+	const struct xblk_request_indirect *ind = &req->indirect;
+
+	*why = NULL;
+	if (ind->indirect_op != XBLK_OP_READ && ind->indirect_op != XBLK_OP_WRITE)
+		return refuse(why, "indirect operation");
+	if (!ind->nr_segments || ind->nr_segments > XBLK_MAX_INDIRECT_SEGMENTS)
+		return refuse(why, "indirect segment count");
+	*npages = (ind->nr_segments + XBLK_SEGS_PER_INDIRECT_PAGE - 1) / XBLK_SEGS_PER_INDIRECT_PAGE;
+	return 0;
+}
+
+int xblk_plan_indirect(const union xblk_request *req, const struct xblk_segment *segs, uint64_t disk_pages,
+		       struct xblk_plan *plan, const char **why)
+{
+	const struct xblk_request_indirect *ind = &req->indirect;
+	unsigned int npages;
+	int rc;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->id = ind->id;
+	plan->op = ind->indirect_op;
+	if ((rc = xblk_indirect_pages(req, &npages, why)))
+		return rc;
+	if (disk_pages > (UINT64_C(1) << 50))
+		return refuse(why, "disk too large");
+	return plan_segments(segs, ind->nr_segments, ind->sector_number, disk_pages, plan, why);
 }

@@ -169,6 +169,22 @@ static void blkif_seeds(const char *dir)
 	req.rw.sector_number = UINT64_MAX;
 	memcpy(buf + 8, &req, sizeof(req));
 	put(dir, "blkif", "flush", buf, sizeof(buf));
+	/* An indirect write of 20 pages: the request, then its page of segments. */
+	uint8_t ibuf[8 + sizeof(union xblk_request) + 20 * sizeof(struct xblk_segment)];
+	struct xblk_segment segs[20];
+	memset(&req, 0, sizeof(req));
+	req.indirect.operation = XBLK_OP_INDIRECT;
+	req.indirect.indirect_op = XBLK_OP_WRITE;
+	req.indirect.nr_segments = 20;
+	req.indirect.id = 4;
+	req.indirect.sector_number = 64;
+	req.indirect.indirect_grefs[0] = 77;
+	for (unsigned int i = 0; i < 20; i++)
+		segs[i] = (struct xblk_segment){ .gref = 200 + i, .first_sect = 0, .last_sect = 7 };
+	memcpy(ibuf, &pages, 8);
+	memcpy(ibuf + 8, &req, sizeof(req));
+	memcpy(ibuf + 8 + sizeof(req), segs, sizeof(segs));
+	put(dir, "blkif", "indirect", ibuf, sizeof(ibuf));
 }
 
 int main(int argc, char **argv)

@@ -272,6 +272,7 @@ struct fblk {
 	xo_port_t port;
 	uint32_t req_prod_pvt, rsp_cons;
 	unsigned int ring_pages;
+	uint8_t last_op;            /* the operation the last response named */
 };
 
 static char *read_path(struct host *h, const char *path)
@@ -378,6 +379,7 @@ static int fblk_response(struct fblk *f, uint64_t want_id)
 			struct xblk_response rsp = f->sring->ring[f->rsp_cons & (n - 1)].rsp;
 			f->rsp_cons++;
 			ck_assert_uint_eq(rsp.id, want_id);
+			f->last_op = rsp.operation;
 			return rsp.status;
 		}
 		usleep(10000);
@@ -490,6 +492,7 @@ START_TEST(disk_handshake_io_and_discard)
 	req.rw.id = 7;
 	req.rw.sector_number = UINT64_MAX; /* what Linux sends with a flush that carries no data */
 	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_OKAY);
+	ck_assert_uint_eq(f.last_op, XBLK_OP_FLUSH_DISKCACHE);
 	memset(&req, 0, sizeof(req));
 	req.discard.operation = XBLK_OP_DISCARD;
 	req.discard.id = 8;
@@ -674,6 +677,69 @@ START_TEST(multi_page_ring_and_batches_beyond_one_pass)
 }
 END_TEST
 
+/* An indirect request over `n` buffer pages from `first` (cycling), its segments in a page of
+ * their own that the guest grants. */
+static int fblk_indirect(struct fblk *f, uint8_t op, uint64_t page, unsigned int n, unsigned int nseg_claimed,
+			 xo_gref_t seg_ref, struct xblk_segment *seg_page)
+{
+	union xblk_request req;
+	static uint64_t id = 5000;
+
+	for (unsigned int i = 0; i < n; i++) {
+		seg_page[i].gref = f->buf_refs[i % IO_PAGES];
+		seg_page[i].first_sect = 0;
+		seg_page[i].last_sect = 7;
+	}
+	memset(&req, 0, sizeof(req));
+	req.indirect.operation = XBLK_OP_INDIRECT;
+	req.indirect.indirect_op = op;
+	req.indirect.nr_segments = (uint16_t)nseg_claimed;
+	req.indirect.id = ++id;
+	req.indirect.sector_number = page * XBLK_SECTORS_PER_PAGE;
+	req.indirect.indirect_grefs[0] = seg_ref;
+	fblk_queue(f, &req);
+	f->x->ops->evtchn_notify(f->x, f->port);
+	return fblk_response(f, id);
+}
+
+START_TEST(indirect_requests)
+{
+	struct host h;
+	struct fblk f;
+	uint8_t want[MF_PAGE];
+	xo_gref_t seg_ref;
+	void *seg_page;
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 4096, 4096);
+	ck_assert(wait_mf_be(&h, h.g1, devid, "feature-max-indirect-segments", "128"));
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	ck_assert_int_eq(h.x1->ops->gnt_share(h.x1, 0, 1, true, &seg_ref, &seg_page), 0);
+	for (unsigned int i = 0; i < IO_PAGES; i++)
+		fill(f.buf + i * MF_PAGE, i, 12);
+	/* 128 pages (512 KiB) in one request, the buffer pages reused in turn. */
+	ck_assert_int_eq(fblk_indirect(&f, XBLK_OP_WRITE, 100, 128, 128, seg_ref, seg_page), XBLK_RSP_OKAY);
+	ck_assert_uint_eq(f.last_op, XBLK_OP_WRITE); /* blkfront wants the inner operation back */
+	ck_assert(wait_used_kb(&h, 128 * 4));
+	memset(f.buf, 0, IO_PAGES * MF_PAGE);
+	ck_assert_int_eq(fblk_indirect(&f, XBLK_OP_READ, 100 + 112, 16, 16, seg_ref, seg_page), XBLK_RSP_OKAY);
+	for (unsigned int i = 0; i < IO_PAGES; i++) {
+		fill(want, (112 + i) % IO_PAGES, 12);
+		ck_assert_msg(!memcmp(f.buf + i * MF_PAGE, want, MF_PAGE), "page %u", i);
+	}
+	/* More segments than offered, none, an inner operation that is not read or write, a segment
+	 * page never granted: each answered with an error, the disk still connected. */
+	ck_assert_int_eq(fblk_indirect(&f, XBLK_OP_READ, 0, 1, 129, seg_ref, seg_page), XBLK_RSP_ERROR);
+	ck_assert_int_eq(fblk_indirect(&f, XBLK_OP_READ, 0, 1, 0, seg_ref, seg_page), XBLK_RSP_ERROR);
+	ck_assert_int_eq(fblk_indirect(&f, XBLK_OP_DISCARD, 0, 1, 1, seg_ref, seg_page), XBLK_RSP_ERROR);
+	ck_assert_int_eq(fblk_indirect(&f, XBLK_OP_READ, 0, 1, 1, 0xbeef, seg_page), XBLK_RSP_ERROR);
+	/* A segment in the page pointing past the disk. */
+	ck_assert_int_eq(fblk_indirect(&f, XBLK_OP_WRITE, 1020, 8, 8, seg_ref, seg_page), XBLK_RSP_ERROR);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, 100, 1, 0), XBLK_RSP_OKAY);
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(restart_keeps_pages_and_serves_what_waited)
 {
 	struct host h;
@@ -850,6 +916,7 @@ Suite *memflex_suite(void)
 	tcase_add_test(tc, bad_requests_answered_lying_index_disconnects);
 	tcase_add_test(tc, unaligned_segments_straddle_disk_pages);
 	tcase_add_test(tc, multi_page_ring_and_batches_beyond_one_pass);
+	tcase_add_test(tc, indirect_requests);
 	tcase_add_test(tc, restart_keeps_pages_and_serves_what_waited);
 	tcase_add_test(tc, lower_memory_moves_pages_to_disk);
 	tcase_add_test(tc, host_short_takes_memflex_pages_first);

@@ -28,6 +28,10 @@
 #define XBLK_RSP_EOPNOTSUPP (-2)
 
 #define XBLK_MAX_SEGMENTS 11      /* BLKIF_MAX_SEGMENTS_PER_REQUEST */
+#define XBLK_MAX_INDIRECT_PAGES 8 /* BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST */
+#define XBLK_SEGS_PER_INDIRECT_PAGE 512u
+/* What a backend of ours offers as feature-max-indirect-segments: 512 KiB per request. */
+#define XBLK_MAX_INDIRECT_SEGMENTS 128u
 #define XBLK_SECTOR_SHIFT 9
 #define XBLK_SECTORS_PER_PAGE 8u
 
@@ -57,10 +61,25 @@ struct xblk_request_discard {
 	uint64_t nr_sectors;
 };
 
+/* BLKIF_OP_INDIRECT: the segments are in pages the guest granted, named here. */
+struct xblk_request_indirect {
+	uint8_t operation;
+	uint8_t indirect_op;
+	uint16_t nr_segments;
+	uint32_t pad;
+	uint64_t id;
+	uint64_t sector_number;
+	uint16_t handle;
+	uint16_t pad2;
+	uint32_t indirect_grefs[XBLK_MAX_INDIRECT_PAGES];
+	uint32_t pad3;
+};
+
 union xblk_request {
 	uint8_t operation;
 	struct xblk_request_rw rw;
 	struct xblk_request_discard discard;
+	struct xblk_request_indirect indirect;
 	uint8_t raw[112];
 };
 
@@ -92,6 +111,8 @@ _Static_assert(offsetof(struct xblk_request_rw, id) == 8, "blkif request id");
 _Static_assert(offsetof(struct xblk_request_rw, sector_number) == 16, "blkif sector");
 _Static_assert(offsetof(struct xblk_request_rw, seg) == 24, "blkif segments");
 _Static_assert(offsetof(struct xblk_request_discard, nr_sectors) == 24, "blkif discard");
+_Static_assert(offsetof(struct xblk_request_indirect, indirect_grefs) == 28, "blkif indirect grefs");
+_Static_assert(sizeof(struct xblk_request_indirect) == 64, "blkif indirect request");
 _Static_assert(sizeof(union xblk_request) == 112, "blkif request union");
 _Static_assert(offsetof(struct xblk_response, status) == 10, "blkif status");
 _Static_assert(sizeof(union xblk_ring_entry) == 112, "blkif ring entry");
@@ -125,7 +146,7 @@ struct xblk_plan {
 				     * (no data), _DISCARD */
 	uint64_t id;
 	unsigned int npieces;
-	struct xblk_piece piece[2 * XBLK_MAX_SEGMENTS];
+	struct xblk_piece piece[2 * XBLK_MAX_INDIRECT_SEGMENTS];
 	uint64_t discard_first, discard_pages; /* the whole pages a discard covers */
 };
 
@@ -136,5 +157,15 @@ struct xblk_plan {
  */
 int xblk_plan_request(const union xblk_request *req, uint64_t disk_pages, struct xblk_plan *plan,
 		      const char **why);
+
+/*
+ * An indirect request, in two steps.  First its header: 0 and the number of indirect pages to
+ * copy in (their grefs are req->indirect.indirect_grefs[0 .. *npages)), or the status to answer
+ * with.  Then, with those pages' segments copied out of the guest (segs, nr_segments of them),
+ * the plan, as xblk_plan_request makes it.
+ */
+int xblk_indirect_pages(const union xblk_request *req, unsigned int *npages, const char **why);
+int xblk_plan_indirect(const union xblk_request *req, const struct xblk_segment *segs, uint64_t disk_pages,
+		       struct xblk_plan *plan, const char **why);
 
 #endif
