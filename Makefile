@@ -49,6 +49,8 @@ COMMON_SRCS := common/ring.c common/blkif.c common/chan.c common/ctrl.c common/s
 FAKE_SRCS := common/xenops_fake.c common/xenops_fake_xs.c common/xenops_fake_gnt.c \
 	common/xenops_fake_evtchn.c
 REAL_SRCS := common/xenops_real.c
+# libxlutil, for the admin CLI only (not the guest library).
+XLCFG_SRC := common/xlcfg_real.c
 DAEMON_SRCS := dom0/pool.c dom0/policy.c dom0/envcheck.c dom0/devdirs.c dom0/daemon.c backend/device.c backend/reclaim.c backend/chan.c \
 	backend/mfstore.c backend/memflex.c
 FRONT_SRCS := frontend/shm.c frontend/shm_init.c frontend/mempipe.c
@@ -96,13 +98,13 @@ $(GEN_HDR): $(SCHEMA_SRC) $(XSGEN)
 
 # Everything that includes xspaths.h must wait for it.
 $(call obj,$(COMMON_SRCS) $(DAEMON_SRCS) $(FRONT_SRCS) $(UNIT_SRCS) $(LAB_TOOL_SRCS) \
-	dom0/xenshmd.c tools/xenshm.c tools/cli.c tools/cli_memflex.c): $(GEN_HDR)
+	dom0/xenshmd.c tools/xenshm.c tools/cli.c tools/cli_memflex.c tools/cli_create.c tools/cfgspec.c): $(GEN_HDR)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(call obj,$(REAL_SRCS)): ALL_CFLAGS += $(XEN_CFLAGS)
+$(call obj,$(REAL_SRCS) $(XLCFG_SRC)): ALL_CFLAGS += $(XEN_CFLAGS)
 $(call obj,$(UNIT_SRCS)): ALL_CFLAGS += $(CHECK_CFLAGS)
 
 $(COMMON_LIB): $(call obj,$(COMMON_SRCS) $(SCHEMA_LIB_SRCS))
@@ -114,9 +116,10 @@ $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRCS) tools/cli.c tools/cli_memflex.c) $(DAEMON_LIB) $(FRONT_LIB) $(FAKE_LIB) $(COMMON_LIB)
+$(UNIT_BIN): $(call obj,$(UNIT_SRCS) tools/cli.c tools/cli_memflex.c tools/cli_create.c tools/cfgspec.c $(XLCFG_SRC)) \
+	  $(DAEMON_LIB) $(FRONT_LIB) $(FAKE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) -lxlutil
 
 $(BENCH_BIN): $(call obj,tools/bench/bench.c tools/bench/ring_bench.c tools/bench/mempipe_bench.c) \
 	  $(DAEMON_LIB) $(FRONT_LIB) $(FAKE_LIB) $(COMMON_LIB)
@@ -141,9 +144,10 @@ $(XENSHMD_BIN): $(call obj,dom0/xenshmd.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LI
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS)
 
-$(XENSHM_BIN): $(call obj,tools/xenshm.c tools/cli.c tools/cli_memflex.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LIB)
+$(XENSHM_BIN): $(call obj,tools/xenshm.c tools/cli.c tools/cli_memflex.c tools/cli_create.c tools/cfgspec.c $(XLCFG_SRC)) \
+	  $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS) -lxlutil
 
 # Lab programs run inside Xen guests: real Xen layer, bound at load time
 # (a swapping guest must not resolve symbols lazily, see docs/xenlab.md).
@@ -173,8 +177,8 @@ unit-valgrind: $(UNIT_BIN)
 	CK_FORK=no valgrind -q --error-exitcode=3 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect $(UNIT_BIN)
 
-LINT_SRCS = $(COMMON_SRCS) $(FAKE_SRCS) $(REAL_SRCS) $(DAEMON_SRCS) $(FRONT_SRCS) \
-	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c tools/cli.c tools/cli_memflex.c tools/mempipe.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
+LINT_SRCS = $(COMMON_SRCS) $(FAKE_SRCS) $(REAL_SRCS) $(XLCFG_SRC) $(DAEMON_SRCS) $(FRONT_SRCS) \
+	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c tools/cli.c tools/cli_memflex.c tools/cli_create.c tools/cfgspec.c tools/mempipe.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
 	$(wildcard tools/bench/*.c)
 # Configuration and the reason for every disabled check: .clang-tidy.
 lint: $(GEN_HDR)

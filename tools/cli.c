@@ -29,6 +29,7 @@ static const char *const usage_text =
 	"                                        reclaim-interval-ms, accept-pct; guest: quota\n"
 	"  reclaim DOM SIZE [--device N]         ask a guest to give memory back\n"
 	"  check [--budget SIZE]                 is this dom0 ready? (modules, limits, xenstored)\n"
+	"  create FILE [xl create options]       xl create with xenshm's keys (xenshm.cfg(5))\n"
 	"DOM is a domid or a name; SIZE is KiB or has a K/M/G/T suffix (4 KiB multiples).\n";
 
 static const char *const cmd_help[][2] = {
@@ -40,6 +41,7 @@ static const char *const cmd_help[][2] = {
 	{ "detach", "xenshm detach DOM [--memflex [--vdev NAME]]\n  Remove the guest's xenshm devices (or, with --memflex, its MemFlex disks, or the one named)\n  the way libxl does (online=0, Closing, wait for Closed).  A disk's store is deleted with it.\n" },
 	{ "set", "xenshm set [DOM] KEY=VALUE...\n  Host keys: budget=SIZE, reclaim-deadline-ms=100..600000, reclaim-interval-ms=0..3600000,\n  accept-pct=50..100.  With DOM: quota=SIZE (every device of the guest).\n  Values are checked here and again by xenshmd, which applies them at once.\n" },
 	{ "reclaim", "xenshm reclaim DOM SIZE [--device N]\n  Send the guest a reclaim notice for SIZE (device 0 unless --device), with the usual deadline.\n" },
+	{ "create", "xenshm create FILE [xl create options]\n  Check the xenshm and memflex keys of the domain's xl config (xenshm.cfg(5)), run\n  'xl create -p FILE OPTIONS', create the devices and disks the keys ask for, unpause.\n  On any error after the domain exists it is destroyed; the message names file:line and key.\n" },
 	{ "check", "xenshm check [--budget SIZE]\n  Check modules, the gntalloc limit, Xen's gnttab_max_frames and xenstored against the\n  budget (from /tool/xenshm/budget-kb unless given); print the fix for each problem.\n  Exit 0 ready, 4 warnings only, 1 something fatal.\n" },
 };
 
@@ -77,8 +79,7 @@ int xshm_parse_size_kb(const char *s, uint64_t max_kb, uint64_t *kb)
 	return 0;
 }
 
-/* A domid or a domain name. */
-static int resolve(struct xo *x, const char *arg, xo_domid_t *out)
+int xshm_cli_resolve(struct xo *x, const char *arg, xo_domid_t *out)
 {
 	char **doms = NULL;
 	unsigned int n = 0;
@@ -526,12 +527,18 @@ int xshm_cli(struct xo *x, int argc, char **argv, FILE *out, FILE *err, const ch
 	}
 	if (!strcmp(cmd, "check"))
 		return cmd_check(x, argc, argv, out, err, root);
+	if (!strcmp(cmd, "create")) {
+		rc = xshm_cli_create(x, argc, argv, out, err);
+		if (rc == XSHM_CLI_USAGE && argc < 2)
+			goto usage;
+		return rc;
+	}
 	/* Everything else names a domain first (set may not). */
 	bool host_set = !strcmp(cmd, "set") && argc >= 2 && strchr(argv[1], '=');
 	if (!host_set) {
 		if (argc < 2)
 			goto usage;
-		if (resolve(x, argv[1], &domid)) {
+		if (xshm_cli_resolve(x, argv[1], &domid)) {
 			fprintf(err, "xenshm %s: no domain '%s'\n", cmd, argv[1]);
 			return XSHM_CLI_NOTFOUND;
 		}

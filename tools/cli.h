@@ -30,6 +30,16 @@ int xshm_cli(struct xo *x, int argc, char **argv, FILE *out, FILE *err, const ch
  */
 int xshm_parse_size_kb(const char *s, uint64_t max_kb, uint64_t *kb);
 
+/* A domid or a domain name (as /local/domain/N/name says): 0 or -ESRCH. */
+int xshm_cli_resolve(struct xo *x, const char *arg, xo_domid_t *out);
+
+/*
+ * `xenshm create FILE [xl create options]` (cli_create.c): check xenshm's keys in the domain's
+ * xl config, `xl create -p`, create the devices and disks, `xl unpause`; on any error after
+ * the domain exists, `xl destroy` it.  The xl run is $XENSHM_XL if set (tests), else xl.
+ */
+int xshm_cli_create(struct xo *x, int argc, char **argv, FILE *out, FILE *err);
+
 /* MemFlex disks (cli_memflex.c).  attach: argv is "attach DOM --memflex SIZE [--mem SIZE]
  * [--vdev NAME]"; detach: every disk of the guest, or the one named. */
 int xshm_cli_memflex_attach(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *err);

@@ -2,11 +2,14 @@
 /* The admin CLI on the fake Xen, against a running xenshmd (daemon_env). */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../tools/cfgspec.h"
 #include "../../tools/cli.h"
 #include "xenshm/xspaths.h"
 #include "xenshm/mempipe.h"
@@ -229,6 +232,167 @@ START_TEST(memflex_attach_show_status_detach)
 }
 END_TEST
 
+START_TEST(cfg_specs)
+{
+	struct xshm_spec_xenshm x;
+	struct xshm_spec_memflex m;
+	char err[256];
+
+	ck_assert_int_eq(xshm_spec_xenshm("quota=64M,devices=2", &x, err, sizeof(err)), 0);
+	ck_assert_uint_eq(x.quota_kb, 65536);
+	ck_assert_uint_eq(x.devices, 2);
+	ck_assert_int_eq(xshm_spec_xenshm("devices=1", &x, err, sizeof(err)), 0);
+	ck_assert_uint_eq(x.quota_kb, 65536); /* the default */
+	ck_assert_int_eq(xshm_spec_memflex("size=512M,mem=128M,vdev=xvdt", &m, err, sizeof(err)), 0);
+	ck_assert_uint_eq(m.size_kb, 512 * 1024);
+	ck_assert_uint_eq(m.mem_kb, 128 * 1024);
+	ck_assert_str_eq(m.vdev, "xvdt");
+	ck_assert_int_eq(xshm_spec_memflex("size=1G", &m, err, sizeof(err)), 0);
+	ck_assert_uint_eq(m.mem_kb, 1024 * 1024);
+	ck_assert_str_eq(m.vdev, "xvds");
+	ck_assert_uint_eq(m.devid, 268440064);
+	/* Every kind of bad entry, each with a message naming what is wrong. */
+	static const struct {
+		const char *spec, *says;
+		bool memflex;
+	} bad[] = {
+		{ "size=12Q", "size='12Q'", true },        { "mem=1M", "size= is required", true },
+		{ "size=1M,mem=2M", "more than size", true }, { "size=1M,vdev=sda", "vdev='sda'", true },
+		{ "size=1M,speed=9", "unknown key 'speed'", true }, { "size=1M,size=2M", "given twice", true },
+		{ "size=1M,", "empty word", true },          { "size", "not key=value", true },
+		{ "", "empty word", true },                  { "size=3K", "size='3K'", true },
+		{ "devices=0", "devices='0'", false },       { "devices=257", "devices='257'", false },
+		{ "quota=-1", "quota='-1'", false },         { "quota=1M,,devices=1", "empty word", false },
+		{ "colour=red", "unknown key 'colour'", false },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		int rc = bad[i].memflex ? xshm_spec_memflex(bad[i].spec, &m, err, sizeof(err))
+					: xshm_spec_xenshm(bad[i].spec, &x, err, sizeof(err));
+		ck_assert_msg(rc == -EINVAL && strstr(err, bad[i].says), "'%s': rc %d, '%s'", bad[i].spec, rc, err);
+	}
+}
+END_TEST
+
+/* A stand-in for xl: logs its arguments, fails the subcommand named in FAKE_XL_FAIL. */
+static void fake_xl(char *dir, size_t size, char *log, size_t logsize)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(dir, size, "/tmp/xenshm-unit-xl.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(log, logsize, "%s/log", dir);
+	snprintf(path, sizeof(path), "%s/xl", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "#!/bin/sh\necho \"$*\" >> %s\n[ \"$1\" = \"$FAKE_XL_FAIL\" ] && exit 1\nexit 0\n", log);
+	fclose(f);
+	chmod(path, 0755);
+	setenv("XENSHM_XL", path, 1);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[2048];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	buf[n] = 0;
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+START_TEST(create_from_xl_config)
+{
+	struct host h;
+	char dir[64], log[96], cfg[128], path[XSP_MAX], want[256];
+	struct run *r;
+
+	host_init(&h, false);
+	/* A domain fresh from `xl create -p` has no devices yet. */
+	for (int i = 0; i < 2; i++) {
+		xsp_fe_dir(path, sizeof(path), i ? h.g2 : h.g1, 0);
+		h.tool->ops->xs_rm(h.tool, XO_TXN_NONE, path);
+		xsp_be_dir(path, sizeof(path), i ? h.g2 : h.g1, 0);
+		h.tool->ops->xs_rm(h.tool, XO_TXN_NONE, path);
+	}
+	fake_xl(dir, sizeof(dir), log, sizeof(log));
+	snprintf(cfg, sizeof(cfg), "%s/g1.cfg", dir);
+	write_file(cfg, "name = \"g1\"\nmemory = 128\nxenshm = \"quota=1M,devices=2\"\n"
+			"memflex = [ \"size=64M,mem=16M\", \"size=32M,vdev=xvdt\" ]\n");
+	r = cli(&h, "create", cfg, "-q", NULL);
+	ck_assert_msg(r->rc == XSHM_CLI_OK, "%s", r->err);
+	snprintf(want, sizeof(want), "create -p %s -q\nunpause %u\n", cfg, h.g1);
+	ck_assert_str_eq(slurp(log), want);
+	ck_assert_msg(strstr(r->out, "2 xenshm devices, 2 MemFlex disks"), "%s", r->out);
+	xsp_be_quota_kb(path, sizeof(path), h.g1, 1);
+	char *v = tool_read(&h, path);
+	ck_assert_str_eq(v, "1024");
+	free(v);
+	xsp_mf_be_size_kb(path, sizeof(path), h.g1, 268440064);
+	v = tool_read(&h, path);
+	ck_assert_str_eq(v, "65536");
+	free(v);
+	xsp_mf_be_mem_kb(path, sizeof(path), h.g1, (1u << 28) | (19u << 8)); /* xvdt */
+	v = tool_read(&h, path);
+	ck_assert_str_eq(v, "32768");
+	free(v);
+
+	/* A bad entry: file:line and the key, and xl never runs. */
+	unlink(log);
+	write_file(cfg, "name = \"g1\"\n\nmemflex = \"size=12Q\"\n");
+	r = cli(&h, "create", cfg, NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_USAGE);
+	snprintf(want, sizeof(want), "%s:3: memflex: size='12Q'", cfg);
+	ck_assert_msg(strstr(r->err, want), "%s", r->err);
+	ck_assert_str_eq(slurp(log), "");
+	/* Not xl syntax at all. */
+	write_file(cfg, "name = \"g1\"\nmemflex = [ \"size=1M\"\n");
+	ck_assert_int_eq(cli(&h, "create", cfg, NULL)->rc, XSHM_CLI_USAGE);
+	ck_assert_str_eq(slurp(log), "");
+
+	/* xl create fails: nothing of ours is made, nothing to destroy. */
+	write_file(cfg, "name = \"g2\"\nmemflex = \"size=8M\"\n");
+	setenv("FAKE_XL_FAIL", "create", 1);
+	r = cli(&h, "create", cfg, NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_FAIL);
+	snprintf(want, sizeof(want), "create -p %s\n", cfg);
+	ck_assert_str_eq(slurp(log), want);
+	xsp_mf_be_dir(path, sizeof(path), h.g2, 268440064);
+	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), -ENOENT);
+
+	/* The devices cannot be made: the half-made domain is destroyed. */
+	unlink(log);
+	unsetenv("FAKE_XL_FAIL");
+	xo_fake_inject(h.w, XO_FAULT_XS_WRITE, -EDQUOT, 1000);
+	r = cli(&h, "create", cfg, NULL);
+	xo_fake_inject(h.w, XO_FAULT_XS_WRITE, 0, 0);
+	ck_assert_int_eq(r->rc, XSHM_CLI_FAIL);
+	snprintf(want, sizeof(want), "create -p %s\ndestroy %u\n", cfg, h.g2);
+	ck_assert_str_eq(slurp(log), want);
+	ck_assert_msg(strstr(r->err, "destroying the half-made domain"), "%s", r->err);
+
+	unsetenv("XENSHM_XL");
+	unlink(log);
+	unlink(cfg);
+	snprintf(path, sizeof(path), "%s/xl", dir);
+	unlink(path);
+	rmdir(dir);
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(help_usage_check)
 {
 	struct host h;
@@ -267,6 +431,8 @@ Suite *cli_suite(void)
 	tcase_add_test(tc, attach_list_show_detach);
 	tcase_add_test(tc, set_status_reclaim);
 	tcase_add_test(tc, memflex_attach_show_status_detach);
+	tcase_add_test(tc, cfg_specs);
+	tcase_add_test(tc, create_from_xl_config);
 	tcase_add_test(tc, help_usage_check);
 	suite_add_tcase(s, tc);
 	return s;

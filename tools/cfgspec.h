@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The values of xenshm's keys in an xl domain config (xenshm.cfg(5)), in
+ * the style of xl's own device specs: comma-separated key=value words.
+ *
+ *   xenshm  = "quota=64M,devices=2"
+ *   memflex = "size=512M,mem=128M,vdev=xvds"      (or a list of such strings)
+ *
+ * Sizes as the CLI takes them (64M, 1G, KiB without a suffix), whole 4 KiB
+ * pages.  Every error names the word that is wrong.
+ */
+#ifndef XENSHM_TOOLS_CFGSPEC_H
+#define XENSHM_TOOLS_CFGSPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct xshm_spec_xenshm {
+	uint64_t quota_kb;      /* default 65536 */
+	unsigned int devices;   /* default 1 */
+};
+
+struct xshm_spec_memflex {
+	uint64_t size_kb;       /* required */
+	uint64_t mem_kb;        /* default size_kb */
+	char vdev[8];           /* default xvds */
+	uint32_t devid;
+};
+
+/* 0, or -EINVAL with a message in err. */
+int xshm_spec_xenshm(const char *spec, struct xshm_spec_xenshm *out, char *err, size_t errlen);
+int xshm_spec_memflex(const char *spec, struct xshm_spec_memflex *out, char *err, size_t errlen);
+
+#endif
