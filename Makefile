@@ -235,12 +235,12 @@ coverage:
 deps:
 	tools/install-deps.sh
 
-MAN_PAGES := docs/man/xenshm.8 docs/man/xenshmd.8 docs/man/libxenshm.3
+MAN_PAGES := docs/man/xenshm.8 docs/man/xenshmd.8 docs/man/libxenshm.3 docs/man/xenshm.cfg.5
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/xenshm \
 	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-	  $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	  $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/lib/systemd/system \
 	  $(DESTDIR)/etc/modprobe.d $(DESTDIR)/etc/modules-load.d
 	install -m 0644 $(COMMON_LIB) $(REAL_LIB) $(FRONT_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(FRONT_SO) $(DESTDIR)$(PREFIX)/lib/
@@ -255,6 +255,7 @@ install: all
 	install -m 0755 $(BENCH_BIN) $(PIPEBENCH_BIN) $(MEMPIPE_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 0644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|' tools/systemd/xenshmd.service \
 	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/xenshmd.service
 	install -m 0644 tools/systemd/modprobe-xenshm.conf $(DESTDIR)/etc/modprobe.d/xenshm.conf

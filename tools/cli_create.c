@@ -10,6 +10,7 @@
 
 #include "../dom0/devdirs.h"
 #include "xenshm/xlcfg.h"
+#include "xenshm/xspaths.h"
 #include "cfgspec.h"
 #include "cli.h"
 
@@ -124,6 +125,15 @@ static int make_devices(struct xo *x, xo_domid_t domid, const struct plan *p, FI
 	}
 	for (unsigned int i = 0; i < p->ndisks; i++) {
 		const struct xshm_spec_memflex *s = &p->disks[i];
+		char path[XSP_MAX], *v = NULL;
+		/* One of the domain's own disks (its cfg's disk list) under that name: never replace it. */
+		xsp_mf_fe_dir(path, sizeof(path), domid, s->devid);
+		if (xo_read_str(x, XO_TXN_NONE, path, &v) == 0) {
+			free(v);
+			fprintf(err, "xenshm create: domain %u already has a disk %s (its disk list): give memflex "
+				     "another vdev=\n", domid, s->vdev);
+			return -EEXIST;
+		}
 		if ((rc = xshm_memflex_create(x, domid, s->devid, s->vdev, s->size_kb, s->mem_kb))) {
 			fprintf(err, "xenshm create: domain %u disk memflex/%u (%s): %s\n", domid, s->devid, s->vdev,
 				strerror(-rc));

@@ -8,7 +8,7 @@ ROOT=$1
 fail() { echo "install-check: $*" >&2; exit 1; }
 for f in usr/sbin/xenshmd usr/sbin/xenshm usr/lib/libxenshm.so usr/lib/libxenshm.so.0 \
          usr/lib/pkgconfig/libxenshm.pc usr/include/xenshm/shm.h usr/share/man/man8/xenshm.8 \
-         usr/share/man/man8/xenshmd.8 usr/share/man/man3/libxenshm.3 \
+         usr/share/man/man8/xenshmd.8 usr/share/man/man3/libxenshm.3 usr/share/man/man5/xenshm.cfg.5 \
          usr/lib/systemd/system/xenshmd.service etc/modprobe.d/xenshm.conf \
          etc/modules-load.d/xenshm.conf; do
     [ -e "$ROOT/$f" ] || fail "missing $f"

@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# xenshm create on Xen: a domain whose xl config carries xenshm's keys boots with its xenshm
+# device and its MemFlex disk already there (the guest swaps on it at once); a config with a bad
+# entry is refused before xl runs, naming file:line and the key; a config whose devices cannot
+# be made leaves no half-made domain behind.
+. /xenlab/lib.sh
+xenshmd -f --budget-kb 262144 > /tmp/xenshmd.log 2>&1 &
+XD=$!
+trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log' EXIT
+# The lab's own guest config (guest_create writes it), then xenshm's keys added to it.
+GUEST_MEM=128 guest_create g1 0 || fail "guest g1"
+xl destroy g1
+cp /etc/xen/g1.cfg /tmp/web.cfg
+sed -i 's/^name = .*/name = "web"/' /tmp/web.cfg
+printf 'xenshm = "quota=8M,devices=2"\nmemflex = "size=64M,mem=32M,vdev=xvdt"\n' >> /tmp/web.cfg
+OUT=$(xenshm create /tmp/web.cfg -q 2>&1) || fail "xenshm create: $OUT"
+echo "$OUT"
+D=$(xl domid web) || fail "no domain web"
+labexec -t 30 "$D" true > /dev/null || fail "web's agent is not up"
+DEVID=268440320 # xvdt
+expect_eq "$(xenstore-read /local/domain/0/backend/xenshm/$D/1/quota-kb)" 8192 "device 1 quota"
+expect_eq "$(xenstore-read /local/domain/0/backend/memflex/$D/$DEVID/mem-kb)" 32768 "disk memory tier"
+# The disk was there before the guest's kernel looked: blkfront found it at boot.
+labexec -t 30 "$D" 'test -b /dev/xvdt && mkswap /dev/xvdt > /dev/null && swapon /dev/xvdt && grep -c xvdt /proc/swaps' \
+    || fail "no swap on xvdt in web"
+expect_eq "$(xenstore-read /local/domain/0/backend/memflex/$D/$DEVID/state)" 4 "disk state"
+xl destroy web
+
+# A bad entry: refused before xl runs, with file:line and the key.
+printf 'name = "bad"\nmemory = 64\n\nmemflex = "size=64M,vdev=sdb"\n' > /tmp/bad.cfg
+OUT=$(xenshm create /tmp/bad.cfg 2>&1) && fail "a bad memflex entry was accepted: $OUT"
+echo "$OUT" | grep -q "/tmp/bad.cfg:4: memflex: vdev='sdb'" || fail "the message does not name file:line and key: $OUT"
+xl domid bad > /dev/null 2>&1 && fail "a domain 'bad' exists"
+
+# Devices that cannot be made: memflex named like a disk of the domain's own disk list.  The
+# domain xl made is destroyed, not left half-made.
+cp /tmp/web.cfg /tmp/clash.cfg
+sed -i -e 's/^name = .*/name = "clash"/' -e '/^memflex/d' -e '/^disk/d' /tmp/clash.cfg
+printf "disk = [ 'phy:/dev/vda,xvdb,w' ]\nmemflex = \"size=16M,vdev=xvdb\"\n" >> /tmp/clash.cfg
+OUT=$(xenshm create /tmp/clash.cfg -q 2>&1) && fail "a memflex disk replaced the domain's own xvdb: $OUT"
+echo "$OUT" | grep -q "already has a disk xvdb" || fail "no reason given: $OUT"
+echo "$OUT" | grep -q "destroying the half-made domain" || fail "not destroyed: $OUT"
+i=0
+while xl domid clash > /dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+xl domid clash > /dev/null 2>&1 && fail "a half-made domain 'clash' was left behind"
+echo "xenshm create: web booted with 2 devices and xvdt; a bad entry refused before xl ran; a clash destroyed the half-made domain"
