@@ -2,6 +2,7 @@
 /* xl config files through libxlutil (see xenshm/xlcfg.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,25 +45,26 @@ void xlcfg_close(struct xlcfg *c)
 
 int xlcfg_values(struct xlcfg *c, const char *key, char ***values, unsigned int *n)
 {
-	XLU_ConfigList *list;
-	const char *one;
-	int count = 0;
+	XLU_ConfigList *list = NULL;
+	const char *one = NULL;
+	bool is_string = xlu_cfg_get_string(c->cfg, key, &one, 1) == 0;
+	int count = 1;
 	char **v;
 
 	*values = NULL;
 	*n = 0;
-	if (xlu_cfg_get_string(c->cfg, key, &one, 1) == 0) {
-		count = 1;
-	} else if (xlu_cfg_get_list(c->cfg, key, &list, &count, 1) != 0) {
-		/* Absent is fine; anything else (a bare number) is not ours. */
-		return xlu_cfg_get_list(c->cfg, key, NULL, NULL, 1) == ESRCH ? 0 : -EINVAL;
+	if (!is_string) {
+		int rc = xlu_cfg_get_list(c->cfg, key, &list, &count, 1);
+		if (rc == ESRCH)
+			return 0; /* absent is fine */
+		if (rc)
+			return -EINVAL; /* a bare number: not one of ours */
 	}
 	v = calloc((size_t)count + 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	for (int i = 0; i < count; i++) {
-		const char *item = count == 1 && !xlu_cfg_get_string(c->cfg, key, &one, 1) ? one
-											 : xlu_cfg_get_listitem(list, i);
+		const char *item = is_string ? one : xlu_cfg_get_listitem(list, i);
 		if (!item || !(v[i] = strdup(item))) {
 			for (int j = 0; j < i; j++)
 				free(v[j]);

@@ -201,7 +201,7 @@ START_TEST(memflex_attach_show_status_detach)
 
 	host_init(&h, true);
 	snprintf(name, sizeof(name), "%u", h.g1);
-	r = cli(&h, "attach", name, "--memflex", "64M", "--mem", "16M", NULL);
+	r = cli(&h, "attach", name, "--memflex", "64M", "--mem", "16M", (char *)NULL);
 	ck_assert_msg(r->rc == XSHM_CLI_OK, "%s", r->err);
 	/* The vbd frontend blkfront probes, the backend xenshmd serves. */
 	xsp_mf_fe_dir(path, sizeof(path), h.g1, 268440064);
@@ -210,27 +210,27 @@ START_TEST(memflex_attach_show_status_detach)
 	ck_assert_str_eq(v, "268440064");
 	free(v);
 	for (int i = 0; i < 300; i++) {
-		r = cli(&h, "show", name, NULL);
+		r = cli(&h, "show", name, (char *)NULL);
 		if (strstr(r->out, "backend state   2"))
 			break;
 		usleep(10000);
 	}
 	ck_assert_msg(strstr(r->out, "disk memflex/268440064 (xvds)") && strstr(r->out, "backend state   2") &&
 			      strstr(r->out, "65536 KiB") && strstr(r->out, "16384 KiB"), "%s", r->out);
-	r = cli(&h, "status", "--json", NULL);
+	r = cli(&h, "status", "--json", (char *)NULL);
 	ck_assert_msg(strstr(r->out, "\"disks\":[{\"kind\":\"memflex\"") && strstr(r->out, "\"size_kb\":65536") &&
 			      strstr(r->out, "\"mem_quota_kb\":16384"), "%s", r->out);
-	r = cli(&h, "status", NULL);
+	r = cli(&h, "status", (char *)NULL);
 	ck_assert_msg(strstr(r->out, "xvds") && strstr(r->out, "MEM-MAX-KB"), "%s", r->out);
 	/* The same name again, a bad size, a bad name, more memory than disk: refused. */
-	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "64M", NULL)->rc, XSHM_CLI_FAIL);
-	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "3K", NULL)->rc, XSHM_CLI_USAGE);
-	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "64M", "--vdev", "sda", NULL)->rc, XSHM_CLI_USAGE);
-	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "64M", "--mem", "1G", "--vdev", "xvdt", NULL)->rc,
+	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "64M", (char *)NULL)->rc, XSHM_CLI_FAIL);
+	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "3K", (char *)NULL)->rc, XSHM_CLI_USAGE);
+	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "64M", "--vdev", "sda", (char *)NULL)->rc, XSHM_CLI_USAGE);
+	ck_assert_int_eq(cli(&h, "attach", name, "--memflex", "64M", "--mem", "1G", "--vdev", "xvdt", (char *)NULL)->rc,
 			 XSHM_CLI_USAGE);
-	r = cli(&h, "detach", name, "--memflex", "--vdev", "xvds", NULL);
+	r = cli(&h, "detach", name, "--memflex", "--vdev", "xvds", (char *)NULL);
 	ck_assert_msg(r->rc == XSHM_CLI_OK, "%s", r->err);
-	ck_assert_int_eq(cli(&h, "detach", name, "--memflex", NULL)->rc, XSHM_CLI_NOTFOUND);
+	ck_assert_int_eq(cli(&h, "detach", name, "--memflex", (char *)NULL)->rc, XSHM_CLI_NOTFOUND);
 	xsp_mf_fe_dir(path, sizeof(path), h.g1, 268440064);
 	ck_assert(wait_absent(&h, path));
 	host_fini(&h);
@@ -336,7 +336,7 @@ START_TEST(create_from_xl_config)
 	snprintf(cfg, sizeof(cfg), "%s/g1.cfg", dir);
 	write_file(cfg, "name = \"g1\"\nmemory = 128\nxenshm = \"quota=1M,devices=2\"\n"
 			"memflex = [ \"size=64M,mem=16M\", \"size=32M,vdev=xvdt\" ]\n");
-	r = cli(&h, "create", cfg, "-q", NULL);
+	r = cli(&h, "create", cfg, "-q", (char *)NULL);
 	ck_assert_msg(r->rc == XSHM_CLI_OK, "%s", r->err);
 	snprintf(want, sizeof(want), "create -p %s -q\nunpause %u\n", cfg, h.g1);
 	ck_assert_str_eq(slurp(log), want);
@@ -357,20 +357,20 @@ START_TEST(create_from_xl_config)
 	/* A bad entry: file:line and the key, and xl never runs. */
 	unlink(log);
 	write_file(cfg, "name = \"g1\"\n\nmemflex = \"size=12Q\"\n");
-	r = cli(&h, "create", cfg, NULL);
+	r = cli(&h, "create", cfg, (char *)NULL);
 	ck_assert_int_eq(r->rc, XSHM_CLI_USAGE);
 	snprintf(want, sizeof(want), "%s:3: memflex: size='12Q'", cfg);
 	ck_assert_msg(strstr(r->err, want), "%s", r->err);
 	ck_assert_str_eq(slurp(log), "");
 	/* Not xl syntax at all. */
 	write_file(cfg, "name = \"g1\"\nmemflex = [ \"size=1M\"\n");
-	ck_assert_int_eq(cli(&h, "create", cfg, NULL)->rc, XSHM_CLI_USAGE);
+	ck_assert_int_eq(cli(&h, "create", cfg, (char *)NULL)->rc, XSHM_CLI_USAGE);
 	ck_assert_str_eq(slurp(log), "");
 
 	/* xl create fails: nothing of ours is made, nothing to destroy. */
 	write_file(cfg, "name = \"g2\"\nmemflex = \"size=8M\"\n");
 	setenv("FAKE_XL_FAIL", "create", 1);
-	r = cli(&h, "create", cfg, NULL);
+	r = cli(&h, "create", cfg, (char *)NULL);
 	ck_assert_int_eq(r->rc, XSHM_CLI_FAIL);
 	snprintf(want, sizeof(want), "create -p %s\n", cfg);
 	ck_assert_str_eq(slurp(log), want);
@@ -381,7 +381,7 @@ START_TEST(create_from_xl_config)
 	unlink(log);
 	unsetenv("FAKE_XL_FAIL");
 	xo_fake_inject(h.w, XO_FAULT_XS_WRITE, -EDQUOT, 1000);
-	r = cli(&h, "create", cfg, NULL);
+	r = cli(&h, "create", cfg, (char *)NULL);
 	xo_fake_inject(h.w, XO_FAULT_XS_WRITE, 0, 0);
 	ck_assert_int_eq(r->rc, XSHM_CLI_FAIL);
 	snprintf(want, sizeof(want), "create -p %s\ndestroy %u\n", cfg, h.g2);
