@@ -15,7 +15,14 @@ run_one() {  # run_one NAME SCRIPT -> sets RC
     local t
     t=$(sed -n 's/^# xenlab: timeout \([0-9]*\).*/\1/p' "$2")
     rm -f /tmp/rc
-    ( timeout "${t:-$TIMEOUT}" sh "$2"; echo $? > /tmp/rc ) 2>&1 | tee /tmp/test.out | sed "s/^/[$1] /"
+    # A line every minute: a test that waits minutes on a guest (a swapping workload under TCG)
+    # is not a hung boot to the host's idle watchdog.  awk flushes each line: the host sees
+    # the output as it comes (busybox sed would hold it back in 4 KiB blocks).
+    ( while sleep 60; do echo "XENLAB-HEARTBEAT $1"; done ) &
+    local hb=$!
+    ( timeout "${t:-$TIMEOUT}" sh "$2"; echo $? > /tmp/rc ) 2>&1 | tee /tmp/test.out |
+        awk -v p="[$1] " '{ print p $0; fflush() }'
+    kill $hb 2>/dev/null
     RC=$(cat /tmp/rc 2>/dev/null || echo 255)
 }
 
