@@ -156,12 +156,17 @@ int xshm_cli_create(struct xo *x, int argc, char **argv, FILE *out, FILE *err)
 	memset(&p, 0, sizeof(p));
 	if ((rc = read_plan(argv[1], &p, err)))
 		goto out;
-	/* Paused until its devices exist, so the guest finds them at boot. */
+	/* Paused until its devices exist, so the guest finds them at boot.  xl takes its options
+	 * before the file and KEY=VALUE overrides after it. */
 	args[n++] = "create";
 	args[n++] = "-p";
+	for (int i = 2; i < argc; i++)
+		if (argv[i][0] == '-')
+			args[n++] = argv[i];
 	args[n++] = argv[1];
 	for (int i = 2; i < argc; i++)
-		args[n++] = argv[i];
+		if (argv[i][0] != '-')
+			args[n++] = argv[i];
 	args[n] = NULL;
 	if (run_xl(args, err)) {
 		fprintf(err, "xenshm create: xl create -p %s failed (see above); nothing of xenshm's was made\n", argv[1]);

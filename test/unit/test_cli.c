@@ -336,9 +336,10 @@ START_TEST(create_from_xl_config)
 	snprintf(cfg, sizeof(cfg), "%s/g1.cfg", dir);
 	write_file(cfg, "name = \"g1\"\nmemory = 128\nxenshm = \"quota=1M,devices=2\"\n"
 			"memflex = [ \"size=64M,mem=16M\", \"size=32M,vdev=xvdt\" ]\n");
-	r = cli(&h, "create", cfg, "-q", (char *)NULL);
+	r = cli(&h, "create", cfg, "-q", "vcpus=2", (char *)NULL);
 	ck_assert_msg(r->rc == XSHM_CLI_OK, "%s", r->err);
-	snprintf(want, sizeof(want), "create -p %s -q\nunpause %u\n", cfg, h.g1);
+	/* xl's options before the file, overrides after it. */
+	snprintf(want, sizeof(want), "create -p -q %s vcpus=2\nunpause %u\n", cfg, h.g1);
 	ck_assert_str_eq(slurp(log), want);
 	ck_assert_msg(strstr(r->out, "2 xenshm devices, 2 MemFlex disks"), "%s", r->out);
 	xsp_be_quota_kb(path, sizeof(path), h.g1, 1);
