@@ -28,6 +28,8 @@ sleep 1.2
 say "What dom0 holds for g1 (at most 64 MiB in memory, the rest in xenshmd's spill file):"
 xenshm show g1 | sed 's/^/[demo] /'
 guest_exec g1 'swapoff /dev/xvds' && xenshm detach g1 --memflex || fail "detach"
-say "Detached: the pool is back to $(xenstore-read /tool/xenshm/used-kb) KiB in use."
+i=0
+while [ "$(xenstore-read /tool/xenshm/used-kb)" != 0 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+say "Detached: the store is deleted and the pool is back to $(xenstore-read /tool/xenshm/used-kb) KiB in use."
 kill $XD
 say "done."
