@@ -53,6 +53,7 @@ struct xshm_host {
 	const char *mf_mem_dir;       /* where their memory tiers live (tmpfs) */
 	const char *mf_spill_dir;     /* where their spill files live; NULL: no disk tier */
 	bool mf_busy;                 /* a disk has pages to move out: come back at once */
+	bool mf_swept;                /* orphaned store files looked for (once, at the first scan) */
 	void (*log)(int level, const char *msg);
 	uint64_t (*now_ms)(void *arg); /* a monotonic clock; tests pass their own */
 	void *now_arg;

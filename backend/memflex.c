@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* MemFlex: the blkif backend over the tiered page store (see memflex.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "xenshm/xenbus.h"
 #include "xenshm/xspaths.h"
@@ -776,6 +779,14 @@ void xshm_mf_remove(struct xshm_host *h, struct xshm_mf *mf, bool forget)
 	free(mf);
 }
 
+static struct xshm_mf *xshm_mf_find_domain(struct xshm_host *h, xo_domid_t domid)
+{
+	for (struct xshm_mf *v = h->mfs; v; v = v->next)
+		if (v->domid == domid)
+			return v;
+	return NULL;
+}
+
 struct xshm_mf *xshm_mf_find(struct xshm_host *h, xo_domid_t domid, uint32_t devid)
 {
 	for (struct xshm_mf *v = h->mfs; v; v = v->next)
@@ -784,11 +795,67 @@ struct xshm_mf *xshm_mf_find(struct xshm_host *h, xo_domid_t domid, uint32_t dev
 	return NULL;
 }
 
+struct mf_owner {
+	uint8_t uuid[16];
+	uint32_t devid;
+};
+
+/* "memflex-<uuid hex>-<devid>.<ext>" -> uuid and devid; false for any other name. */
+static bool parse_store_name(const char *name, struct mf_owner *o)
+{
+	char hex[33], ext[8];
+	unsigned int devid;
+	int len = 0;
+
+	if (sscanf(name, "memflex-%32[0-9a-f]-%u.%7[a-z]%n", hex, &devid, ext, &len) != 3 || name[len] ||
+	    strlen(hex) != 32 || (strcmp(ext, "mem") && strcmp(ext, "spill")))
+		return false;
+	for (unsigned int i = 0; i < 16; i++) {
+		unsigned int b;
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+			return false;
+		o->uuid[i] = (uint8_t)b;
+	}
+	o->devid = devid;
+	return true;
+}
+
+/*
+ * Once, after the first scan: store files no disk of a live domain owns belong to domains that
+ * died while no xenshmd ran (nobody else would ever delete them: tmpfs memory, spill space).
+ */
+static void sweep_orphans(struct xshm_host *h, const struct mf_owner *owners, unsigned int n)
+{
+	const char *dirs[2] = { h->mf_mem_dir, h->mf_spill_dir };
+
+	for (unsigned int d = 0; d < 2; d++) {
+		DIR *dir = dirs[d] ? opendir(dirs[d]) : NULL;
+		struct dirent *e;
+		while (dir && (e = readdir(dir))) {
+			struct mf_owner o;
+			bool owned = false;
+			if (!parse_store_name(e->d_name, &o))
+				continue;
+			for (unsigned int i = 0; i < n && !owned; i++)
+				owned = owners[i].devid == o.devid && !memcmp(owners[i].uuid, o.uuid, 16);
+			if (owned)
+				continue;
+			char path[512];
+			snprintf(path, sizeof(path), "%s/%s", dirs[d], e->d_name);
+			if (!unlink(path))
+				xshm_log(h, LOG_INFO, "deleted %s: its domain is gone", path);
+		}
+		if (dir)
+			closedir(dir);
+	}
+}
+
 void xshm_mf_scan(struct xshm_host *h)
 {
 	struct xo *x = h->x;
 	char **doms = NULL;
-	unsigned int ndoms = 0;
+	unsigned int ndoms = 0, nowners = 0, cap = 0;
+	struct mf_owner *owners = NULL;
 	struct xshm_mf *next;
 
 	for (struct xshm_mf *v = h->mfs; v; v = v->next)
@@ -811,6 +878,18 @@ void xshm_mf_scan(struct xshm_host *h)
 			unsigned long long devid;
 			if (xo_parse_uint(devs[j], UINT32_MAX, &devid))
 				continue;
+			if (alive && nowners == cap) {
+				struct mf_owner *grown = realloc(owners, (cap = cap ? 2 * cap : 16) * sizeof(*owners));
+				if (!grown) {
+					cap = nowners;
+				} else {
+					owners = grown;
+				}
+			}
+			if (alive && nowners < cap) {
+				memcpy(owners[nowners].uuid, info.uuid, 16);
+				owners[nowners++].devid = (uint32_t)devid;
+			}
 			struct xshm_mf *mf = xshm_mf_find(h, domid, (uint32_t)devid);
 			if (!mf && alive && mf_new(h, domid, (uint32_t)devid, info.uuid, &mf) == 0) {
 				mf->next = h->mfs;
@@ -823,6 +902,11 @@ void xshm_mf_scan(struct xshm_host *h)
 				mf->seen = true;
 		}
 		xo_free_strv(devs);
+		/* Disks of a domain that died while no xenshmd ran: nobody else removes their dirs. */
+		if (!alive && !xshm_mf_find_domain(h, domid)) {
+			x->ops->xs_rm(x, XO_TXN_NONE, path);
+			xshm_log(h, LOG_INFO, "domain %u is gone: removed its MemFlex disks' directories", domid);
+		}
 	}
 	xo_free_strv(doms);
 	for (struct xshm_mf *v = h->mfs; v; v = next) {
@@ -832,6 +916,11 @@ void xshm_mf_scan(struct xshm_host *h)
 			xshm_mf_remove(h, v, true);
 		}
 	}
+	if (!h->mf_swept) {
+		h->mf_swept = true;
+		sweep_orphans(h, owners, nowners);
+	}
+	free(owners);
 }
 
 int xshm_vbd_devid(const char *name, uint32_t *devid)

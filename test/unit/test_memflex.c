@@ -879,6 +879,58 @@ START_TEST(guest_death_deletes_the_store)
 }
 END_TEST
 
+static void touch_file(const char *dir, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+}
+
+START_TEST(orphans_of_a_daemon_that_was_down_are_cleaned)
+{
+	struct host h;
+	struct fblk f;
+	char path[XSP_MAX];
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 64, 64);
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	fill(f.buf, 0, 1);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 0, 1, 0), XBLK_RSP_OKAY);
+	daemon_stop(&h);
+	/* While no xenshmd runs: a domain dies with its disk (its dirs and files stay behind). */
+	static const char dead[] = "memflex-0123456789abcdef0123456789abcdef-51728";
+	char name[96];
+	snprintf(name, sizeof(name), "%s.mem", dead);
+	touch_file(h.store_dir, name);
+	snprintf(name, sizeof(name), "%s.spill", dead);
+	touch_file(h.spill_dir, name);
+	touch_file(h.store_dir, "not-ours.mem");
+	ck_assert_int_eq(xo_printf(h.tool, XO_TXN_NONE, "/local/domain/0/backend/memflex/77/51728/size-kb", "64"), 0);
+	unsigned int before = files_in(h.store_dir);
+	daemon_start(&h);
+	ck_assert(wait_absent(&h, "/local/domain/0/backend/memflex/77"));
+	for (int i = 0; i < 300 && files_in(h.store_dir) != before - 1; i++)
+		usleep(10000);
+	ck_assert_uint_eq(files_in(h.store_dir), before - 1); /* the orphan, not the live disk nor a stranger */
+	ck_assert_uint_eq(files_in(h.spill_dir), 1);       /* the live disk's spill file */
+	snprintf(path, sizeof(path), "%s/not-ours.mem", h.store_dir);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	unlink(path);
+	/* The live disk was reattached and still has its page. */
+	ck_assert(wait_mf_be(&h, h.g1, devid, "state", "4"));
+	memset(f.buf, 0, MF_PAGE);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, 0, 1, 0), XBLK_RSP_OKAY);
+	uint8_t want[MF_PAGE];
+	fill(want, 0, 1);
+	ck_assert(!memcmp(f.buf, want, MF_PAGE));
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(detach_closes_and_deletes)
 {
 	struct host h;
@@ -921,6 +973,7 @@ Suite *memflex_suite(void)
 	tcase_add_test(tc, lower_memory_moves_pages_to_disk);
 	tcase_add_test(tc, host_short_takes_memflex_pages_first);
 	tcase_add_test(tc, guest_death_deletes_the_store);
+	tcase_add_test(tc, orphans_of_a_daemon_that_was_down_are_cleaned);
 	tcase_add_test(tc, detach_closes_and_deletes);
 	suite_add_tcase(s, tc);
 	return s;
