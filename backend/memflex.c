@@ -80,6 +80,8 @@ static int set_state(struct xshm_mf *mf, int state)
 	if (read_uint(mf, true, "state", XB_RECONFIGURED, &now) == -ENOENT)
 		return -ENOENT;
 	int rc = write_be(mf, "state", "%d", state);
+	if (!rc && state != mf->be_state)
+		XSHM_MFLOG(mf, LOG_INFO, "backend state %d", state);
 	if (!rc)
 		mf->be_state = state;
 	else
@@ -532,6 +534,19 @@ static void publish_features(struct xshm_mf *mf)
 	write_be(mf, "feature-max-indirect-segments", "%u", XBLK_MAX_INDIRECT_SEGMENTS);
 }
 
+#define SAVED_SUFFIX ".saved"
+
+/* Rename a store file to or from its saved name (which the orphan sweep leaves alone). */
+static int set_aside(const char *path, bool away)
+{
+	char saved[600];
+
+	snprintf(saved, sizeof(saved), "%s" SAVED_SUFFIX, path);
+	if (!away && access(path, F_OK) == 0)
+		return -EEXIST;
+	return rename(away ? path : saved, away ? saved : path) ? -errno : 0;
+}
+
 static void store_path(const struct xshm_mf *mf, const char *dir, const char *ext, char *out, size_t size)
 {
 	char uuid[33];
@@ -578,6 +593,12 @@ static int mf_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const u
 	store_path(mf, h->mf_mem_dir, "mem", mem_path, sizeof(mem_path));
 	store_path(mf, h->mf_spill_dir ? h->mf_spill_dir : "", "spill", disk_path, sizeof(disk_path));
 	struct mf_account_ops ops = { .charge = acct_charge, .release = acct_release, .arg = mf };
+	/* The same domain (its UUID) restored from a save file: its swap is where save left it. */
+	if (set_aside(mem_path, false) == 0) {
+		if (h->mf_spill_dir)
+			set_aside(disk_path, false);
+		XSHM_MFLOG(mf, LOG_INFO, "store of the saved domain taken back");
+	}
 	rc = mf_store_open(&mf->store, mem_path, h->mf_spill_dir ? disk_path : NULL, mf->pages, &ops,
 			   &reattached);
 	if (rc) {
@@ -635,10 +656,18 @@ void xshm_mf_frontend_changed(struct xshm_mf *mf)
 	case XB_CONNECTED:
 		if (mf->connected)
 			break;
-		if (mf->be_state == XB_INITWAIT)
-			connect_ring(mf, false);
-		else if (mf->be_state == XB_CONNECTED)
+		if (mf->be_state == XB_CONNECTED) {
 			connect_ring(mf, true); /* a restarted xenshmd */
+			break;
+		}
+		/* Closed (we cut it off, or it closed): it must start over from Initialising. */
+		if (mf->be_state == XB_CLOSED || mf->be_state == XB_CLOSING)
+			break;
+		/* A resumed blkfront (after xl restore) grants its ring at once, without waiting for
+		 * our InitWait: pass through it and connect. */
+		if (mf->be_state != XB_INITWAIT)
+			set_state(mf, XB_INITWAIT);
+		connect_ring(mf, false);
 		break;
 	case XB_CLOSING:
 	case XB_CLOSED:
@@ -753,11 +782,19 @@ void xshm_mf_remove(struct xshm_host *h, struct xshm_mf *mf, bool forget)
 		}
 	}
 	struct xo *x = mf->h->x;
+	unsigned long long keep = 0;
 	disconnect(mf);
 	if (mf->token[0])
 		x->ops->xs_unwatch(x, mf->fe_state_path, mf->token);
+	/* `xenshm save` marked the disk: the domain is going to a save file, its swap with it. */
+	if (forget && mf->store_open && read_uint(mf, true, "keep-store", 1, &keep) == 0 && keep) {
+		set_aside(mf->store.mem_path, true);
+		if (mf->store.disk_path)
+			set_aside(mf->store.disk_path, true);
+		XSHM_MFLOG(mf, LOG_INFO, "store kept for the domain's restore (%s" SAVED_SUFFIX ")", mf->store.mem_path);
+	}
 	if (mf->store_open)
-		mf_store_close(&mf->store, forget);
+		mf_store_close(&mf->store, forget && !keep);
 	if (forget) {
 		char path[XSP_MAX];
 		if (!xsp_mf_be_dir(path, sizeof(path), mf->domid, mf->devid)) {

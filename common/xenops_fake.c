@@ -212,6 +212,19 @@ out:
 	return rc;
 }
 
+int xo_fake_domain_set_uuid(struct xo_fake_world *world, xo_domid_t domid, const uint8_t uuid[16])
+{
+	struct fake_world *w = (struct fake_world *)world;
+	struct fake_domain *d;
+
+	LOCK(w);
+	d = fake_domain_find_locked(w, domid);
+	if (d)
+		memcpy(d->uuid, uuid, 16);
+	UNLOCK(w);
+	return d ? 0 : -ESRCH;
+}
+
 int xo_fake_domain_set_flags(struct xo_fake_world *world, xo_domid_t domid, unsigned int flags)
 {
 	struct fake_world *w = (struct fake_world *)world;

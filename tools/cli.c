@@ -30,6 +30,8 @@ static const char *const usage_text =
 	"  reclaim DOM SIZE [--device N]         ask a guest to give memory back\n"
 	"  check [--budget SIZE]                 is this dom0 ready? (modules, limits, xenstored)\n"
 	"  create FILE [xl create options]       xl create with xenshm's keys (xenshm.cfg(5))\n"
+	"  save DOM FILE [xl save options]       xl save, keeping the guest's MemFlex swap\n"
+	"  restore FILE [xl restore options]     xl restore, with the guest's MemFlex swap back\n"
 	"DOM is a domid or a name; SIZE is KiB or has a K/M/G/T suffix (4 KiB multiples).\n";
 
 static const char *const cmd_help[][2] = {
@@ -42,6 +44,8 @@ static const char *const cmd_help[][2] = {
 	{ "set", "xenshm set [DOM] KEY=VALUE...\n  Host keys: budget=SIZE, reclaim-deadline-ms=100..600000, reclaim-interval-ms=0..3600000,\n  accept-pct=50..100.  With DOM: quota=SIZE (every device of the guest).\n  Values are checked here and again by xenshmd, which applies them at once.\n" },
 	{ "reclaim", "xenshm reclaim DOM SIZE [--device N]\n  Send the guest a reclaim notice for SIZE (device 0 unless --device), with the usual deadline.\n" },
 	{ "create", "xenshm create FILE [xl create options]\n  Check the xenshm and memflex keys of the domain's xl config (xenshm.cfg(5)), run\n  'xl create -p FILE OPTIONS', create the devices and disks the keys ask for, unpause.\n  On any error after the domain exists it is destroyed; the message names file:line and key.\n" },
+	{ "save", "xenshm save DOM FILE [xl save options]\n  Save the domain with 'xl save'; its MemFlex disks' stores are kept (not deleted when the\n  domain dies at the end of the save) and listed in FILE.xenshm for 'xenshm restore'.\n" },
+	{ "restore", "xenshm restore FILE [xl restore options]\n  'xl restore -p', the MemFlex disks of FILE.xenshm again (xenshmd takes the kept stores\n  back), unpause.  The guest's swap is where the save left it.\n" },
 	{ "check", "xenshm check [--budget SIZE]\n  Check modules, the gntalloc limit, Xen's gnttab_max_frames and xenstored against the\n  budget (from /tool/xenshm/budget-kb unless given); print the fix for each problem.\n  Exit 0 ready, 4 warnings only, 1 something fatal.\n" },
 };
 
@@ -527,6 +531,12 @@ int xshm_cli(struct xo *x, int argc, char **argv, FILE *out, FILE *err, const ch
 	}
 	if (!strcmp(cmd, "check"))
 		return cmd_check(x, argc, argv, out, err, root);
+	if (!strcmp(cmd, "restore")) {
+		rc = xshm_cli_restore(x, argc, argv, out, err);
+		if (rc == XSHM_CLI_USAGE && argc < 2)
+			goto usage;
+		return rc;
+	}
 	if (!strcmp(cmd, "create")) {
 		rc = xshm_cli_create(x, argc, argv, out, err);
 		if (rc == XSHM_CLI_USAGE && argc < 2)
@@ -549,6 +559,12 @@ int xshm_cli(struct xo *x, int argc, char **argv, FILE *out, FILE *err, const ch
 		rc = cmd_show(x, domid, argc, argv, out);
 		if (rc == XSHM_CLI_NOTFOUND)
 			fprintf(err, "xenshm show: domain %u has no xenshm device or MemFlex disk\n", domid);
+		return rc;
+	}
+	if (!strcmp(cmd, "save")) {
+		rc = xshm_cli_save(x, domid, argc, argv, out, err);
+		if (rc == XSHM_CLI_USAGE)
+			goto usage;
 		return rc;
 	}
 	if (!strcmp(cmd, "attach") && has_flag(argc, argv, "--memflex")) {

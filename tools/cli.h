@@ -40,6 +40,15 @@ int xshm_cli_resolve(struct xo *x, const char *arg, xo_domid_t *out);
  */
 int xshm_cli_create(struct xo *x, int argc, char **argv, FILE *out, FILE *err);
 
+/*
+ * `xenshm save DOM FILE [xl save options]`: mark the domain's MemFlex stores to be kept when it
+ * dies at the end of the save, note its disks in FILE.xenshm, `xl save`.  `xenshm restore FILE
+ * [xl restore options]`: `xl restore -p`, the disks again (xenshmd takes the kept stores back by
+ * the domain's UUID), unpause.  Without disks both are xl's own command.
+ */
+int xshm_cli_save(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err);
+int xshm_cli_restore(struct xo *x, int argc, char **argv, FILE *out, FILE *err);
+
 /* MemFlex disks (cli_memflex.c).  attach: argv is "attach DOM --memflex SIZE [--mem SIZE]
  * [--vdev NAME]"; detach: every disk of the guest, or the one named. */
 int xshm_cli_memflex_attach(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *err);

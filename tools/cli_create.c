@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* `xenshm create`: a domain from its xl config, with xenshm's devices and disks (see cli.h). */
+/*
+ * The commands that run xl around xenshm's own state (see cli.h): `create` (a domain from its xl
+ * config, with xenshm's devices and disks), `save` and `restore` (a domain with MemFlex disks,
+ * whose swap must survive the trip through a save file).
+ */
 #include <errno.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -7,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "../dom0/devdirs.h"
 #include "xenshm/xlcfg.h"
@@ -192,4 +197,169 @@ int xshm_cli_create(struct xo *x, int argc, char **argv, FILE *out, FILE *err)
 out:
 	free(p.name);
 	return rc;
+}
+
+#define SIDECAR_SUFFIX ".xenshm"
+#define MAX_DOMS 1024
+
+/* MemFlex disks of a saved domain, one "memflex SPEC" line each, beside the save file. */
+static int write_sidecar(struct xo *x, xo_domid_t domid, const uint32_t *ids, unsigned int n, const char *file,
+			 FILE *err)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s" SIDECAR_SUFFIX, file);
+	f = fopen(path, "w");
+	if (!f) {
+		fprintf(err, "xenshm save: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		char dir[XSP_MAX], key[XSP_MAX + 16], *dev = NULL, *size = NULL, *mem = NULL;
+		xsp_mf_be_dir(dir, sizeof(dir), domid, ids[i]);
+		snprintf(key, sizeof(key), "%s/dev", dir);
+		xo_read_str(x, XO_TXN_NONE, key, &dev);
+		snprintf(key, sizeof(key), "%s/size-kb", dir);
+		xo_read_str(x, XO_TXN_NONE, key, &size);
+		snprintf(key, sizeof(key), "%s/mem-kb", dir);
+		xo_read_str(x, XO_TXN_NONE, key, &mem);
+		if (dev && size)
+			fprintf(f, "memflex size=%s,mem=%s,vdev=%s\n", size, mem ? mem : size, dev);
+		free(dev);
+		free(size);
+		free(mem);
+	}
+	return fclose(f) ? -EIO : 0;
+}
+
+static void mark_keep(struct xo *x, xo_domid_t domid, const uint32_t *ids, unsigned int n, bool keep)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		char dir[XSP_MAX], key[XSP_MAX + 16];
+		xsp_mf_be_dir(dir, sizeof(dir), domid, ids[i]);
+		snprintf(key, sizeof(key), "%s/keep-store", dir);
+		if (keep)
+			xo_write_str(x, XO_TXN_NONE, key, "1");
+		else
+			x->ops->xs_rm(x, XO_TXN_NONE, key);
+	}
+}
+
+int xshm_cli_save(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err)
+{
+	const char *args[XL_ARGS_MAX + 1];
+	uint32_t ids[MAX_DISKS];
+	unsigned int n = 0;
+	char id[16], path[XSP_MAX];
+	int na = 0;
+
+	if (argc < 3 || argc - 3 > XL_ARGS_MAX - 4)
+		return XSHM_CLI_USAGE;
+	snprintf(path, sizeof(path), "/local/domain/0/backend/memflex/%u", domid);
+	if (xo_list_ids(x, path, UINT32_MAX, ids, MAX_DISKS, &n))
+		n = 0;
+	if (write_sidecar(x, domid, ids, n, argv[2], err))
+		return XSHM_CLI_FAIL;
+	/* Before xl: the domain's death at the end of the save must keep the stores. */
+	mark_keep(x, domid, ids, n, true);
+	snprintf(id, sizeof(id), "%u", domid);
+	args[na++] = "save";
+	for (int i = 3; i < argc; i++)
+		args[na++] = argv[i];
+	args[na++] = id;
+	args[na++] = argv[2];
+	args[na] = NULL;
+	if (run_xl(args, err)) {
+		mark_keep(x, domid, ids, n, false);
+		snprintf(path, sizeof(path), "%s" SIDECAR_SUFFIX, argv[2]);
+		unlink(path);
+		fprintf(err, "xenshm save: xl save of domain %u failed (see above); its disks stay as they were\n", domid);
+		return XSHM_CLI_FAIL;
+	}
+	fprintf(out, "domain %u saved to %s with %u MemFlex disk%s (%s" SIDECAR_SUFFIX ")\n", domid, argv[2], n,
+		n == 1 ? "" : "s", argv[2]);
+	return XSHM_CLI_OK;
+}
+
+static unsigned int list_domains(struct xo *x, uint32_t *ids)
+{
+	unsigned int n = 0;
+
+	if (xo_list_ids(x, "/local/domain", XO_DOMID_FIRST_RESERVED - 1, ids, MAX_DOMS, &n))
+		return 0;
+	return n;
+}
+
+int xshm_cli_restore(struct xo *x, int argc, char **argv, FILE *out, FILE *err)
+{
+	const char *args[XL_ARGS_MAX + 1];
+	struct xshm_spec_memflex disks[MAX_DISKS];
+	static uint32_t before[MAX_DOMS], after[MAX_DOMS];
+	unsigned int ndisks = 0, nb, na, line = 0;
+	char path[512], buf[300], msg[256], id[16];
+	xo_domid_t domid = XO_DOMID_FIRST_RESERVED;
+	int n = 0;
+
+	if (argc < 2 || argc - 2 > XL_ARGS_MAX - 3)
+		return XSHM_CLI_USAGE;
+	snprintf(path, sizeof(path), "%s" SIDECAR_SUFFIX, argv[1]);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(buf, sizeof(buf), f)) {
+		line++;
+		buf[strcspn(buf, "\n")] = 0;
+		if (strncmp(buf, "memflex ", 8) || ndisks == MAX_DISKS ||
+		    xshm_spec_memflex(buf + 8, &disks[ndisks], msg, sizeof(msg))) {
+			fprintf(err, "%s:%u: not a MemFlex disk this xenshm wrote\n", path, line);
+			fclose(f);
+			return XSHM_CLI_USAGE;
+		}
+		ndisks++;
+	}
+	if (f)
+		fclose(f);
+	nb = list_domains(x, before);
+	args[n++] = "restore";
+	args[n++] = "-p";
+	for (int i = 2; i < argc; i++)
+		args[n++] = argv[i];
+	args[n++] = argv[1];
+	args[n] = NULL;
+	if (run_xl(args, err)) {
+		fprintf(err, "xenshm restore: xl restore -p %s failed (see above)\n", argv[1]);
+		return XSHM_CLI_FAIL;
+	}
+	na = list_domains(x, after);
+	for (unsigned int i = 0; i < na; i++) {
+		bool old = false;
+		for (unsigned int j = 0; j < nb && !old; j++)
+			old = before[j] == after[i];
+		if (!old)
+			domid = after[i];
+	}
+	if (domid == XO_DOMID_FIRST_RESERVED) {
+		fprintf(err, "xenshm restore: xl restored no new domain\n");
+		return XSHM_CLI_FAIL;
+	}
+	/* The disks before the guest runs again: its blkfront resumes against them and finds
+	 * its swap where the save left it (xenshmd takes the kept store back by the UUID). */
+	snprintf(id, sizeof(id), "%u", domid);
+	for (unsigned int i = 0; i < ndisks; i++) {
+		const struct xshm_spec_memflex *s = &disks[i];
+		int rc = xshm_memflex_create(x, domid, s->devid, s->vdev, s->size_kb, s->mem_kb);
+		if (rc) {
+			fprintf(err, "xenshm restore: domain %u disk memflex/%u (%s): %s; destroying it\n", domid,
+				s->devid, s->vdev, strerror(-rc));
+			run_xl((const char *const[]){ "destroy", id, NULL }, err);
+			return XSHM_CLI_FAIL;
+		}
+	}
+	if (run_xl((const char *const[]){ "unpause", id, NULL }, err)) {
+		run_xl((const char *const[]){ "destroy", id, NULL }, err);
+		return XSHM_CLI_FAIL;
+	}
+	unlink(path);
+	fprintf(out, "domain %u restored from %s with %u MemFlex disk%s\n", domid, argv[1], ndisks,
+		ndisks == 1 ? "" : "s");
+	return XSHM_CLI_OK;
 }

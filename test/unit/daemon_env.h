@@ -26,6 +26,7 @@ struct host {
 	uint64_t clock_ms; /* the daemon's clock: tests move it */
 	char store_dir[64], spill_dir[64]; /* MemFlex tiers, private to this host */
 	bool no_spill;                     /* start xenshmd without a disk tier */
+	bool no_wait_initwait;             /* test blkfront: connect without waiting for the backend */
 };
 
 static const struct shm_opts fast __attribute__((unused)) = { .timeout_ms = 3000 };

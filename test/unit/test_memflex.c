@@ -327,7 +327,8 @@ static void fblk_connect_order(struct fblk *f, struct host *h, struct xo *x, xo_
 	f->domid = domid;
 	f->devid = devid;
 	f->ring_pages = 1u << order;
-	ck_assert(wait_mf_be(h, domid, devid, "state", "2"));
+	if (!h->no_wait_initwait)
+		ck_assert(wait_mf_be(h, domid, devid, "state", "2"));
 	ck_assert_int_eq(x->ops->gnt_share(x, 0, f->ring_pages, true, refs, &ring), 0);
 	f->sring = ring;
 	f->ring_ref = refs[0];
@@ -350,6 +351,8 @@ static void fblk_connect_order(struct fblk *f, struct host *h, struct xo *x, xo_
 	snprintf(path, sizeof(path), "%s/protocol", dir);
 	ck_assert_int_eq(xo_write_str(x, XO_TXN_NONE, path, "x86_64-abi"), 0);
 	fe_write(f, "state", "%llu", 3);
+	if (h->no_wait_initwait)
+		return; /* the caller starts the backend and waits */
 	ck_assert(wait_mf_be(h, domid, devid, "state", "4"));
 	fe_write(f, "state", "%llu", 4);
 }
@@ -931,6 +934,75 @@ START_TEST(orphans_of_a_daemon_that_was_down_are_cleaned)
 }
 END_TEST
 
+START_TEST(saved_domain_gets_its_swap_back)
+{
+	struct host h;
+	struct fblk f;
+	char path[XSP_MAX];
+	uint8_t want[MF_PAGE];
+	struct xo_dominfo info;
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 256, 16); /* some pages in memory, the rest spilled */
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	for (unsigned int i = 0; i < 8; i++)
+		fill(f.buf + i * MF_PAGE, i, 13);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 0, 8, 0), XBLK_RSP_OKAY);
+	ck_assert_int_eq(h.tool->ops->domain_info(h.tool, h.g1, &info), 0);
+	/* `xenshm save`: the mark, then the domain dies at the end of `xl save`. */
+	xsp_mf_be_dir(path, sizeof(path), h.g1, devid);
+	strcat(path, "/keep-store");
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, path, "1"), 0);
+	ck_assert_int_eq(xo_fake_domain_destroy(h.w, h.g1), 0);
+	xsp_mf_be_dir(path, sizeof(path), h.g1, devid);
+	ck_assert(wait_absent(&h, path));
+	ck_assert(wait_used_kb(&h, 0));
+	ck_assert_uint_eq(files_in(h.store_dir), 1); /* set aside, not deleted */
+	/* `xenshm restore`: the same UUID under a new domid, the disk again. */
+	xo_domid_t g3;
+	struct xo *x3;
+	ck_assert_int_eq(xo_fake_domain_create(h.w, "g1", &g3), 0);
+	ck_assert_int_eq(xo_fake_domain_set_uuid(h.w, g3, info.uuid), 0);
+	ck_assert_int_eq(xo_fake_open(h.w, g3, &x3), 0);
+	ck_assert_int_eq(xshm_memflex_create(h.tool, g3, devid, "xvds", 256, 16), 0);
+	fblk_connect(&f, &h, x3, g3, devid);
+	memset(f.buf, 0, IO_PAGES * MF_PAGE);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, 0, 8, 0), XBLK_RSP_OKAY);
+	for (unsigned int i = 0; i < 8; i++) {
+		fill(want, i, 13);
+		ck_assert_msg(!memcmp(f.buf + i * MF_PAGE, want, MF_PAGE), "page %u lost across save/restore", i);
+	}
+	ck_assert(wait_used_kb(&h, 16));
+	xo_close(x3);
+	host_fini(&h);
+}
+END_TEST
+
+START_TEST(frontend_that_resumed_first_is_served)
+{
+	struct host h;
+	struct fblk f;
+	uint8_t want[MF_PAGE];
+
+	/* After xl restore, blkfront grants its ring and says Initialised before xenshmd has even
+	 * seen the disk (the toolstack unpaused the guest right after writing the dirs). */
+	host_init(&h, false);
+	uint32_t devid = attach_disk(&h, 64, 64);
+	h.no_wait_initwait = true;
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	h.no_wait_initwait = false;
+	daemon_start(&h);
+	ck_assert(wait_mf_be(&h, h.g1, devid, "state", "4"));
+	fill(f.buf, 3, 3);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 3, 1, 0), XBLK_RSP_OKAY);
+	memset(f.buf, 0, MF_PAGE);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, 3, 1, 0), XBLK_RSP_OKAY);
+	fill(want, 3, 3);
+	ck_assert(!memcmp(f.buf, want, MF_PAGE));
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(detach_closes_and_deletes)
 {
 	struct host h;
@@ -974,6 +1046,8 @@ Suite *memflex_suite(void)
 	tcase_add_test(tc, host_short_takes_memflex_pages_first);
 	tcase_add_test(tc, guest_death_deletes_the_store);
 	tcase_add_test(tc, orphans_of_a_daemon_that_was_down_are_cleaned);
+	tcase_add_test(tc, saved_domain_gets_its_swap_back);
+	tcase_add_test(tc, frontend_that_resumed_first_is_served);
 	tcase_add_test(tc, detach_closes_and_deletes);
 	suite_add_tcase(s, tc);
 	return s;

@@ -47,6 +47,8 @@ int xo_fake_domain_create(struct xo_fake_world *w, const char *name, xo_domid_t 
  */
 int xo_fake_domain_destroy(struct xo_fake_world *w, xo_domid_t domid);
 int xo_fake_domain_set_flags(struct xo_fake_world *w, xo_domid_t domid, unsigned int flags);
+/* Give a domain another's UUID, as `xl restore` recreates a saved domain under a new domid. */
+int xo_fake_domain_set_uuid(struct xo_fake_world *w, xo_domid_t domid, const uint8_t uuid[16]);
 
 int xo_fake_open(struct xo_fake_world *w, xo_domid_t domid, struct xo **out);
 
