@@ -8,7 +8,7 @@
 DEVID=268440064 # xvds
 xenshmd -f --budget-kb 262144 > /tmp/xenshmd.log 2>&1 &
 XD=$!
-trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log; xenstore-ls -f /local/domain/0/backend/memflex > /tmp/xs.txt 2>&1; xenstore-ls -f /local/domain | grep vbd >> /tmp/xs.txt 2>&1; collect /tmp/xs.txt xenstore.txt; guest_exec g1 "dmesg | tail -30" > /tmp/g1-dmesg 2>&1; collect /tmp/g1-dmesg g1-dmesg.log' EXIT
+trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log; xenstore-ls -f /local/domain/0/backend/memflex > /tmp/xs.txt 2>&1; collect /tmp/xs.txt xenstore.txt' EXIT
 GUEST_MEM=128 guest_create g1 0 || fail "guest g1"
 D1=$(guest_domid g1)
 xenshm attach g1 --memflex 256M --mem 64M || fail "attach"
