@@ -230,9 +230,9 @@ static int connect_ring(struct xshm_mf *mf, bool resume)
 				untrusted_req, untrusted_rsp, untrusted_req - untrusted_rsp, mf->nr_ents);
 			return -EPROTO;
 		}
-		mf->req_cons = mf->rsp_prod_pvt = untrusted_rsp;
+		mf->req_cons = mf->rsp_prod_pvt = mf->rsp_pushed = untrusted_rsp;
 	} else {
-		mf->req_cons = mf->rsp_prod_pvt = 0;
+		mf->req_cons = mf->rsp_prod_pvt = mf->rsp_pushed = 0;
 	}
 	mf->connected = true;
 	XSHM_MFLOG(mf, LOG_INFO, "%s: %u-page ring, port %u", resume ? "resumed" : "connected",
@@ -398,12 +398,12 @@ static void run_batch(struct xshm_mf *mf, struct mf_batch *b, uint64_t t0)
 static void publish_responses(struct xshm_mf *mf)
 {
 	struct xo *x = mf->h->x;
-	uint32_t old = __atomic_load_n(&mf->sring->rsp_prod, __ATOMIC_RELAXED);
-	uint32_t now = mf->rsp_prod_pvt;
+	uint32_t old = mf->rsp_pushed, now = mf->rsp_prod_pvt;
 
 	if (old == now)
 		return;
 	__atomic_store_n(&mf->sring->rsp_prod, now, __ATOMIC_RELEASE);
+	mf->rsp_pushed = now;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	uint32_t untrusted_event = __atomic_load_n(&mf->sring->rsp_event, __ATOMIC_RELAXED);
 	if ((uint32_t)(now - untrusted_event) < (uint32_t)(now - old))

@@ -61,6 +61,8 @@ struct xshm_mf {
 	struct xblk_sring *sring;
 	unsigned int ring_pages;
 	uint32_t nr_ents, req_cons, rsp_prod_pvt;
+	uint32_t rsp_pushed;            /* the rsp_prod we last published: never read back from the
+					 * guest-writable ring */
 	xo_port_t port;
 	bool port_bound;
 	uint8_t *bounce;                /* XSHM_MF_BATCH_SEGS pages */

@@ -74,8 +74,12 @@ static void scan_data(struct mf_store *s, int fd, enum mf_tier t)
 		off_t hole = lseek(fd, data, SEEK_HOLE);
 		if (hole < 0 || hole > end)
 			hole = end;
-		for (uint64_t p = (uint64_t)data / MF_PAGE; p * MF_PAGE < (uint64_t)hole; p++)
+		for (uint64_t p = (uint64_t)data / MF_PAGE; p * MF_PAGE < (uint64_t)hole; p++) {
+			/* A move that stopped between its two steps: memory's copy is the newer. */
+			if (t == MF_MEM && mf_store_tier(s, p) == MF_DISK)
+				punch(s->disk_fd, p);
 			set_tier(s, p, t);
+		}
 		at = hole;
 	}
 }
@@ -145,14 +149,8 @@ int mf_store_open(struct mf_store *s, const char *mem_path, const char *disk_pat
 	if (mem_existed)
 		scan_data(s, s->mem_fd, MF_MEM);
 	for (uint64_t p = 0; p < pages; p++) {
-		if (mf_store_tier(s, p) == MF_MEM) {
-			s->st.in_mem++;
-			/* A move that stopped between its two steps: memory's copy is the newer. */
-			if (s->disk_fd >= 0 && disk_existed)
-				punch(s->disk_fd, p);
-		} else if (mf_store_tier(s, p) == MF_DISK) {
-			s->st.on_disk++;
-		}
+		s->st.in_mem += mf_store_tier(s, p) == MF_MEM;
+		s->st.on_disk += mf_store_tier(s, p) == MF_DISK;
 	}
 	if (s->st.in_mem)
 		s->acct.charge(s->acct.arg, s->st.in_mem, true);
