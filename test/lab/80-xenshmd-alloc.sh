@@ -1,5 +1,4 @@
 #!/bin/sh
-# xenlab: known-failure segments granted by xenshmd intermittently show foreign bytes (process stack data) in the guest; see docs/xenlab.md "Open problem"
 # SPDX-License-Identifier: GPL-2.0-only
 # xenshmd on Xen: a guest gets 1, 16 and 64 MiB through libxenshm, writes and reads every byte,
 # frees it; a quota refusal; a guest writing garbage to its XenStore state is cut off with an

@@ -1,7 +1,7 @@
 #!/bin/sh
-# xenlab: known-failure repeats the open problem's probe (docs/xenlab.md "Open problem") to measure its rate
 # SPDX-License-Identifier: GPL-2.0-only
-# The corruption hunt's measuring stick: PROBE_RUNS (30) runs of a guest process that takes
+# The platform fault's measuring stick (docs/xenlab.md, "The platform fault"; with
+# XENLAB_LAZY_FPU=1 about a third of the runs go bad): PROBE_RUNS (30) runs of a guest process that takes
 # 1 MiB through libxenshm and then, while holding it, copies a pattern through a 64 KiB stack
 # buffer into 1 MiB of its own heap and back (PROBE_WRITE=memtest; =memcpy or =direct write the
 # segment instead); prints how many came back wrong.

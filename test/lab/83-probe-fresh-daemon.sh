@@ -1,5 +1,5 @@
 #!/bin/sh
-# xenlab: known-failure experiment: a fresh xenshmd for every probe run
+# xenlab: by-name experiment of the platform fault hunt: a fresh xenshmd for every probe run
 # SPDX-License-Identifier: GPL-2.0-only
 . /xenlab/lib.sh
 RUNS=${PROBE_RUNS:-30}

@@ -1,7 +1,7 @@
 #!/bin/sh
-# xenlab: known-failure experiment for the open problem: is a guest's own memory reliable?
+# xenlab: by-name experiment of the platform fault hunt: is a process's own memory reliable without Xen?
 # SPDX-License-Identifier: GPL-2.0-only
-# The open problem without Xen: PROBE_RUNS (30) runs of `xenshm-probe memtest 1024` (64 KiB
+# The platform fault without grants: PROBE_RUNS (30) runs of `xenshm-probe memtest 1024` (64 KiB
 # stack buffer copied into and out of 1 MiB of heap) in a guest and in dom0.
 . /xenlab/lib.sh
 RUNS=${PROBE_RUNS:-30}

@@ -1,5 +1,4 @@
 #!/bin/sh
-# xenlab: known-failure segments granted by xenshmd intermittently show foreign bytes (process stack data) in the guest; see docs/xenlab.md "Open problem"
 # SPDX-License-Identifier: GPL-2.0-only
 # kill -9 of xenshmd while a guest holds memory: the guest's data stays readable, a new
 # xenshmd sends the device through Closed -> Initialising, and the guest allocates again.

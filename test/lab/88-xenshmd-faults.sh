@@ -30,8 +30,8 @@ kill -0 $XD || fail "xenshmd died"
 
 # g1 (reconnected: it starts over at Initialising) holds 4 MiB and is destroyed.
 guest_exec g1 "xenstore-write /local/domain/$D1/device/xenshm/0/state 6"
-# The open problem (docs/xenlab.md): on this emulated host a guest process holding grant
-# mappings sometimes has its own heap corrupted and glibc aborts it.  That is not what this test
+# The platform fault (docs/xenlab.md; gone with eager FPU switching, kept until shown over many
+# runs): a guest process's heap corrupted, glibc aborting it.  That is not what this test
 # measures (Xen's grant counts), so that one signature, and only it, earns one retry of a phase.
 platform_crash() { echo "$1" | grep -qE "malloc\(\): corrupted|probe status (134|139)"; }
 hold_g1() {
@@ -42,7 +42,7 @@ hold_g1() {
 if ! hold_g1; then
     PROBE=$(guest_exec g1 cat /tmp/p.out)
     platform_crash "$PROBE" || fail "g1's 4 MiB never showed: $(used) KiB; probe: $PROBE"
-    echo "PLATFORM FAULT (docs/xenlab.md, open problem): g1's probe died: $PROBE; once more"
+    echo "PLATFORM FAULT (docs/xenlab.md, "The platform fault"): g1's probe died: $PROBE; once more"
     metric platform_fault_retries 1
     wait_used = 0 || fail "pool usage after the crashed probe: $(used) KiB"
     hold_g1 || fail "g1's 4 MiB never showed, twice: $(used) KiB; probe: $(guest_exec g1 cat /tmp/p.out)"
@@ -79,7 +79,7 @@ if ! kill_restart; then
     PROBE=$(guest_exec g2 cat /tmp/p.out)
     platform_crash "$PROBE" ||
         fail "g2's probe did not get its memory or never finished: $(used) KiB; probe: $PROBE"
-    echo "PLATFORM FAULT (docs/xenlab.md, open problem): g2's probe died: $PROBE; once more"
+    echo "PLATFORM FAULT (docs/xenlab.md, "The platform fault"): g2's probe died: $PROBE; once more"
     metric platform_fault_retries 1
     kill -0 $XD 2>/dev/null || start_xenshmd
     wait_used = 0 || fail "pool usage after the crashed probe: $(used) KiB"

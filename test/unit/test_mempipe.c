@@ -215,6 +215,37 @@ static void *duplex_run(void *arg)
 	return NULL;
 }
 
+/* nc's pattern: a few bytes and the close at once, before the listener even accepts. */
+START_TEST(short_write_then_close_before_accept)
+{
+	struct pair p;
+	char buf[64];
+
+	host_init(&p.h, true);
+	p.s1 = shm_open_xo(p.h.x1, 0, &fast);
+	p.s2 = shm_open_xo(p.h.x2, 0, &fast);
+	ck_assert_ptr_nonnull(p.s1);
+	ck_assert_ptr_nonnull(p.s2);
+	p.l = mempipe_listen(p.s1, "chat", &small);
+	ck_assert_ptr_nonnull(p.l);
+	p.b = mempipe_connect(p.s2, p.h.g1, "chat", &small);
+	ck_assert_ptr_nonnull(p.b);
+	ck_assert_int_eq(mempipe_write(p.b, "from-g2\n", 8), 8);
+	mempipe_close(p.b);
+	p.b = NULL;
+	p.a = mempipe_accept(p.l);
+	ck_assert_ptr_nonnull(p.a);
+	size_t got = 0;
+	ssize_t r;
+	while ((r = mempipe_read(p.a, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)r;
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(got, 8);
+	ck_assert(!memcmp(buf, "from-g2\n", 8));
+	pair_close(&p);
+}
+END_TEST
+
 START_TEST(both_directions_by_poll)
 {
 	struct pair p;
@@ -573,6 +604,7 @@ Suite *mempipe_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, stream_checksummed_then_eof);
+	tcase_add_test(tc, short_write_then_close_before_accept);
 	tcase_add_test(tc, both_directions_by_poll);
 	tcase_add_test(tc, messages_keep_boundaries);
 	tcase_add_test(tc, refusals);

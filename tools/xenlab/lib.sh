@@ -44,7 +44,7 @@ guest_create() {
     } > "/etc/xen/$name.cfg"
     t0=$(now)
     # xl's monitoring child has died of SIGSEGV at creation on this emulated host (seen twice in
-    # ~40 boots, docs/xenlab.md "Open problem"): one retry, after removing the half-made domain.
+    # ~40 boots before eager FPU switching, docs/xenlab.md "The platform fault"): one retry, after removing the half-made domain.
     if ! xl create -q "/etc/xen/$name.cfg"; then
         echo "xl create $name failed; retrying once"
         xl destroy "$name" 2>/dev/null
@@ -66,7 +66,7 @@ guest_exec() {
 }
 
 # probe_exec NAME COMMAND...: guest_exec for a test that measures counts or times, not bytes.
-# A run killed by a signal, or hit by one of the open problem's signatures (docs/xenlab.md: a
+# A run killed by a signal, or hit by one of the platform fault's signatures (docs/xenlab.md: a
 # heap corrupted under a process holding grant mappings, a gntdev mapping refused), is said
 # loudly and run once more; a second fault stands.
 probe_exec() {
@@ -74,7 +74,7 @@ probe_exec() {
     out=$(guest_exec "$@")
     rc=$?
     if [ $rc -ge 128 ] || echo "$out" | grep -qE "malloc\(\): corrupted|gnttab: error: mmap failed: Invalid argument"; then
-        echo "PLATFORM FAULT (docs/xenlab.md, open problem): '$2' in $1 ended with status $rc: $out; once more" >&2
+        echo "PLATFORM FAULT (docs/xenlab.md, "The platform fault"): '$2' in $1 ended with status $rc: $out; once more" >&2
         metric platform_fault_retries 1 >&2
         out=$(guest_exec "$@")
         rc=$?

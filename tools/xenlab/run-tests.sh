@@ -26,12 +26,12 @@ run_one() {  # run_one NAME SCRIPT -> sets RC
     RC=$(cat /tmp/rc 2>/dev/null || echo 255)
 }
 
-# The open problem (docs/xenlab.md): on this emulated host a process holding grant mappings
-# sometimes has its own heap corrupted and glibc aborts it, and a guest's gntdev mapping of a
-# 16 MiB segment sometimes fails (the kernel's mmap says EINVAL when any one grant map op
-# failed; 81-probe-repeat saw it in 3 of 30 runs of one binary on one input).  A test that failed
-# with one of those two signatures in its output gets one more run, said loudly; any other
-# failure stands.
+# The platform fault (docs/xenlab.md): with Xen's lazy FPU switching this emulated host
+# corrupted processes' vector registers, so heaps went bad and glibc aborted, and a guest's
+# gntdev mapping of a 16 MiB segment sometimes failed (mmap EINVAL).  The lab now boots Xen with
+# eager FPU switching and neither has been seen since; until that is shown over many runs, a
+# test that failed with one of those two signatures still gets one more run, said loudly and
+# counted (metric platform_fault_retries); any other failure stands.
 platform_fault() {
     [ "$RC" -ne 0 ] && [ "$RC" -ne 77 ] &&
         grep -qE "malloc\(\): corrupted|gnttab: error: mmap failed: Invalid argument" /tmp/test.out

@@ -140,7 +140,7 @@ static int cmd_share(xo_domid_t domid, unsigned int n, int timeout_s)
 	if (rc)
 		return die("publish", rc);
 	/* XENLAB_CTRL: also a separate one-page grant that dom0 keeps writing, as xenshmd's control
-	 * page (an experiment of the open problem, docs/xenlab.md). */
+	 * page (an experiment of the platform fault hunt, docs/xenlab.md). */
 	volatile uint32_t *ctrl = NULL;
 	xo_gref_t ctrl_ref = 0;
 	unsigned int ctrl_pages = 1;
@@ -248,7 +248,7 @@ static int cmd_map(int hold_s)
 		return die("reading data/xenlab-gnt", rc);
 	void *extra = NULL;
 	/* XENLAB_EXTRA_MAP: hold the last page as a separate 1-page mapping, as libxenshm holds its
-	 * control page (an experiment of the open problem, docs/xenlab.md). */
+	 * control page (an experiment of the platform fault hunt, docs/xenlab.md). */
 	if (getenv("XENLAB_EXTRA_MAP")) {
 		rc = x->ops->gnt_map(x, 0, 1, &refs[n - 1], false, &extra);
 		if (rc)

@@ -23,7 +23,7 @@
  *
  * PROBE_WRITE (alloc): memcpy (default: through a 64 KiB stack buffer), heap (through a heap
  * buffer), direct (byte stores into the mapping), memtest (leave the segment alone and run
- * the memtest on the process's own heap while holding it).  The open problem's experiments.
+ * the memtest on the process's own heap while holding it).  The platform fault hunt's experiments.
  */
 #include <errno.h>
 #include <poll.h>
