@@ -54,7 +54,9 @@ XLCFG_SRC := common/xlcfg_real.c
 DAEMON_SRCS := dom0/pool.c dom0/policy.c dom0/envcheck.c dom0/devdirs.c dom0/daemon.c backend/device.c backend/reclaim.c backend/chan.c \
 	backend/mfstore.c backend/memflex.c
 FRONT_SRCS := frontend/shm.c frontend/shm_init.c frontend/mempipe.c
-SCHEMA_LIB_SRCS := xenstore-schema/schema.c
+SCHEMA_LIB_SRCS := xenstore-schema/schema.c xenstore-schema/match.c
+# The admin CLI, shared by the xenshm binary and the unit tests.
+CLI_SRCS := tools/cli.c tools/cli_memflex.c tools/cli_create.c tools/cli_schema.c tools/cli_top.c tools/cfgspec.c
 SCHEMA_SRC := xenstore-schema/xenshm.schema
 UNIT_SRCS := $(wildcard test/unit/*.c)
 LAB_TOOL_SRCS := $(wildcard tools/xenlab/src/*.c)
@@ -74,6 +76,9 @@ XENSHMD_BIN := $(BUILD)/bin/xenshmd
 XENSHM_BIN := $(BUILD)/bin/xenshm
 XSGEN := $(BUILD)/bin/xsgen
 GEN_HDR := $(BUILD)/gen/xenshm/xspaths.h
+# The schema's text, built into xenshm for schema-check.
+GEN_SCHEMA_TEXT := $(BUILD)/gen/schema_text.c
+GEN_SCHEMA_OBJ := $(BUILD)/obj/gen/schema_text.o
 UNIT_BIN := $(BUILD)/test/unit-tests
 BENCH_BIN := $(BUILD)/bin/xenshm-bench
 PIPEBENCH_BIN := $(BUILD)/bin/mempipe-bench
@@ -96,9 +101,17 @@ $(GEN_HDR): $(SCHEMA_SRC) $(XSGEN)
 	@mkdir -p $(@D)
 	$(XSGEN) header $(SCHEMA_SRC) > $@.tmp && mv $@.tmp $@
 
+$(GEN_SCHEMA_TEXT): $(SCHEMA_SRC) $(XSGEN)
+	@mkdir -p $(@D)
+	$(XSGEN) ctext $(SCHEMA_SRC) > $@.tmp && mv $@.tmp $@
+
+$(GEN_SCHEMA_OBJ): $(GEN_SCHEMA_TEXT)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 # Everything that includes xspaths.h must wait for it.
 $(call obj,$(COMMON_SRCS) $(DAEMON_SRCS) $(FRONT_SRCS) $(UNIT_SRCS) $(LAB_TOOL_SRCS) \
-	dom0/xenshmd.c tools/xenshm.c tools/cli.c tools/cli_memflex.c tools/cli_create.c tools/cfgspec.c): $(GEN_HDR)
+	dom0/xenshmd.c tools/xenshm.c $(CLI_SRCS)): $(GEN_HDR)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -116,7 +129,7 @@ $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRCS) tools/cli.c tools/cli_memflex.c tools/cli_create.c tools/cfgspec.c $(XLCFG_SRC)) \
+$(UNIT_BIN): $(call obj,$(UNIT_SRCS) $(CLI_SRCS) $(XLCFG_SRC)) $(GEN_SCHEMA_OBJ) \
 	  $(DAEMON_LIB) $(FRONT_LIB) $(FAKE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) -lxlutil
@@ -144,7 +157,7 @@ $(XENSHMD_BIN): $(call obj,dom0/xenshmd.c) $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LI
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS)
 
-$(XENSHM_BIN): $(call obj,tools/xenshm.c tools/cli.c tools/cli_memflex.c tools/cli_create.c tools/cfgspec.c $(XLCFG_SRC)) \
+$(XENSHM_BIN): $(call obj,tools/xenshm.c $(CLI_SRCS) $(XLCFG_SRC)) $(GEN_SCHEMA_OBJ) \
 	  $(DAEMON_LIB) $(REAL_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(XEN_LIBS) -lxlutil
@@ -178,7 +191,7 @@ unit-valgrind: $(UNIT_BIN)
 	  --errors-for-leak-kinds=definite,indirect $(UNIT_BIN)
 
 LINT_SRCS = $(COMMON_SRCS) $(FAKE_SRCS) $(REAL_SRCS) $(XLCFG_SRC) $(DAEMON_SRCS) $(FRONT_SRCS) \
-	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c tools/cli.c tools/cli_memflex.c tools/cli_create.c tools/cfgspec.c tools/mempipe.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
+	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c $(CLI_SRCS) tools/mempipe.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
 	$(wildcard tools/bench/*.c)
 # Configuration and the reason for every disabled check: .clang-tidy.
 lint: $(GEN_HDR)

@@ -650,15 +650,29 @@ unsigned int xshm_chan_count(const struct xshm_dev *dev)
 
 bool xshm_chan_tick(struct xshm_host *h)
 {
-	bool above_min = false;
+	bool again = false;
+	uint64_t now = xshm_host_now(h);
 
-	/* Idle channels see no relay pass: their windows end here, so that they shrink. */
 	for (struct xshm_chan *c = h->chans; c; c = c->next) {
-		if (c->listener || !c->sized)
+		if (c->listener)
 			continue;
+		/* The last counters of a burst: pump() shows them at most once a second while data
+		 * moves, so an idle channel would keep stale ones in XenStore for good. */
+		uint64_t moved = c->end[0].bytes_sent + c->end[1].bytes_sent;
+		for (int i = 0; i < 2; i++) {
+			if (!c->end[i].dev || moved == c->end[i].shown_bytes)
+				continue;
+			if (now - c->end[i].shown_ms >= 1000)
+				show_end(h, c, i);
+			else
+				again = true;
+		}
+		if (!c->sized)
+			continue;
+		/* Idle channels see no relay pass: their windows end here, so that they shrink. */
 		size_rx(h, c);
 		for (int i = 0; i < 2; i++)
-			above_min |= c->end[i].dev && c->end[i].rx_pages > c->rx_min;
+			again |= c->end[i].dev && c->end[i].rx_pages > c->rx_min;
 	}
-	return above_min;
+	return again;
 }

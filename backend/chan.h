@@ -77,7 +77,8 @@ void xshm_chan_dev_event(struct xshm_dev *dev);
 void xshm_chan_pump_all(struct xshm_host *h);
 /* The device is being torn down: its listeners go, its ends are finished, peers see RESET. */
 void xshm_chan_dev_gone(struct xshm_dev *dev);
-/* Let sized rx rings of idle channels shrink; true while some are above their minimum. */
+/* Let sized rx rings of idle channels shrink and show the last counters of a burst; true while
+ * some ring is above its minimum or some counters wait for their once-a-second slot. */
 bool xshm_chan_tick(struct xshm_host *h);
 /* Channels with an end on this device. */
 unsigned int xshm_chan_count(const struct xshm_dev *dev);

@@ -29,6 +29,8 @@ static const char *const usage_text =
 	"                                        reclaim-interval-ms, accept-pct; guest: quota\n"
 	"  reclaim DOM SIZE [--device N]         ask a guest to give memory back\n"
 	"  check [--budget SIZE]                 is this dom0 ready? (modules, limits, xenstored)\n"
+	"  top [--interval S] [--count N] [--json]  live: pool, channel throughput, disk tiers\n"
+	"  schema-check [--json]                 does the live XenStore match the schema?\n"
 	"  create FILE [xl create options]       xl create with xenshm's keys (xenshm.cfg(5))\n"
 	"  save DOM FILE [xl save options]       xl save, keeping the guest's MemFlex swap\n"
 	"  restore FILE [xl restore options]     xl restore, with the guest's MemFlex swap back\n"
@@ -46,6 +48,8 @@ static const char *const cmd_help[][2] = {
 	{ "create", "xenshm create FILE [xl create options]\n  Check the xenshm and memflex keys of the domain's xl config (xenshm.cfg(5)), run\n  'xl create -p FILE OPTIONS', create the devices and disks the keys ask for, unpause.\n  On any error after the domain exists it is destroyed; the message names file:line and key.\n" },
 	{ "save", "xenshm save DOM FILE [xl save options]\n  Save the domain with 'xl save'; its MemFlex disks' stores are kept (not deleted when the\n  domain dies at the end of the save) and listed in FILE.xenshm for 'xenshm restore'.\n" },
 	{ "restore", "xenshm restore FILE [xl restore options]\n  'xl restore -p', the MemFlex disks of FILE.xenshm again (xenshmd takes the kept stores\n  back), unpause.  The guest's swap is where the save left it.\n" },
+	{ "top", "xenshm top [--interval SECONDS] [--count N] [--json]\n  Refresh every SECONDS (default 1) until interrupted, or N times: pool use, each device's\n  use and quota, each MemPipe channel end (ring sizes, MB/s sent and received since the last\n  refresh, rx utilisation, resizes), each MemFlex disk (memory and spill tiers, reads and\n  writes per second, service time p50/p99).  --json: one object per refresh, one per line.\n" },
+	{ "schema-check", "xenshm schema-check [--json]\n  Walk every XenStore node of xenshm (/tool/xenshm, the xenshm and memflex backend dirs,\n  the guests' xenshm devices and MemFlex vbds, their error nodes) and compare it with the\n  schema built into this binary (docs/xenstore-paths.md): unknown nodes, permissions other\n  than the schema's, values not of their type or range.  Exit 0 clean, 1 problems found.\n" },
 	{ "check", "xenshm check [--budget SIZE]\n  Check modules, the gntalloc limit, Xen's gnttab_max_frames and xenstored against the\n  budget (from /tool/xenshm/budget-kb unless given); print the fix for each problem.\n  Exit 0 ready, 4 warnings only, 1 something fatal.\n" },
 };
 
@@ -198,7 +202,7 @@ static const char *state_name(long long st)
 	return st >= 0 && st < (long long)(sizeof(state_names) / sizeof(state_names[0])) ? state_names[st] : "?";
 }
 
-static void json_str(FILE *out, const char *s)
+void xshm_json_str(FILE *out, const char *s)
 {
 	if (!s) {
 		fputs("null", out);
@@ -220,17 +224,17 @@ static void json_str(FILE *out, const char *s)
 static void row_json(FILE *out, const struct dev_row *r)
 {
 	fprintf(out, "{\"domid\":%u,\"name\":", r->domid);
-	json_str(out, r->name);
+	xshm_json_str(out, r->name);
 	fprintf(out, ",\"devid\":%u,\"state\":%lld,\"state_name\":\"%s\",\"quota_kb\":%lld,\"used_kb\":%llu,"
 		     "\"segments\":%u,\"reclaim\":",
 		r->devid, r->state, state_name(r->state), r->quota_kb, r->used_kb, r->segments);
-	json_str(out, r->reclaim);
+	xshm_json_str(out, r->reclaim);
 	fputs(",\"error\":", out);
-	json_str(out, r->error);
+	xshm_json_str(out, r->error);
 	fputs(",\"channels\":[", out);
 	for (unsigned int i = 0; i < r->nchans; i++) {
 		fprintf(out, "%s{\"id\":%u,\"info\":", i ? "," : "", r->chan_ids[i]);
-		json_str(out, r->chans[i]);
+		xshm_json_str(out, r->chans[i]);
 		fputc('}', out);
 	}
 	fputs("]}", out);
@@ -528,6 +532,15 @@ int xshm_cli(struct xo *x, int argc, char **argv, FILE *out, FILE *err, const ch
 		if (argc > 2 || (argc == 2 && strcmp(argv[1], "--json")))
 			goto usage;
 		return cmd_status(x, argc, argv, out, !strcmp(cmd, "status"));
+	}
+	if (!strcmp(cmd, "top"))
+		return xshm_cli_top(x, argc, argv, out, err);
+	if (!strcmp(cmd, "schema-check")) {
+		if (argc > 2 || (argc == 2 && strcmp(argv[1], "--json"))) {
+			help_for(cmd, err);
+			return XSHM_CLI_USAGE;
+		}
+		return xshm_cli_schema_check(x, argc == 2, out, err);
 	}
 	if (!strcmp(cmd, "check"))
 		return cmd_check(x, argc, argv, out, err, root);

@@ -30,6 +30,11 @@ int xshm_cli(struct xo *x, int argc, char **argv, FILE *out, FILE *err, const ch
  */
 int xshm_parse_size_kb(const char *s, uint64_t max_kb, uint64_t *kb);
 
+/* s as a JSON string, escaped; NULL as null. */
+void xshm_json_str(FILE *out, const char *s);
+/* The number of one `key=value` word of a MemFlex stats node, or -1. */
+long long xshm_stats_word(const char *stats, const char *key);
+
 /* A domid or a domain name (as /local/domain/N/name says): 0 or -ESRCH. */
 int xshm_cli_resolve(struct xo *x, const char *arg, xo_domid_t *out);
 
@@ -48,6 +53,13 @@ int xshm_cli_create(struct xo *x, int argc, char **argv, FILE *out, FILE *err);
  */
 int xshm_cli_save(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err);
 int xshm_cli_restore(struct xo *x, int argc, char **argv, FILE *out, FILE *err);
+
+/* `xenshm top [--interval S] [--count N] [--json]` (cli_top.c): live rows until interrupted. */
+int xshm_cli_top(struct xo *x, int argc, char **argv, FILE *out, FILE *err);
+
+/* `xenshm schema-check [--json]` (cli_schema.c): the live XenStore against the built-in schema.
+ * XSHM_CLI_OK when every node is described, permitted and valued as the schema says. */
+int xshm_cli_schema_check(struct xo *x, bool json, FILE *out, FILE *err);
 
 /* MemFlex disks (cli_memflex.c).  attach: argv is "attach DOM --memflex SIZE [--mem SIZE]
  * [--vdev NAME]"; detach: every disk of the guest, or the one named. */

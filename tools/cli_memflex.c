@@ -110,20 +110,6 @@ static char *be_read(struct xo *x, xo_domid_t domid, uint32_t devid, const char 
 	return xo_read_str(x, XO_TXN_NONE, path, &v) ? NULL : v;
 }
 
-static void json_text(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; s && *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(out, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(out, "\\u%04x", *s);
-		else
-			fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
 /* The stats node's key=value words as JSON members (numbers only; anything else is skipped). */
 static void stats_json(FILE *out, const char *stats)
 {
@@ -162,13 +148,13 @@ unsigned int xshm_cli_memflex_show(struct xo *x, xo_domid_t domid, bool json, bo
 			if (!first || i)
 				fputc(',', out);
 			fprintf(out, "{\"kind\":\"memflex\",\"domid\":%u,\"devid\":%u,\"dev\":", domid, ids[i]);
-			json_text(out, v[0]);
+			xshm_json_str(out, v[0]);
 			fprintf(out, ",\"state\":%s,\"size_kb\":%s,\"mem_quota_kb\":%s", v[1] ? v[1] : "null",
 				v[2] ? v[2] : "null", v[3] ? v[3] : "null");
 			stats_json(out, v[4]);
 			fputs(",\"error\":", out);
 			if (err)
-				json_text(out, err);
+				xshm_json_str(out, err);
 			else
 				fputs("null", out);
 			fputc('}', out);
@@ -187,8 +173,7 @@ unsigned int xshm_cli_memflex_show(struct xo *x, xo_domid_t domid, bool json, bo
 	return n;
 }
 
-/* The value of one key=value word of a stats node, or -1. */
-static long long stats_word(const char *stats, const char *key)
+long long xshm_stats_word(const char *stats, const char *key)
 {
 	size_t n = strlen(key);
 
@@ -227,8 +212,8 @@ unsigned int xshm_cli_memflex_all(struct xo *x, bool json, FILE *out)
 				fprintf(out, "%-6s %-6s %-6s %10s %10s %10s %10s\n", "DOMAIN", "DISK", "STATE", "SIZE-KB",
 					"MEM-MAX-KB", "MEM-KB", "SPILL-KB");
 			fprintf(out, "%-6u %-6s %-6s %10s %10s %10lld %10lld\n", doms[i], dev ? dev : "?", st ? st : "-",
-				size ? size : "-", mem ? mem : "-", stats ? stats_word(stats, "mem-kb") : -1,
-				stats ? stats_word(stats, "disk-kb") : -1);
+				size ? size : "-", mem ? mem : "-", stats ? xshm_stats_word(stats, "mem-kb") : -1,
+				stats ? xshm_stats_word(stats, "disk-kb") : -1);
 			free(dev);
 			free(st);
 			free(size);

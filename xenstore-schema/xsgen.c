@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * xsgen: turn xenstore-schema/xenshm.schema into the C path builders
- * (`xsgen header FILE`) or the reference doc (`xsgen doc FILE`).
+ * (`xsgen header FILE`), the reference doc (`xsgen doc FILE`), or a C file
+ * holding the schema's text for `xenshm schema-check` (`xsgen ctext FILE`).
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "schema.h"
@@ -13,9 +16,24 @@ int main(int argc, char **argv)
 	struct xss_schema s;
 	char err[512];
 
-	if (argc != 3 || (strcmp(argv[1], "header") && strcmp(argv[1], "doc"))) {
-		fprintf(stderr, "usage: xsgen header|doc SCHEMA-FILE\n");
+	if (argc != 3 || (strcmp(argv[1], "header") && strcmp(argv[1], "doc") && strcmp(argv[1], "ctext"))) {
+		fprintf(stderr, "usage: xsgen header|doc|ctext SCHEMA-FILE\n");
 		return 2;
+	}
+	if (!strcmp(argv[1], "ctext")) {
+		char *text = NULL;
+		int rc = xss_load_text(argv[2], &text, err, sizeof(err));
+		if (!rc) /* never embed a broken schema */
+			rc = text ? xss_parse(text, argv[2], &s, err, sizeof(err)) : -ENOMEM;
+		if (rc) {
+			fprintf(stderr, "xsgen: %s\n", err);
+			free(text);
+			return 1;
+		}
+		xss_emit_ctext(text, stdout);
+		xss_free(&s);
+		free(text);
+		return ferror(stdout) ? 1 : 0;
 	}
 	if (xss_load(argv[2], &s, err, sizeof(err))) {
 		fprintf(stderr, "xsgen: %s\n", err);

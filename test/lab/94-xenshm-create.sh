@@ -3,7 +3,8 @@
 # xenshm create on Xen: a domain whose xl config carries xenshm's keys boots with its xenshm
 # device and its MemFlex disk already there (the guest swaps on it at once); a config with a bad
 # entry is refused before xl runs, naming file:line and the key; a config whose devices cannot
-# be made leaves no half-made domain behind.
+# be made leaves no half-made domain behind.  `xenshm schema-check` passes on the live system
+# and names a permission planted wrong.
 . /xenlab/lib.sh
 xenshmd -f --budget-kb 262144 > /tmp/xenshmd.log 2>&1 &
 XD=$!
@@ -25,6 +26,24 @@ expect_eq "$(xenstore-read /local/domain/0/backend/memflex/$D/$DEVID/mem-kb)" 32
 labexec -t 30 "$D" 'test -b /dev/xvdt && mkswap /dev/xvdt > /dev/null && swapon /dev/xvdt && grep -c xvdt /proc/swaps' \
     || fail "no swap on xvdt in web"
 expect_eq "$(xenstore-read /local/domain/0/backend/memflex/$D/$DEVID/state)" 4 "disk state"
+
+# The live XenStore against the schema: blkfront's keys, a device holding a segment, the host.
+labexec -t 60 "$D" 'xenshm-probe alloc 1024 --hold 30 > /tmp/hold.out 2>&1 &' > /dev/null || fail "probe"
+i=0
+until xenstore-list "/local/domain/0/backend/xenshm/$D/0/segment" 2>/dev/null | grep -q . || [ $i -ge 150 ]; do
+    sleep 0.2; i=$((i + 1))
+done
+OUT=$(xenshm schema-check) || fail "schema-check on a live system: $OUT"
+echo "$OUT"
+metric schema_check_nodes "$(echo "$OUT" | sed -n 's/^schema-check: \([0-9]*\) nodes.*/\1/p')"
+# A planted hole: the guest may write its disk's memory allowance.  Found, named, exit 1.
+NODE=/local/domain/0/backend/memflex/$D/$DEVID/mem-kb
+xenstore-chmod "$NODE" n0 b"$D"
+OUT=$(xenshm schema-check) && fail "schema-check missed a guest-writable backend node: $OUT"
+echo "$OUT" | grep -q "^$NODE: wrong permissions: are 'n0 b$D', the schema (\[mf-be-mem-kb\]) says 'n0 r$D'" ||
+    fail "the wrong permission is not named: $OUT"
+xenstore-chmod "$NODE" n0 r"$D"
+xenshm schema-check > /dev/null || fail "schema-check after the repair"
 xl destroy web
 
 # A bad entry: refused before xl runs, with file:line and the key.

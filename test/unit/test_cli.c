@@ -11,6 +11,7 @@
 
 #include "../../tools/cfgspec.h"
 #include "../../tools/cli.h"
+#include "../../tools/top.h"
 #include "xenshm/xspaths.h"
 #include "xenshm/mempipe.h"
 #include "daemon_env.h"
@@ -237,6 +238,70 @@ START_TEST(memflex_attach_show_status_detach)
 }
 END_TEST
 
+/* A live system matches the schema; each kind of planted fault is found and named. */
+START_TEST(schema_check_finds_planted_faults)
+{
+	struct host h;
+	char name[16], path[XSP_MAX];
+	struct run *r;
+
+	host_init(&h, true);
+	snprintf(name, sizeof(name), "%u", h.g1);
+	struct shm *s = shm_open_xo(h.x1, 8192, &fast);
+	ck_assert_ptr_nonnull(s);
+	struct shm *s2 = shm_open_xo(h.x2, 0, &fast);
+	ck_assert_ptr_nonnull(s2);
+	struct mempipe *l = mempipe_listen(s2, "chat", NULL);
+	ck_assert_ptr_nonnull(l);
+	r = cli(&h, "attach", name, "--memflex", "64M", "--mem", "16M", (char *)NULL);
+	ck_assert_msg(r->rc == XSHM_CLI_OK, "%s", r->err);
+	for (int i = 0; i < 300; i++) {
+		r = cli(&h, "show", name, (char *)NULL);
+		if (strstr(r->out, "backend state   2"))
+			break;
+		usleep(10000);
+	}
+	r = cli(&h, "schema-check", (char *)NULL);
+	ck_assert_msg(r->rc == XSHM_CLI_OK && strstr(r->out, ", 0 problems"), "%s%s", r->out, r->err);
+	unsigned int nodes = 0;
+	ck_assert(sscanf(r->out, "schema-check: %u nodes", &nodes) == 1);
+	ck_assert_uint_ge(nodes, 40); /* devices, segment, channel, disk, host keys */
+
+	/* A backend node the guest may write: the hole schema-check exists for. */
+	xsp_be_quota_kb(path, sizeof(path), h.g1, 0);
+	struct xo_perm bad[2] = { { 0, XO_PERM_NONE }, { h.g1, XO_PERM_BOTH } };
+	ck_assert_int_eq(h.tool->ops->xs_set_perms(h.tool, XO_TXN_NONE, path, bad, 2), 0);
+	/* A node nobody documented, and a value of the wrong type. */
+	char bogus[XSP_MAX + 8], keep[XSP_MAX + 16];
+	xsp_be_dir(bogus, sizeof(bogus), h.g1, 0);
+	strcat(bogus, "/bogus");
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, bogus, "1"), 0);
+	xsp_mf_be_dir(keep, sizeof(keep), h.g1, 268440064);
+	strcat(keep, "/keep-store");
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, keep, "yes"), 0);
+	r = cli(&h, "schema-check", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_FAIL);
+	char want[512];
+	snprintf(want, sizeof(want), "%s: wrong permissions: are 'n0 b%u', the schema ([be-quota-kb]) says 'n0 r%u'",
+		 path, h.g1, h.g1);
+	ck_assert_msg(strstr(r->out, want), "no '%s' in\n%s", want, r->out);
+	snprintf(want, sizeof(want), "%s: unknown node", bogus);
+	ck_assert_msg(strstr(r->out, want), "no '%s' in\n%s", want, r->out);
+	snprintf(want, sizeof(want), "%s: bad value: 'yes' is not a valid bool", keep);
+	ck_assert_msg(strstr(r->out, want), "no '%s' in\n%s", want, r->out);
+	ck_assert_msg(strstr(r->out, ", 3 problems"), "%s", r->out);
+	r = cli(&h, "schema-check", "--json", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_FAIL);
+	snprintf(want, sizeof(want), "{\"path\":\"%s\",\"problem\":\"unknown node\"", bogus);
+	ck_assert_msg(!strncmp(r->out, "{\"problems\":[{", 14) && strstr(r->out, want), "%s", r->out);
+	ck_assert_int_eq(cli(&h, "schema-check", "--xml", (char *)NULL)->rc, XSHM_CLI_USAGE);
+	mempipe_close(l);
+	shm_exit(s2);
+	shm_exit(s);
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(cfg_specs)
 {
 	struct xshm_spec_xenshm x;
@@ -399,6 +464,94 @@ START_TEST(create_from_xl_config)
 }
 END_TEST
 
+/* top: rows for devices, channel ends and disks; rates are counter differences over time. */
+START_TEST(top_rates_from_two_samples)
+{
+	struct host h;
+	char name[16], want[256];
+	struct run *r;
+
+	host_init(&h, true);
+	snprintf(name, sizeof(name), "%u", h.g1);
+	struct shm *s1 = shm_open_xo(h.x1, 0, &fast), *s2 = shm_open_xo(h.x2, 0, &fast);
+	ck_assert_ptr_nonnull(s1);
+	ck_assert_ptr_nonnull(s2);
+	static const struct mempipe_opts fixed = { .timeout_ms = 5000, .ring_bytes = 64 << 10 };
+	struct mempipe *l = mempipe_listen(s1, "feed", &fixed);
+	ck_assert_ptr_nonnull(l);
+	struct mempipe *b = mempipe_connect(s2, h.g1, "feed", &fixed);
+	ck_assert_ptr_nonnull(b);
+	struct mempipe *a = mempipe_accept(l);
+	ck_assert_ptr_nonnull(a);
+	r = cli(&h, "attach", name, "--memflex", "64M", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_OK);
+
+	struct top_sample *s0 = calloc(1, sizeof(*s0)), *sn = calloc(1, sizeof(*sn));
+	ck_assert_int_eq(xshm_top_sample(h.tool, s0, 100.0), 0);
+	/* 2 MB through the channel. */
+	static char buf[65536], in[65536];
+	size_t moved = 0;
+	while (moved < 2000000) {
+		ssize_t w = mempipe_write(b, buf, sizeof(buf) < 2000000 - moved ? sizeof(buf) : 2000000 - moved);
+		ck_assert_int_gt(w, 0);
+		for (ssize_t got = 0; got < w;) {
+			ssize_t n = mempipe_read(a, in, (size_t)(w - got));
+			ck_assert_int_gt(n, 0);
+			got += n;
+		}
+		moved += (size_t)w;
+	}
+	/* Once the relay stops polling the idle channel (20 polls), and past the once-a-second
+	 * slot of the host's (test) clock, the burst's last counters must still get shown. */
+	usleep(1000000);
+	host_advance(&h, 1100);
+	const struct top_row *ch = NULL;
+	for (int tries = 0; tries < 100 && !ch; tries++) {
+		usleep(20000);
+		xshm_top_sample(h.tool, sn, 102.0);
+		for (unsigned int i = 0; i < sn->n; i++)
+			if (sn->rows[i].kind == TOP_CHANNEL && sn->rows[i].domid == h.g2 && sn->rows[i].count[0] == 2000000)
+				ch = &sn->rows[i];
+	}
+	ck_assert_msg(ch, "g2's channel end never showed 2000000 bytes sent");
+	ck_assert_str_eq(ch->what, "feed");
+	ck_assert_uint_eq(ch->peer, h.g1);
+	char *out = NULL;
+	size_t len;
+	FILE *f = open_memstream(&out, &len);
+	xshm_top_print(s0, sn, false, f);
+	fclose(f);
+	/* 2 MB in the 2 s between the samples' clocks. */
+	snprintf(want, sizeof(want), "%-6u %-4u %-4u %-16s %-6u", h.g2, 0u, ch->id, "feed", h.g1);
+	char *line = strstr(out, want);
+	ck_assert_msg(line && strstr(line, "      1.00       0.00"), "no '%s ... 1.00 0.00' in\n%s", want, out);
+	ck_assert_msg(strstr(out, "DISK") && strstr(out, "xvds"), "%s", out);
+	free(out);
+	out = NULL;
+	f = open_memstream(&out, &len);
+	xshm_top_print(s0, sn, true, f);
+	fclose(f);
+	ck_assert_msg(strstr(out, "\"kind\":\"channel\"") && strstr(out, "\"name\":\"feed\"") &&
+			      strstr(out, "\"sent\":2000000") && strstr(out, "\"sent_Bps\":1000000") &&
+			      strstr(out, "\"kind\":\"disk\""), "%s", out);
+	free(out);
+	/* Without a previous sample there is no rate; the command itself runs N refreshes. */
+	r = cli(&h, "top", "--count", "2", "--interval", "0.05", "--json", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_OK);
+	ck_assert_msg(strstr(r->out, "\"sent_Bps\":0") && strchr(r->out, '\n') != strrchr(r->out, '\n'), "%s", r->out);
+	ck_assert_int_eq(cli(&h, "top", "--interval", "0", (char *)NULL)->rc, XSHM_CLI_USAGE);
+	ck_assert_int_eq(cli(&h, "top", "--count", "x", (char *)NULL)->rc, XSHM_CLI_USAGE);
+	free(s0);
+	free(sn);
+	mempipe_close(a);
+	mempipe_close(b);
+	mempipe_close(l);
+	shm_exit(s1);
+	shm_exit(s2);
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(help_usage_check)
 {
 	struct host h;
@@ -408,7 +561,8 @@ START_TEST(help_usage_check)
 	r = cli(&h, "--help", (char *)NULL);
 	ck_assert_int_eq(r->rc, 0);
 	ck_assert_msg(strstr(r->out, "reclaim DOM SIZE"), "%s", r->out);
-	const char *cmds[] = { "status", "list", "show", "attach", "detach", "set", "reclaim", "check" };
+	const char *cmds[] = { "status", "list", "show", "attach", "detach", "set", "reclaim", "check", "top",
+			       "schema-check", "create", "save", "restore" };
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		r = cli(&h, cmds[i], "--help", (char *)NULL);
 		ck_assert_int_eq(r->rc, 0);
@@ -437,6 +591,8 @@ Suite *cli_suite(void)
 	tcase_add_test(tc, attach_list_show_detach);
 	tcase_add_test(tc, set_status_reclaim);
 	tcase_add_test(tc, memflex_attach_show_status_detach);
+	tcase_add_test(tc, schema_check_finds_planted_faults);
+	tcase_add_test(tc, top_rates_from_two_samples);
 	tcase_add_test(tc, cfg_specs);
 	tcase_add_test(tc, create_from_xl_config);
 	tcase_add_test(tc, help_usage_check);
