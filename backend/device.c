@@ -124,7 +124,7 @@ void xshm_dev_fail(struct xshm_dev *dev, int err, const char *fmt, ...)
 	DEVLOG(dev, LOG_ERR, "%s; disconnecting", msg);
 	dev->faults++;
 	if (!xsp_be_error(path, sizeof(path), dev->domid, dev->devid))
-		xo_printf(dev->h->x, XO_TXN_NONE, path, "%d %s", err < 0 ? -err : err, msg);
+		xshm_write_error_node(dev->h->x, path, dev->domid, "%d %s", err < 0 ? -err : err, msg);
 	teardown(dev);
 	write_state(dev, XB_CLOSED);
 }
@@ -632,6 +632,57 @@ int xshm_dev_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const ui
 fail:
 	free(dev);
 	return rc;
+}
+
+void xshm_write_error_node(struct xo *x, const char *path, xo_domid_t domid, const char *fmt, ...)
+{
+	char msg[320];
+	struct xo_perm perms[2] = { { 0, XO_PERM_NONE }, { domid, XO_PERM_READ } };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!xo_write_str(x, XO_TXN_NONE, path, msg))
+		x->ops->xs_set_perms(x, XO_TXN_NONE, path, perms, 2);
+}
+
+/* Gone, and nothing of it served any more: a served device is torn down by its own path
+ * (@releaseDomain), which reads its dirs first (a MemFlex disk's keep-store). */
+static bool domain_gone(struct xshm_host *h, xo_domid_t domid)
+{
+	struct xo_dominfo info;
+
+	for (struct xshm_dev *v = h->devs; v; v = v->next)
+		if (v->domid == domid)
+			return false;
+	return !xshm_mf_find_domain(h, domid) && h->x->ops->domain_info(h->x, domid, &info) == -ESRCH;
+}
+
+void xshm_sweep_gone_domains(struct xshm_host *h, const char *kind, bool sweep_backends)
+{
+	static const char *const roots[] = { "/local/domain/0/backend", "/local/domain/0/error/backend" };
+	struct xo *x = h->x;
+
+	for (int r = sweep_backends ? 0 : 1; r < 2; r++) {
+		char root[64], **doms = NULL;
+		unsigned int n = 0;
+		snprintf(root, sizeof(root), "%s/%s", roots[r], kind);
+		if (x->ops->xs_directory(x, XO_TXN_NONE, root, &doms, &n))
+			continue;
+		for (unsigned int i = 0; i < n; i++) {
+			xo_domid_t domid;
+			char path[96];
+			if (xo_parse_domid(doms[i], &domid) || domid == 0 || !domain_gone(h, domid))
+				continue;
+			snprintf(path, sizeof(path), "%s/%u", root, domid);
+			if (!x->ops->xs_rm(x, XO_TXN_NONE, path))
+				xshm_log(h, LOG_INFO, "domain %u is gone: removed %s", domid, path);
+		}
+		xo_free_strv(doms);
+		if (r == 1)
+			xshm_rm_empty_parent(x, root); /* error/backend/<kind> itself, when empty */
+	}
 }
 
 /* Remove the directory holding `path` if nothing is left in it, as libxl cleans up after a

@@ -109,6 +109,20 @@ struct xshm_dev {
 /* Remove the directory holding `path` if nothing is left in it (libxl's cleanup after a device). */
 void xshm_rm_empty_parent(struct xo *x, const char *path);
 
+/*
+ * Directories of domains that are gone (`kind` xenshm or memflex): backend/<kind>/<domid> when
+ * no device of the domain is served (sweep_backends), and error/backend/<kind>/<domid>.  A
+ * guest that died while no xenshmd ran leaves them, and nobody else removes them.
+ */
+void xshm_sweep_gone_domains(struct xshm_host *h, const char *kind, bool sweep_backends);
+
+/*
+ * An error node (`"<errno> <message>"`) the guest may read, as the schema says (be-error,
+ * mf-be-error): dom0 owns it, the guest learns why it was cut off.
+ */
+void xshm_write_error_node(struct xo *x, const char *path, xo_domid_t domid, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Disconnect a misbehaving or failed frontend: error node, everything back, Closed. */
 void xshm_dev_fail(struct xshm_dev *dev, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

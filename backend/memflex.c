@@ -136,8 +136,8 @@ static void mf_fail(struct xshm_mf *mf, int err, const char *fmt, ...)
 	va_end(ap);
 	XSHM_MFLOG(mf, LOG_ERR, "%s: disconnecting", msg);
 	if (!xsp_mf_be_error(path, sizeof(path), mf->domid, mf->devid))
-		xo_printf(mf->h->x, XO_TXN_NONE, path, "%d domain %u disk memflex/%u: %s", -err, mf->domid,
-			  mf->devid, msg);
+		xshm_write_error_node(mf->h->x, path, mf->domid, "%d domain %u disk memflex/%u: %s", -err, mf->domid,
+				      mf->devid, msg);
 	disconnect(mf);
 	set_state(mf, XB_CLOSED);
 }
@@ -816,7 +816,7 @@ void xshm_mf_remove(struct xshm_host *h, struct xshm_mf *mf, bool forget)
 	free(mf);
 }
 
-static struct xshm_mf *xshm_mf_find_domain(struct xshm_host *h, xo_domid_t domid)
+struct xshm_mf *xshm_mf_find_domain(struct xshm_host *h, xo_domid_t domid)
 {
 	for (struct xshm_mf *v = h->mfs; v; v = v->next)
 		if (v->domid == domid)
@@ -939,13 +939,10 @@ void xshm_mf_scan(struct xshm_host *h)
 				mf->seen = true;
 		}
 		xo_free_strv(devs);
-		/* Disks of a domain that died while no xenshmd ran: nobody else removes their dirs. */
-		if (!alive && !xshm_mf_find_domain(h, domid)) {
-			x->ops->xs_rm(x, XO_TXN_NONE, path);
-			xshm_log(h, LOG_INFO, "domain %u is gone: removed its MemFlex disks' directories", domid);
-		}
 	}
 	xo_free_strv(doms);
+	/* Disks of a domain that died while no xenshmd ran: nobody else removes their dirs. */
+	xshm_sweep_gone_domains(h, "memflex", true);
 	for (struct xshm_mf *v = h->mfs; v; v = next) {
 		next = v->next;
 		if (!v->seen) {

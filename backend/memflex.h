@@ -82,6 +82,8 @@ struct xshm_mf {
 
 /* Re-list backend/memflex: new disks are set up, removed ones torn down. */
 void xshm_mf_scan(struct xshm_host *h);
+/* A disk of this domain that xenshmd serves, or NULL. */
+struct xshm_mf *xshm_mf_find_domain(struct xshm_host *h, xo_domid_t domid);
 struct xshm_mf *xshm_mf_find(struct xshm_host *h, xo_domid_t domid, uint32_t devid);
 /* Take one disk down; with forget also delete its store and its dirs (domain gone). */
 void xshm_mf_remove(struct xshm_host *h, struct xshm_mf *mf, bool forget);

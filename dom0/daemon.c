@@ -156,6 +156,8 @@ static void devices_changed(struct xshmd *d)
 			dev_remove(d, v, false);
 		}
 	}
+	/* Devices of domains that died while no xenshmd ran: their dirs and error nodes. */
+	xshm_sweep_gone_domains(&d->host, "xenshm", true);
 }
 
 /* Read one /tool/xenshm integer knob; absent: the default; bad: logged, old value kept. */

@@ -24,6 +24,8 @@ struct walk {
 	FILE *out;
 	bool json;
 	unsigned int nodes, problems;
+	uint32_t gone[64];      /* domains already reported as left behind */
+	unsigned int ngone;
 };
 
 static void perms_text(const struct xo_perm *p, unsigned int n, char *out, size_t size)
@@ -81,6 +83,19 @@ static void check_node(struct walk *w, const char *path)
 		}
 	}
 	free(perms);
+	long long domid = m.bind.var[XSS_VAR_DOMID];
+	struct xo_dominfo info;
+	if (domid > 0 && w->x->ops->domain_info(w->x, (xo_domid_t)domid, &info) == -ESRCH) {
+		bool said = false;
+		for (unsigned int i = 0; i < w->ngone; i++)
+			said |= w->gone[i] == (uint32_t)domid;
+		if (!said && w->ngone < sizeof(w->gone) / sizeof(w->gone[0])) {
+			char detail[96];
+			w->gone[w->ngone++] = (uint32_t)domid;
+			snprintf(detail, sizeof(detail), "domain %lld does not exist (its nodes are left over)", domid);
+			problem(w, path, "left behind", detail);
+		}
+	}
 	if (m.by_also || w->x->ops->xs_read(w->x, XO_TXN_NONE, path, &untrusted_value, &len))
 		return;
 	if (!xss_value_ok(m.entry, untrusted_value, why, sizeof(why))) {

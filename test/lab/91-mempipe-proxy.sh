@@ -1,4 +1,5 @@
 #!/bin/sh
+# xenlab: known-failure busybox nc -l half-closes at once (its stdin is empty): `mempipe expose` then closes the channel, MemPipe having no half-close, and the bytes still coming from the peer are lost (2 of 3 runs)
 # SPDX-License-Identifier: GPL-2.0-only
 # Unmodified TCP programs over MemPipe: tcpblast (checksummed) and busybox nc run between two
 # guests through `mempipe forward` (client side) and `mempipe expose` (server side); with the

@@ -358,6 +358,12 @@ START_TEST(garbage_state_disconnects_only_that_guest)
 	ck_assert_ptr_nonnull(err);
 	ck_assert_msg(strstr(err, "not a XenBus state") != NULL, "%s", err);
 	free(err);
+	/* The guest may read why it was cut off (schema: be-error is n0 r$DOMID); the other may not. */
+	char path[XSP_MAX];
+	xsp_be_error(path, sizeof(path), h.g1, 0);
+	ck_assert_int_eq(xo_read_str(h.x1, XO_TXN_NONE, path, &err), 0);
+	free(err);
+	ck_assert_int_eq(xo_read_str(h.x2, XO_TXN_NONE, path, &err), -EACCES);
 	ck_assert(wait_be_state(&h, h.g1, "6"));
 	ck_assert_uint_eq(shm_put(s2, "ok", 10, 2), 2);
 	struct shm_stats st;
@@ -427,6 +433,34 @@ START_TEST(daemon_restart_keeps_guest_data_and_reconnects)
 	s = shm_open_xo(h.x1, 64 << 10, &fast);
 	ck_assert_msg(s != NULL, "%s", strerror(errno));
 	shm_exit(s);
+	host_fini(&h);
+}
+END_TEST
+
+/* A domain that died while no xenshmd ran: the next one removes its dirs and error nodes. */
+START_TEST(gone_domains_are_swept_at_start)
+{
+	struct host h;
+	static const char *const left[] = {
+		"/local/domain/0/backend/xenshm/77/0/state", "/local/domain/0/error/backend/xenshm/77/0/error",
+		"/local/domain/0/backend/memflex/77/51712/state",
+		"/local/domain/0/error/backend/memflex/77/51712/error",
+	};
+	char live[XSP_MAX], *v = NULL;
+
+	host_init(&h, false);
+	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++)
+		ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, left[i], i % 2 ? "22 bad" : "4"), 0);
+	/* A live guest's error node is its reason, kept. */
+	xsp_be_error(live, sizeof(live), h.g1, 0);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, live, "22 bad"), 0);
+	daemon_start(&h);
+	ck_assert(wait_absent(&h, "/local/domain/0/backend/xenshm/77"));
+	ck_assert(wait_absent(&h, "/local/domain/0/error/backend/xenshm/77"));
+	ck_assert(wait_absent(&h, "/local/domain/0/backend/memflex/77"));
+	ck_assert(wait_absent(&h, "/local/domain/0/error/backend/memflex/77"));
+	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, live, &v), 0);
+	free(v);
 	host_fini(&h);
 }
 END_TEST
@@ -508,6 +542,7 @@ Suite *xenshmd_suite(void)
 	tcase_add_test(tc, corrupt_ring_index_disconnects);
 	tcase_add_test(tc, daemon_restart_keeps_guest_data_and_reconnects);
 	tcase_add_test(tc, detach_removes_device);
+	tcase_add_test(tc, gone_domains_are_swept_at_start);
 	tcase_add_test(tc, device_dirs_have_libxl_permissions);
 	suite_add_tcase(s, tc);
 	return s;
