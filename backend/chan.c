@@ -336,6 +336,21 @@ int xshm_chan_close(struct xshm_dev *dev, uint32_t id)
 	return 0;
 }
 
+int xshm_chan_shutdown(struct xshm_dev *dev, uint32_t id)
+{
+	struct xshm_host *h = dev->h;
+	int i;
+	struct xshm_chan *c = find_end(h, dev, id, &i);
+
+	if (!c)
+		return -ENOENT;
+	c->end[i].shut = true;
+	struct xshm_dev *offender = pump(h, c); /* as in close: the requester's own fault is found by the next pass */
+	if (offender && offender != dev)
+		xshm_dev_fail(offender, -EPROTO, "channel ring corrupt (bad index or frame)");
+	return 0;
+}
+
 /*
  * Free space to wait for at a full destination before relaying again: the
  * next frame, and at least a quarter of the ring, so that a receiver
@@ -425,10 +440,10 @@ static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
 	for (int rearm = 0;;) {
 		bool ka, kb = false;
 		ssize_t n;
-		if (b->dev && b->rx)
+		if (b->dev && b->rx && !a->shut_told)
 			n = xshm_ring_splice(&a->from, &b->to, RELAY_BUDGET - moved, &ka, &kb);
-		else
-			n = xshm_ring_discard(&a->from, RELAY_BUDGET - moved, &ka); /* nobody to read it */
+		else /* nobody to read it, or written after the guest's own end of stream */
+			n = xshm_ring_discard(&a->from, RELAY_BUDGET - moved, &ka);
 		kick_a |= ka;
 		kick_b |= kb;
 		if (n < 0) {
@@ -560,6 +575,16 @@ static struct xshm_dev *pump(struct xshm_host *h, struct xshm_chan *c)
 	if (offender)
 		return offender;
 	size_rx(h, c);
+	/* A half-close reaches the peer after the last byte sent before it, never before. */
+	for (int i = 0; i < 2; i++) {
+		struct xshm_chan_end *e = &c->end[i], *peer = &c->end[1 - i];
+		if (e->dev && e->shut && !e->shut_told && xshm_ring_available(&e->from) == 0) {
+			e->shut_told = true;
+			if (peer->rx && __atomic_load_n(&((struct xshm_chan_page *)peer->rx->data)->peer_state,
+							__ATOMIC_ACQUIRE) == XSHM_PEER_OPEN)
+				set_peer_state(peer, XSHM_PEER_SHUTDOWN);
+		}
+	}
 	/* Counters in XenStore: at most once a second per end, and only when they moved. */
 	uint64_t now = xshm_host_now(h), moved = c->end[0].bytes_sent + c->end[1].bytes_sent;
 	for (int i = 0; i < 2; i++)

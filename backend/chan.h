@@ -42,6 +42,7 @@ struct xshm_chan_end {
 	struct xshm_seg *tx, *rx;    /* the guest produces tx, consumes rx */
 	struct xshm_ring from, to;   /* our ends: we consume tx, produce into rx */
 	bool attached, closing;
+	bool shut, shut_told;        /* half-closed by its guest; its peer told, once its tx drained */
 	unsigned int idle_polls;     /* empty polls of its tx since data last moved */
 	uint64_t bytes_sent;         /* moved out of its tx */
 	uint64_t shown_ms, shown_bytes; /* what its XenStore node said last, and when */
@@ -71,6 +72,9 @@ struct xshm_chan {
 int xshm_chan_open(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req,
 		   struct xshm_ctrl_rsp_chan_open *rsp);
 int xshm_chan_close(struct xshm_dev *dev, uint32_t id);
+/* The guest sends no more on this end: once its tx is drained the peer reads end of stream
+ * (XSHM_PEER_SHUTDOWN) and may go on writing; later bytes in the tx are dropped. */
+int xshm_chan_shutdown(struct xshm_dev *dev, uint32_t id);
 /* The device's port fired: relay its channels both ways. */
 void xshm_chan_dev_event(struct xshm_dev *dev);
 /* Relay every channel (after a pass stopped at its budget). */

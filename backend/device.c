@@ -493,6 +493,9 @@ static bool handle(struct xshm_dev *dev, const struct xshm_ctrl_msg *req, struct
 	case XSHM_CTRL_CHAN_CLOSE:
 		rsp->u.rsp_status.status = xshm_chan_close(dev, req->u.chan_close.chan_id);
 		return true;
+	case XSHM_CTRL_CHAN_SHUTDOWN:
+		rsp->u.rsp_status.status = xshm_chan_shutdown(dev, req->u.chan_close.chan_id);
+		return true;
 	case XSHM_CTRL_RECLAIM_ACK:
 		/* What counts is the account, not the guest's word: log, then measure. */
 		DEVLOG(dev, LOG_INFO, "reclaim notice %u acknowledged (%u pages released, says the guest)",

@@ -46,6 +46,8 @@ static const struct type_info types[XSHM_CTRL_TYPE_MAX_ + 1] = {
 			      sizeof(struct xshm_ctrl_rsp_stats), XSHM_FROM_GUEST },
 	[XSHM_CTRL_CHAN_ACCEPT] = { "chan-accept", sizeof(struct xshm_ctrl_chan_accept), 0,
 				    XSHM_FROM_HOST },
+	[XSHM_CTRL_CHAN_SHUTDOWN] = { "chan-shutdown", sizeof(struct xshm_ctrl_chan_close),
+				      sizeof(struct xshm_ctrl_rsp_status), XSHM_FROM_GUEST },
 };
 
 static const char *const errors[XSHM_CTRL_E_MAX_] = {
@@ -179,6 +181,7 @@ static int check_body(const struct xshm_ctrl_msg *m)
 			return -XSHM_CTRL_E_DOMID;
 		return chan_info_ok(&m->u.chan_accept.chan);
 	case XSHM_CTRL_CHAN_CLOSE:
+	case XSHM_CTRL_CHAN_SHUTDOWN:
 		return m->u.chan_close.reserved ? -XSHM_CTRL_E_RESERVED : 0;
 	case XSHM_CTRL_STATS:
 		return (m->u.stats.reserved[0] || m->u.stats.reserved[1]) ? -XSHM_CTRL_E_RESERVED : 0;
@@ -193,6 +196,7 @@ static int check_body(const struct xshm_ctrl_msg *m)
 		return status_ok(m->u.rsp_seg_alloc.status);
 	case XSHM_CTRL_SEG_FREE | XSHM_CTRL_RESPONSE:
 	case XSHM_CTRL_CHAN_CLOSE | XSHM_CTRL_RESPONSE:
+	case XSHM_CTRL_CHAN_SHUTDOWN | XSHM_CTRL_RESPONSE:
 		if (m->u.rsp_status.reserved)
 			return -XSHM_CTRL_E_RESERVED;
 		return status_ok(m->u.rsp_status.status);

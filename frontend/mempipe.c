@@ -29,6 +29,7 @@ struct mempipe {
 	struct shm_seg tx_seg, rx_seg;
 	struct xshm_ring tx, rx;
 	bool attached;
+	bool write_shut;        /* mempipe_shutdown: this end sends no more */
 	uint64_t bytes_written, bytes_read;
 	struct mempipe_opts opts; /* a listener's, for what it accepts */
 };
@@ -253,12 +254,17 @@ struct mempipe *mempipe_connect(struct shm *s, unsigned int peer_domid, const ch
 	return rc ? fail_null(p, rc) : p;
 }
 
-/* The host's word on the peer, read only once our rx ring is empty. */
-static int peer_state(const struct mempipe *p)
+/*
+ * The host's word on the peer, read only once our rx ring is empty: -EPIPE is end of stream
+ * for a reader and a closed pipe for a writer.  A peer that only half-closed still reads.
+ */
+static int peer_state(const struct mempipe *p, bool reading)
 {
 	uint32_t st = __atomic_load_n(&((struct xshm_chan_page *)p->rx_seg.data)->peer_state,
 				      __ATOMIC_ACQUIRE);
 
+	if (st == XSHM_PEER_SHUTDOWN)
+		return reading ? -EPIPE : 0;
 	return st == XSHM_PEER_OPEN ? 0 : st == XSHM_PEER_CLOSED ? -EPIPE : -ECONNRESET;
 }
 
@@ -274,7 +280,7 @@ static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, int
 		return rc;
 	if (!xshm_ring_prepare_wait(ring, need))
 		return ring->error ? ring->error : 0;
-	rc = peer_state(p);
+	rc = peer_state(p, ring == &p->rx);
 	if (rc)
 		return rc;
 	if (p->nonblock)
@@ -343,6 +349,25 @@ static void kick(struct mempipe *p)
 	shm_notify(p->s);
 }
 
+int mempipe_shutdown(struct mempipe *p)
+{
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_SHUTDOWN } }, rsp;
+
+	if (!p || p->listener || !p->attached)
+		return -EINVAL;
+	if (p->write_shut)
+		return 0;
+	/* Whatever the ring holds goes first: xenshmd tells the peer once it has relayed it. */
+	kick(p);
+	req.u.chan_close.chan_id = p->id;
+	int rc = shm_rpc(p->s, &req, &rsp);
+	if (!rc)
+		rc = rsp.u.rsp_status.status;
+	if (!rc)
+		p->write_shut = true;
+	return rc;
+}
+
 /*
  * xenshmd offers a new tx ring (a sized channel): move to it now.  Everything
  * written so far is published in the old ring, which xenshmd drains before
@@ -390,7 +415,7 @@ ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len)
 		return -EINVAL;
 	deadline = deadline_after(p->timeout_ms);
 	while (done < len) {
-		int rc = peer_state(p);
+		int rc = p->write_shut ? -EPIPE : peer_state(p, false);
 		if (!rc)
 			rc = take_tx_offer(p) < 0 ? -EPROTO : 0;
 		if (rc)
@@ -469,7 +494,7 @@ int mempipe_send(struct mempipe *p, const void *msg, size_t len)
 		return -EMSGSIZE;
 	deadline = deadline_after(p->timeout_ms);
 	for (;;) {
-		int rc = peer_state(p);
+		int rc = p->write_shut ? -EPIPE : peer_state(p, false);
 		if (!rc)
 			rc = take_tx_offer(p) < 0 ? -EPROTO : 0;
 		if (rc)

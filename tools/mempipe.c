@@ -209,9 +209,9 @@ static bool shovel(struct pair *q)
 		q->peer_shut = true;
 		if (q->peer_fd >= 0) {
 			shutdown(q->peer_fd, SHUT_WR);
-		} else {
-			/* MemPipe has no half-close: close the channel (what was written is still
-			 * delivered) and take nothing more from the peer. */
+		} else if (mempipe_shutdown(q->mp) < 0) {
+			/* No half-close (an older xenshmd): close the channel; what was written is still
+			 * delivered, but nothing more comes from the peer. */
 			mempipe_close(q->mp);
 			q->mp = NULL;
 			q->peer_eof = true;

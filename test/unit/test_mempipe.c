@@ -246,6 +246,95 @@ START_TEST(short_write_then_close_before_accept)
 }
 END_TEST
 
+/* A request, a half-close, the answer: what nc, HTTP/1.0 and rsh-style clients do. */
+START_TEST(half_close_then_answer)
+{
+	struct pair p;
+	char buf[64];
+	ssize_t r;
+
+	pair_open(&p, &small);
+	ck_assert_int_eq(mempipe_write(p.b, "question", 8), 8);
+	ck_assert_int_eq(mempipe_shutdown(p.b), 0);
+	ck_assert_int_eq(mempipe_shutdown(p.b), 0); /* once is enough; twice is harmless */
+	ck_assert_int_eq(mempipe_write(p.b, "more", 4), -EPIPE);
+	/* The listener's end reads the question, then end of stream... */
+	size_t got = 0;
+	while ((r = mempipe_read(p.a, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)r;
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(got, 8);
+	ck_assert(!memcmp(buf, "question", 8));
+	/* ...and still answers: the half-closed end reads it, then the close. */
+	ck_assert_int_eq(mempipe_write(p.a, "answer", 6), 6);
+	mempipe_close(p.a);
+	p.a = NULL;
+	got = 0;
+	while ((r = mempipe_read(p.b, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)r;
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(got, 6);
+	ck_assert(!memcmp(buf, "answer", 6));
+	ck_assert_int_eq(mempipe_shutdown(p.l), -EINVAL); /* a listener has nothing to half-close */
+	pair_close(&p);
+}
+END_TEST
+
+/* Bytes a guest slips into its tx after its own half-close never reach the peer. */
+START_TEST(bytes_after_half_close_are_dropped)
+{
+	struct host h;
+	char buf[64];
+	bool notify;
+
+	host_init(&h, true);
+	struct shm *s1 = shm_open_xo(h.x1, 0, &fast), *s2 = shm_open_xo(h.x2, 0, &fast);
+	struct mempipe *l = mempipe_listen(s1, "late", &small);
+	ck_assert_ptr_nonnull(l);
+	/* g2 drives its end by hand: its own tx ring, and the control messages. */
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp;
+	strcpy(req.u.chan_open.name, "late");
+	req.u.chan_open.peer_domid = h.g1;
+	req.u.chan_open.ring_pages = 4;
+	ck_assert_int_eq(shm_rpc(s2, &req, &rsp), 0);
+	ck_assert_int_eq(rsp.u.rsp_chan_open.status, 0);
+	uint32_t id = rsp.u.rsp_chan_open.chan.chan_id;
+	struct mempipe *a = mempipe_accept(l);
+	ck_assert_ptr_nonnull(a);
+	struct shm_seg tx = { 0 };
+	struct xshm_ring ring;
+	ck_assert_int_eq(shm_map_seg(s2, rsp.u.rsp_chan_open.chan.tx_seg, rsp.u.rsp_chan_open.chan.tx_dir_gref, 5,
+				     &tx), 0);
+	ck_assert_int_eq(xshm_chan_ring_attach(&ring, tx.data, 4, XSHM_RING_PRODUCER, false, 0), 0);
+	ck_assert_int_eq(xshm_ring_write(&ring, "ok", 2, &notify), 2);
+	struct xshm_ctrl_msg sd = { .hdr = { .type = XSHM_CTRL_CHAN_SHUTDOWN } };
+	sd.u.chan_close.chan_id = id;
+	ck_assert_int_eq(shm_rpc(s2, &sd, &rsp), 0);
+	ck_assert_int_eq(rsp.u.rsp_status.status, 0);
+	ck_assert_int_eq(mempipe_read(a, buf, sizeof(buf)), 2);
+	ck_assert_int_eq(mempipe_read(a, buf, sizeof(buf)), 0);
+	/* The guest ignores its own end of stream. */
+	ck_assert_int_eq(xshm_ring_write(&ring, "late", 4, &notify), 4);
+	shm_notify(s2);
+	const ssize_t empty = 4 * 4096; /* the whole ring free again */
+	for (int i = 0; i < 100 && xshm_ring_space(&ring) != empty; i++)
+		usleep(10000); /* xenshmd consumes it... */
+	ck_assert_int_eq(xshm_ring_space(&ring), empty);
+	mempipe_set_nonblock(a, true);
+	ssize_t r = mempipe_read(a, buf, sizeof(buf));
+	ck_assert_msg(r == 0, "read %zd after end of stream", r); /* ...and drops it */
+	/* The other way still works: g1 answers, g2 finds it in its rx. */
+	ck_assert_int_eq(mempipe_write(a, "answer", 6), 6);
+	xshm_ring_detach(&ring);
+	shm_unmap_seg(s2, &tx);
+	mempipe_close(a);
+	mempipe_close(l);
+	shm_exit(s2);
+	shm_exit(s1);
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(both_directions_by_poll)
 {
 	struct pair p;
@@ -605,6 +694,8 @@ Suite *mempipe_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, stream_checksummed_then_eof);
 	tcase_add_test(tc, short_write_then_close_before_accept);
+	tcase_add_test(tc, half_close_then_answer);
+	tcase_add_test(tc, bytes_after_half_close_are_dropped);
 	tcase_add_test(tc, both_directions_by_poll);
 	tcase_add_test(tc, messages_keep_boundaries);
 	tcase_add_test(tc, refusals);

@@ -23,6 +23,7 @@ enum xshm_peer_state {
 	XSHM_PEER_OPEN = 0,
 	XSHM_PEER_CLOSED = 1, /* closed in order: everything it sent is in this ring */
 	XSHM_PEER_RESET = 2,  /* died, disconnected or broke the protocol */
+	XSHM_PEER_SHUTDOWN = 3, /* sends no more (everything it sent is in this ring), still reads */
 };
 
 /*

@@ -57,7 +57,8 @@ enum xshm_ctrl_type {
 	XSHM_CTRL_CHAN_CLOSE = 7,    /* guest: close it */
 	XSHM_CTRL_STATS = 8,         /* guest: my accounting, please */
 	XSHM_CTRL_CHAN_ACCEPT = 9,   /* host: a peer connected to one of your listeners */
-	XSHM_CTRL_TYPE_MAX_ = 9,
+	XSHM_CTRL_CHAN_SHUTDOWN = 10, /* guest: I send no more on this channel end (half-close) */
+	XSHM_CTRL_TYPE_MAX_ = 10,
 };
 #define XSHM_CTRL_RESPONSE 0x8000u   /* type bit of a response (host -> guest) */
 
@@ -87,6 +88,7 @@ struct xshm_ctrl_chan_open {
 	uint32_t max_msg;    /* message mode: largest payload; 0 = as large as the ring allows */
 	uint32_t ring_pages; /* data pages of each ring, fixed; 0 = sized by xenshmd with the load */
 };
+/* Also the body of CHAN_SHUTDOWN. */
 struct xshm_ctrl_chan_close { uint32_t chan_id; uint32_t reserved; };
 struct xshm_ctrl_stats_req { uint32_t reserved[2]; };
 

@@ -58,6 +58,12 @@ struct mempipe *mempipe_accept(struct mempipe *listener);
 /* Connect to the listener `name` of domain peer_domid: ECONNREFUSED if there is none. */
 struct mempipe *mempipe_connect(struct shm *s, unsigned int peer_domid, const char *name,
 				const struct mempipe_opts *opts);
+/*
+ * Half-close, as shutdown(fd, SHUT_WR): this end sends no more (later writes fail with
+ * -EPIPE); the peer reads everything written before, then end of stream, and may still write
+ * to us until it closes.  0, or a negative errno.
+ */
+int mempipe_shutdown(struct mempipe *p);
 
 ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len);
 ssize_t mempipe_read(struct mempipe *p, void *buf, size_t len);
