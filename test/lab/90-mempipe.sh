@@ -2,7 +2,8 @@
 # xenlab: timeout 900
 # SPDX-License-Identifier: GPL-2.0-only
 # MemPipe on Xen: guest g2 streams to guest g1 through xenshmd's relay at every message size
-# (checksummed), then the same program over TCP on netfront between the same guests.
+# (checksummed), then the same program over TCP on netfront and over libxenvchan (64 KiB and
+# 1 MiB rings) between the same guests.
 # Throughput and round-trip ratios come from this one run.
 . /xenlab/lib.sh
 xenshmd -f --budget-kb 131072 --quota-kb 32768 > /tmp/xenshmd.log 2>&1 &
@@ -30,6 +31,19 @@ echo "$ST" | sed 's/^mempipe/static/'
 TCP=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport tcp --peer "$(guest_ip 0)" --sizes "$SIZES" --bytes "$BYTES") ||
     fail "tcp run: $TCP"
 echo "$TCP"
+# libxenvchan, Xen's own guest-to-guest channel (g1 grants the rings, g2 maps them), 64 KiB and
+# 1 MiB rings each way: one server per connection.
+D2=$(guest_domid g2)
+vchan() {  # vchan RING-KB: one run through a fresh vchan server in g1
+    guest_exec g1 "mempipe-bench serve-vchan --peer $D2 --ring-kb $1 --path data/vchan-bench-$1 > /tmp/vchan$1.out 2>&1 &" ||
+        fail "vchan server"
+    GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport vchan --peer "$D1" --path "data/vchan-bench-$1" \
+        --sizes "$SIZES" --bytes "$BYTES" || { guest_exec g1 cat /tmp/vchan$1.out; fail "vchan $1 KiB run"; }
+}
+V64=$(vchan 64) || fail "vchan 64 KiB: $V64"
+echo "$V64" | sed 's/^vchan/vchan64k/'
+V1M=$(vchan 1024) || fail "vchan 1 MiB: $V1M"
+echo "$V1M" | sed 's/^vchan/vchan1m/'
 
 [ "$(echo "$MP" | grep -c " check ")" = "$(echo "$SIZES" | tr ',' '\n' | grep -c .)" ] || fail "missing sizes"
 for s in $(echo "$SIZES" | tr ',' ' '); do
@@ -42,9 +56,16 @@ for s in $(echo "$SIZES" | tr ',' ' '); do
     metric "mempipe_static_rtt_us.$s" "${st#* }"
     metric "tcp_MBps.$s" "${t% *}"
     metric "tcp_rtt_us.$s" "${t#* }"
+    v=$(echo "$V64" | awk -v s="$s" '$3 == s { print $7, $9 }')
+    w=$(echo "$V1M" | awk -v s="$s" '$3 == s { print $7, $9 }')
+    metric "vchan64k_MBps.$s" "${v% *}"
+    metric "vchan64k_rtt_us.$s" "${v#* }"
+    metric "vchan1m_MBps.$s" "${w% *}"
+    metric "vchan1m_rtt_us.$s" "${w#* }"
 done
 # The relay gave everything back when the channel closed.
 guest_exec g1 'kill $(pidof mempipe-bench) 2>/dev/null; true'
 for i in $(seq 50); do [ "$(xenstore-read /tool/xenshm/used-kb)" -le 16 ] 2>/dev/null && break; sleep 0.2; done
 echo "pool use after the run: $(xenstore-read /tool/xenshm/used-kb) KiB"
 if echo "$MP$ST" | grep -q "check BAD"; then fail "a MemPipe stream arrived corrupt"; fi
+if echo "$V64$V1M" | grep -q "check BAD"; then fail "a vchan stream arrived corrupt (the baseline, not xenshm)"; fi

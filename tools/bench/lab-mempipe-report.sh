@@ -6,23 +6,26 @@
 set -eu
 M=$1 MD=$2 JS=$3
 awk -v md="$MD" -v js="$JS" -v src="$M" '
-    /^(mempipe|mempipe_static|tcp)_(MBps|rtt_us)\./ {
+    /^(mempipe|mempipe_static|tcp|vchan64k|vchan1m)_(MBps|rtt_us)\./ {
         split($1, k, "."); v[k[1], k[2]] = $2; sizes[k[2]] = 1
     }
     END {
         n = 0; for (s in sizes) list[++n] = s + 0
         for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (list[j] < list[i]) { t = list[i]; list[i] = list[j]; list[j] = t }
-        print "| message | sized MB/s | static 1 MiB MB/s | TCP MB/s | static / TCP | sized / static | sized RTT us | static RTT us | TCP RTT us | static RTT / TCP |" > md
-        print "|---|---|---|---|---|---|---|---|---|---|" > md
+        print "| message | sized MB/s | static 1 MiB MB/s | TCP MB/s | vchan 64 KiB MB/s | vchan 1 MiB MB/s | static / TCP | static / vchan 1 MiB | sized / static | sized RTT us | static RTT us | TCP RTT us | vchan 1 MiB RTT us | static RTT / TCP |" > md
+        print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" > md
         print "{\"source\": \"" src "\", \"results\": [" > js
         for (i = 1; i <= n; i++) {
             s = list[i]
             d = v["mempipe_MBps", s]; st = v["mempipe_static_MBps", s]; t = v["tcp_MBps", s]
             dr = v["mempipe_rtt_us", s]; sr = v["mempipe_static_rtt_us", s]; tr = v["tcp_rtt_us", s]
-            printf "| %d B | %s | %s | %s | %.1fx | %.0f%% | %s | %s | %s | %.2f |\n", s, d, st, t, \
-                (t > 0 ? st / t : 0), (st > 0 ? 100 * d / st : 0), dr, sr, tr, (tr > 0 ? sr / tr : 0) > md
-            printf "  {\"message_bytes\": %d, \"sized_MBps\": %s, \"static_MBps\": %s, \"tcp_MBps\": %s, \"sized_rtt_us\": %s, \"static_rtt_us\": %s, \"tcp_rtt_us\": %s}%s\n", \
-                s, d, st, t, dr, sr, tr, (i < n ? "," : "") > js
+            v6 = v["vchan64k_MBps", s]; v1 = v["vchan1m_MBps", s]; v1r = v["vchan1m_rtt_us", s]
+            if (v6 == "") v6 = "-"; if (v1 == "") v1 = "-"; if (v1r == "") v1r = "-"
+            printf "| %d B | %s | %s | %s | %s | %s | %.1fx | %s | %.0f%% | %s | %s | %s | %s | %.2f |\n", s, d, st, t, v6, v1, \
+                (t > 0 ? st / t : 0), (v1 > 0 ? sprintf("%.2fx", st / v1) : "-"), (st > 0 ? 100 * d / st : 0), \
+                dr, sr, tr, v1r, (tr > 0 ? sr / tr : 0) > md
+            printf "  {\"message_bytes\": %d, \"sized_MBps\": %s, \"static_MBps\": %s, \"tcp_MBps\": %s, \"vchan64k_MBps\": %s, \"vchan1m_MBps\": %s, \"sized_rtt_us\": %s, \"static_rtt_us\": %s, \"tcp_rtt_us\": %s, \"vchan1m_rtt_us\": %s}%s\n", \
+                s, d, st, t, (v6 == "-" ? "null" : v6), (v1 == "-" ? "null" : v1), dr, sr, tr, (v1r == "-" ? "null" : v1r), (i < n ? "," : "") > js
         }
         print "]}" > js
     }' "$M"

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * mempipe-bench: guest-to-guest throughput and round-trip latency over
- * MemPipe and over TCP, with the same program, protocol and checksum, so
- * that the two are compared in one run (TCG timings are not absolute).
+ * MemPipe, TCP and libxenvchan, with the same program, protocol and
+ * checksum, so that they are compared in one run (TCG timings are not
+ * absolute).
  *
  *   mempipe-bench serve [--name NAME] [--port PORT]
  *       serve MemPipe channel NAME (default "bench") and TCP PORT (5001)
- *   mempipe-bench run --transport mempipe|tcp --peer DOMID|IPV4
+ *   mempipe-bench serve-vchan --peer DOMID [--ring-kb K] [--path XS-PATH]
+ *       serve one libxenvchan connection from domain DOMID, rings of K KiB
+ *       (default 64) each way, announced at XS-PATH (default data/vchan-bench
+ *       in this domain); the client names this domain and the same path
+ *   mempipe-bench run --transport mempipe|tcp|vchan --peer DOMID|IPV4
  *                     [--name NAME] [--port PORT] [--sizes 64,128,...]
  *                     [--bytes N] [--rounds R] [--ring-kb K]
  *       one line per message size:
@@ -35,6 +40,7 @@
 
 #include "xenshm/mempipe.h"
 #include "xenshm/shm.h"
+#include "vchan_transport.h"
 
 enum { OP_SINK = 1, OP_ECHO = 2, OP_END = 3 };
 #define PATTERN_BYTES (1u << 20)
@@ -48,6 +54,7 @@ struct hdr {
 /* One transport: exact-length reads and writes, as the benchmark needs them. */
 struct conn {
 	struct mempipe *mp;
+	struct bench_vchan *vc;
 	int fd;
 };
 
@@ -57,12 +64,18 @@ static int io_all(struct conn *c, void *buf, size_t len, bool out)
 	uint8_t *b = buf;
 
 	while (len) {
-		ssize_t n = c->mp ? (out ? mempipe_write(c->mp, b, len) : mempipe_read(c->mp, b, len)) :
-				    (out ? write(c->fd, b, len) : read(c->fd, b, len));
-		if (n < 0 && !c->mp && errno == EINTR)
+		ssize_t n;
+		if (c->mp)
+			n = out ? mempipe_write(c->mp, b, len) : mempipe_read(c->mp, b, len);
+		else if (c->vc)
+			n = out ? bench_vchan_write(c->vc, b, len) : bench_vchan_read(c->vc, b, len);
+		else
+			n = out ? write(c->fd, b, len) : read(c->fd, b, len);
+		bool returns_errno = c->mp || c->vc;
+		if (n < 0 && !returns_errno && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return n < 0 ? (c->mp ? (int)n : -errno) : -EPIPE;
+			return n < 0 ? (returns_errno ? (int)n : -errno) : -EPIPE;
 		b += n;
 		len -= (size_t)n;
 	}
@@ -183,8 +196,23 @@ static int serve_mempipe(const char *name)
 	return 1;
 }
 
+static int serve_vchan(unsigned int peer, const char *path, size_t ring_kb)
+{
+	struct conn c = { .fd = -1, .vc = bench_vchan_serve(peer, path, ring_kb * 1024) };
+
+	if (!c.vc) {
+		fprintf(stderr, "mempipe-bench: vchan for domain %u at %s: %s\n", peer, path, strerror(errno));
+		return 1;
+	}
+	printf("serving vchan %s for domain %u, %zu KiB rings\n", path, peer, ring_kb);
+	fflush(stdout);
+	serve_conn(&c);
+	bench_vchan_close(c.vc);
+	return 0;
+}
+
 struct run_opts {
-	const char *transport, *peer, *name;
+	const char *transport, *peer, *name, *path;
 	int port;
 	size_t bytes, ring_kb;
 	unsigned int rounds;
@@ -289,6 +317,17 @@ static int run(const struct run_opts *o)
 		c.fd = connect_tcp(o->peer, o->port);
 		if (c.fd < 0)
 			rc = c.fd;
+	} else if (!strcmp(o->transport, "vchan")) {
+		/* The server's path lives in its own domain's tree. */
+		char path[256];
+		snprintf(path, sizeof(path), "/local/domain/%s/%s", o->peer, o->path);
+		for (int tries = 0; tries < 100 && !c.vc; tries++) {
+			c.vc = bench_vchan_connect((unsigned int)strtoul(o->peer, NULL, 10), path);
+			if (!c.vc)
+				usleep(200000); /* the server may still be starting */
+		}
+		if (!c.vc)
+			rc = errno ? -errno : -ECONNREFUSED;
 	} else {
 		struct mempipe_opts mo = { .timeout_ms = 60000, .ring_bytes = o->ring_kb * 1024 };
 		s = shm_init(0);
@@ -322,6 +361,7 @@ out:
 		mempipe_close(c.mp);
 	if (c.fd >= 0)
 		close(c.fd);
+	bench_vchan_close(c.vc);
 	shm_exit(s);
 	free(pattern);
 	return rc ? 1 : 0;
@@ -330,14 +370,15 @@ out:
 static void usage(void)
 {
 	fprintf(stderr, "usage: mempipe-bench serve [--name NAME] [--port PORT]\n"
-			"       mempipe-bench run --transport mempipe|tcp --peer DOMID|IPV4 [--name NAME]\n"
+			"       mempipe-bench serve-vchan --peer DOMID [--ring-kb K] [--path XS-PATH]\n"
+			"       mempipe-bench run --transport mempipe|tcp|vchan --peer DOMID|IPV4 [--name NAME]\n"
 			"                         [--port PORT] [--sizes 64,128,...] [--bytes N] [--rounds R]\n"
-			"                         [--ring-kb K]\n");
+			"                         [--ring-kb K] [--path XS-PATH]\n");
 }
 
 int main(int argc, char **argv)
 {
-	struct run_opts o = { .transport = "mempipe", .name = "bench", .port = 5001,
+	struct run_opts o = { .transport = "mempipe", .name = "bench", .path = "data/vchan-bench", .port = 5001,
 			      .bytes = 8u << 20, .rounds = 300,
 			      .sizes = "64,128,256,512,1024,2048,4096,8192,16384,65536" };
 
@@ -367,6 +408,8 @@ int main(int argc, char **argv)
 			o.rounds = (unsigned int)atoi(v);
 		else if (!strcmp(argv[i], "--ring-kb"))
 			o.ring_kb = strtoull(v, NULL, 0);
+		else if (!strcmp(argv[i], "--path"))
+			o.path = v;
 		else {
 			usage();
 			return 2;
@@ -383,7 +426,10 @@ int main(int argc, char **argv)
 		waitpid(child, NULL, 0);
 		return rc;
 	}
-	if (!strcmp(argv[1], "run") && o.peer && (!strcmp(o.transport, "tcp") || !strcmp(o.transport, "mempipe"))) {
+	if (!strcmp(argv[1], "serve-vchan") && o.peer) /* a relative XenStore path: this domain's home */
+		return serve_vchan((unsigned int)strtoul(o.peer, NULL, 10), o.path, o.ring_kb ? o.ring_kb : 64);
+	if (!strcmp(argv[1], "run") && o.peer &&
+	    (!strcmp(o.transport, "tcp") || !strcmp(o.transport, "mempipe") || !strcmp(o.transport, "vchan"))) {
 		signal(SIGPIPE, SIG_IGN);
 		return run(&o);
 	}
