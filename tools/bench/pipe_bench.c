@@ -13,13 +13,15 @@
  *       in this domain); the client names this domain and the same path
  *   mempipe-bench run --transport mempipe|tcp|vchan --peer DOMID|IPV4
  *                     [--name NAME] [--port PORT] [--sizes 64,128,...]
- *                     [--bytes N] [--rounds R] [--ring-kb K]
+ *                     [--bytes N] [--rounds R] [--ring-kb K] [--warmup-ms W]
  *       one line per message size:
  *       "<transport> size S bytes B MBps X rtt_us Y check ok|BAD-stream|BAD-echo"
  *
  * Throughput: the client writes B bytes as S-byte writes, the server reads
  * S-byte messages and answers with a checksum of everything it read; the
  * clock stops at the answer.  Latency: R echoes of S bytes, one at a time.
+ * --warmup-ms: before each size, stream at that size for W ms unmeasured, so
+ * that rings xenshmd sizes with the load are measured settled, not growing.
  * The checksum is word-wise (cheap next to the transfer) and covers every
  * byte, so "check ok" means the stream arrived intact.
  */
@@ -215,7 +217,7 @@ struct run_opts {
 	const char *transport, *peer, *name, *path;
 	int port;
 	size_t bytes, ring_kb;
-	unsigned int rounds;
+	unsigned int rounds, warmup_ms;
 	char sizes[256];
 };
 
@@ -253,6 +255,20 @@ static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pat
 		return -ENOMEM;
 	if (!count)
 		count = h.count = 1;
+	/* Warm-up: batches of the same stream, each acknowledged, until the time is up. */
+	for (double end = now() + o->warmup_ms / 1e3; o->warmup_ms && now() < end;) {
+		struct hdr w = { OP_SINK, size, count < 256 ? count : 256 };
+		uint64_t ack;
+		int wrc = write_all(c, &w, sizeof(w));
+		for (uint64_t i = 0; !wrc && i < w.count; i++)
+			wrc = write_all(c, pattern + (i * size) % (PATTERN_BYTES - size), size);
+		if (!wrc)
+			wrc = read_exact(c, &ack, sizeof(ack));
+		if (wrc) {
+			free(echo);
+			return wrc;
+		}
+	}
 	for (uint64_t i = 0; i < count; i++)
 		expect = check_update(expect, pattern + (i * size) % (PATTERN_BYTES - size), size);
 	t0 = now();
@@ -373,7 +389,7 @@ static void usage(void)
 			"       mempipe-bench serve-vchan --peer DOMID [--ring-kb K] [--path XS-PATH]\n"
 			"       mempipe-bench run --transport mempipe|tcp|vchan --peer DOMID|IPV4 [--name NAME]\n"
 			"                         [--port PORT] [--sizes 64,128,...] [--bytes N] [--rounds R]\n"
-			"                         [--ring-kb K] [--path XS-PATH]\n");
+			"                         [--ring-kb K] [--path XS-PATH] [--warmup-ms W]\n");
 }
 
 int main(int argc, char **argv)
@@ -410,6 +426,8 @@ int main(int argc, char **argv)
 			o.ring_kb = strtoull(v, NULL, 0);
 		else if (!strcmp(argv[i], "--path"))
 			o.path = v;
+		else if (!strcmp(argv[i], "--warmup-ms"))
+			o.warmup_ms = (unsigned int)atoi(v);
 		else {
 			usage();
 			return 2;
