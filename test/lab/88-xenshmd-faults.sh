@@ -42,7 +42,7 @@ hold_g1() {
 if ! hold_g1; then
     PROBE=$(guest_exec g1 cat /tmp/p.out)
     platform_crash "$PROBE" || fail "g1's 4 MiB never showed: $(used) KiB; probe: $PROBE"
-    echo "PLATFORM FAULT (docs/xenlab.md, "The platform fault"): g1's probe died: $PROBE; once more"
+    echo "PLATFORM FAULT (docs/xenlab.md, \"The platform fault\"): g1's probe died: $PROBE; once more"
     metric platform_fault_retries 1
     wait_used = 0 || fail "pool usage after the crashed probe: $(used) KiB"
     hold_g1 || fail "g1's 4 MiB never showed, twice: $(used) KiB; probe: $(guest_exec g1 cat /tmp/p.out)"
@@ -79,7 +79,7 @@ if ! kill_restart; then
     PROBE=$(guest_exec g2 cat /tmp/p.out)
     platform_crash "$PROBE" ||
         fail "g2's probe did not get its memory or never finished: $(used) KiB; probe: $PROBE"
-    echo "PLATFORM FAULT (docs/xenlab.md, "The platform fault"): g2's probe died: $PROBE; once more"
+    echo "PLATFORM FAULT (docs/xenlab.md, \"The platform fault\"): g2's probe died: $PROBE; once more"
     metric platform_fault_retries 1
     kill -0 $XD 2>/dev/null || start_xenshmd
     wait_used = 0 || fail "pool usage after the crashed probe: $(used) KiB"

@@ -36,6 +36,14 @@ xl info | grep -E 'xen_version|total_memory|free_memory|xen_commandline'
 echo "XENLAB: gntalloc limit $(cat /sys/module/xen_gntalloc/parameters/limit), disks: $(ls /dev/vd? 2>/dev/null | tr '\n' ' ')"
 echo "XENLAB: DOM0 READY"
 
+# Test knobs from the host (XENLAB_TEST_ENV): NAME=VALUE pairs, plain names and values only.
+for kv in $(arg xenlab_env | tr ',' ' '); do
+    case $kv in
+    *[!A-Za-z0-9_.=-]*) echo "XENLAB: ignoring test setting '$kv'" ;;
+    [A-Z]*=*) export "$kv" ;;
+    esac
+done
+
 MODE=$(arg xenlab)
 case "$MODE" in
 shell) setsid cttyhack sh ;;

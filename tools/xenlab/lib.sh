@@ -74,7 +74,7 @@ probe_exec() {
     out=$(guest_exec "$@")
     rc=$?
     if [ $rc -ge 128 ] || echo "$out" | grep -qE "malloc\(\): corrupted|gnttab: error: mmap failed: Invalid argument"; then
-        echo "PLATFORM FAULT (docs/xenlab.md, "The platform fault"): '$2' in $1 ended with status $rc: $out; once more" >&2
+        echo "PLATFORM FAULT (docs/xenlab.md, \"The platform fault\"): '$2' in $1 ended with status $rc: $out; once more" >&2
         metric platform_fault_retries 1 >&2
         out=$(guest_exec "$@")
         rc=$?
