@@ -27,10 +27,9 @@ counts() {
     echo "$(active_grants 0) $(grep -c 'xen-dyn' /proc/interrupts) $(xenstore-ls -f / | wc -l)" \
          "$(xenstore-read /tool/xenshm/used-kb) $(ls /dev/shm /var/lib/xenshm | grep -c memflex)"
 }
-BEFORE=$(counts)
-echo "before: grants evtchns nodes pool-kb stores = $BEFORE"
-t0=$(now)
-for c in $(seq "$N"); do
+# cycle C: one guest made, used and destroyed.
+cycle() {
+    c=$1
     OUT=$(xenshm create /tmp/soak.cfg -q 2>&1) || fail "cycle $c: xenshm create: $OUT"
     D=$(xl domid soak) || fail "cycle $c: no domain"
     labexec -t 60 "$D" true > /dev/null || fail "cycle $c: domain $D's agent is not up"
@@ -41,12 +40,30 @@ for c in $(seq "$N"); do
         dd if=/dev/xvds of=/tmp/back bs=4k count=1024 2>/dev/null && cmp /tmp/pat /tmp/back' > /dev/null ||
         fail "cycle $c: 4 MiB through the MemFlex disk did not read back"
     xl destroy soak || fail "cycle $c: xl destroy"
+}
+
+# One cycle first: the directories that stay once made (backend/memflex, as libxl leaves
+# backend/vbd) are not what the soak looks for; growth per cycle is.
+nodes() { xenstore-ls -f / | sed 's/ = .*//' | sort; }
+nodes > /tmp/xs.start
+cycle 0
+BEFORE=$(counts)
+nodes > /tmp/xs.before
+echo "XenStore nodes the first guest left for good (+) or removed (-):"
+diff -u /tmp/xs.start /tmp/xs.before | grep '^[+-]/' || echo "  none"
+echo "before: grants evtchns nodes pool-kb stores = $BEFORE"
+t0=$(now)
+for c in $(seq "$N"); do
+    cycle "$c"
     [ $((c % 10)) = 0 ] && echo "cycle $c of $N: $(elapsed "$t0") s"
 done
 metric soak_cycles "$N"
 metric soak_s "$(elapsed "$t0")"
 sleep 2
 AFTER=$(counts)
+nodes > /tmp/xs.after
+echo "XenStore nodes the soak added (+) or removed (-):"
+diff -u /tmp/xs.before /tmp/xs.after | grep '^[+-]/' || echo "  none"
 echo "after $N cycles: grants evtchns nodes pool-kb stores = $AFTER"
 set -- $BEFORE
 B_GNT=$1 B_EVT=$2 B_XS=$3 B_POOL=$4 B_STORE=$5
