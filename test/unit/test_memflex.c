@@ -916,7 +916,8 @@ START_TEST(orphans_of_a_daemon_that_was_down_are_cleaned)
 	unsigned int before = files_in(h.store_dir);
 	daemon_start(&h);
 	ck_assert(wait_absent(&h, "/local/domain/0/backend/memflex/77"));
-	for (int i = 0; i < 300 && files_in(h.store_dir) != before - 1; i++)
+	/* The sweep deletes the memory tier's orphan, then the spill file's: wait for both. */
+	for (int i = 0; i < 300 && (files_in(h.store_dir) != before - 1 || files_in(h.spill_dir) != 1); i++)
 		usleep(10000);
 	ck_assert_uint_eq(files_in(h.store_dir), before - 1); /* the orphan, not the live disk nor a stranger */
 	ck_assert_uint_eq(files_in(h.spill_dir), 1);       /* the live disk's spill file */
