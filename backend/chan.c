@@ -579,10 +579,10 @@ static struct xshm_dev *pump(struct xshm_host *h, struct xshm_chan *c)
 	for (int i = 0; i < 2; i++) {
 		struct xshm_chan_end *e = &c->end[i], *peer = &c->end[1 - i];
 		if (e->dev && e->shut && !e->shut_told && xshm_ring_available(&e->from) == 0) {
+			/* While this end lives its peer's state is OPEN: nothing to read back from the
+			 * guest-mapped rx page. */
 			e->shut_told = true;
-			if (peer->rx && __atomic_load_n(&((struct xshm_chan_page *)peer->rx->data)->peer_state,
-							__ATOMIC_ACQUIRE) == XSHM_PEER_OPEN)
-				set_peer_state(peer, XSHM_PEER_SHUTDOWN);
+			set_peer_state(peer, XSHM_PEER_SHUTDOWN);
 		}
 	}
 	/* Counters in XenStore: at most once a second per end, and only when they moved. */

@@ -280,6 +280,19 @@ START_TEST(half_close_then_answer)
 }
 END_TEST
 
+/* A guest's end opened by hand (no library): the control messages and its own rings. */
+static struct xshm_ctrl_chan_info open_by_hand(struct shm *s, unsigned int peer, const char *name)
+{
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp;
+
+	strcpy(req.u.chan_open.name, name);
+	req.u.chan_open.peer_domid = peer;
+	req.u.chan_open.ring_pages = 4;
+	ck_assert_int_eq(shm_rpc(s, &req, &rsp), 0);
+	ck_assert_int_eq(rsp.u.rsp_chan_open.status, 0);
+	return rsp.u.rsp_chan_open.chan;
+}
+
 /* Bytes a guest slips into its tx after its own half-close never reach the peer. */
 START_TEST(bytes_after_half_close_are_dropped)
 {
@@ -292,19 +305,14 @@ START_TEST(bytes_after_half_close_are_dropped)
 	struct mempipe *l = mempipe_listen(s1, "late", &small);
 	ck_assert_ptr_nonnull(l);
 	/* g2 drives its end by hand: its own tx ring, and the control messages. */
-	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp;
-	strcpy(req.u.chan_open.name, "late");
-	req.u.chan_open.peer_domid = h.g1;
-	req.u.chan_open.ring_pages = 4;
-	ck_assert_int_eq(shm_rpc(s2, &req, &rsp), 0);
-	ck_assert_int_eq(rsp.u.rsp_chan_open.status, 0);
-	uint32_t id = rsp.u.rsp_chan_open.chan.chan_id;
+	struct xshm_ctrl_chan_info ci = open_by_hand(s2, h.g1, "late");
+	struct xshm_ctrl_msg rsp;
+	uint32_t id = ci.chan_id;
 	struct mempipe *a = mempipe_accept(l);
 	ck_assert_ptr_nonnull(a);
 	struct shm_seg tx = { 0 };
 	struct xshm_ring ring;
-	ck_assert_int_eq(shm_map_seg(s2, rsp.u.rsp_chan_open.chan.tx_seg, rsp.u.rsp_chan_open.chan.tx_dir_gref, 5,
-				     &tx), 0);
+	ck_assert_int_eq(shm_map_seg(s2, ci.tx_seg, ci.tx_dir_gref, 5, &tx), 0);
 	ck_assert_int_eq(xshm_chan_ring_attach(&ring, tx.data, 4, XSHM_RING_PRODUCER, false, 0), 0);
 	ck_assert_int_eq(xshm_ring_write(&ring, "ok", 2, &notify), 2);
 	struct xshm_ctrl_msg sd = { .hdr = { .type = XSHM_CTRL_CHAN_SHUTDOWN } };
@@ -527,17 +535,11 @@ START_TEST(lying_ring_index_disconnects_the_liar)
 	struct mempipe *l = mempipe_listen(s1, "victim", &small);
 	ck_assert_ptr_nonnull(l);
 	/* g2 opens a channel by hand and claims to have produced far more than its ring holds. */
-	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp;
-	strcpy(req.u.chan_open.name, "victim");
-	req.u.chan_open.peer_domid = h.g1;
-	req.u.chan_open.ring_pages = 4;
-	ck_assert_int_eq(shm_rpc(s2, &req, &rsp), 0);
-	ck_assert_int_eq(rsp.u.rsp_chan_open.status, 0);
+	struct xshm_ctrl_chan_info ci = open_by_hand(s2, h.g1, "victim");
 	struct mempipe *a = mempipe_accept(l);
 	ck_assert_ptr_nonnull(a);
 	struct shm_seg tx = { 0 };
-	ck_assert_int_eq(shm_map_seg(s2, rsp.u.rsp_chan_open.chan.tx_seg,
-				     rsp.u.rsp_chan_open.chan.tx_dir_gref, 5, &tx), 0);
+	ck_assert_int_eq(shm_map_seg(s2, ci.tx_seg, ci.tx_dir_gref, 5, &tx), 0);
 	((struct xshm_chan_page *)tx.data)->ring.prod = 1u << 30;
 	shm_notify(s2);
 	/* The liar is cut off with a reason; the victim sees a reset, xenshmd keeps serving. */
