@@ -187,6 +187,21 @@ static void prepare(struct xshm_dev *dev)
 
 static void serve(struct xshm_dev *dev);
 
+/* .../error/backend/xenshm/<domid>/<devid>/error: the device's dir, then the domain's if empty. */
+static void remove_error_dir(struct xshm_dev *dev)
+{
+	struct xo *x = dev->h->x;
+	char path[XSP_MAX];
+
+	if (xsp_be_error(path, sizeof(path), dev->domid, dev->devid))
+		return;
+	char *slash = strrchr(path, '/');
+	if (slash)
+		*slash = 0;
+	x->ops->xs_rm(x, XO_TXN_NONE, path);
+	xshm_rm_empty_parent(x, path);
+}
+
 static void connect_frontend(struct xshm_dev *dev)
 {
 	char path[XSP_MAX], *untrusted_version = NULL;
@@ -212,6 +227,9 @@ static void connect_frontend(struct xshm_dev *dev)
 	dev->rings_attached = true;
 	if (write_state(dev, XB_CONNECTED))
 		return;
+	/* The error node says why the device is down: once it is up again, that is history
+	 * (the log and the faults counter keep it). */
+	remove_error_dir(dev);
 	DEVLOG(dev, LOG_INFO, "connected");
 	serve(dev); /* requests may already wait; this also arms the wake-up */
 }
@@ -720,15 +738,7 @@ void xshm_dev_destroy(struct xshm_dev *dev, bool remove_dirs)
 		/* Also when the toolstack removed the device dir itself (libxl does on destroy). */
 		xshm_rm_empty_parent(x, path);
 	}
-	if (remove_dirs) {
-		/* .../error/backend/xenshm/<domid>/<devid>/error: the device's dir, then the domain's */
-		if (!xsp_be_error(path, sizeof(path), dev->domid, dev->devid)) {
-			char *slash = strrchr(path, '/');
-			if (slash)
-				*slash = 0;
-			x->ops->xs_rm(x, XO_TXN_NONE, path);
-			xshm_rm_empty_parent(x, path);
-		}
-	}
+	if (remove_dirs)
+		remove_error_dir(dev);
 	free(dev);
 }

@@ -369,6 +369,11 @@ START_TEST(garbage_state_disconnects_only_that_guest)
 	struct shm_stats st;
 	ck_assert_int_eq(shm_stats(s2, &st), 0); /* xenshmd still serves g2 */
 	shm_exit(s2);
+	/* g1 starts over: once it is connected again, the error node (why it was down) goes. */
+	struct shm *s1 = shm_open_xo(h.x1, 64 << 10, &fast);
+	ck_assert_ptr_nonnull(s1);
+	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &err), -ENOENT);
+	shm_exit(s1);
 	host_fini(&h);
 }
 END_TEST
