@@ -8,6 +8,7 @@
 
 #include "xenshm/chan.h"
 #include "xenshm/xspaths.h"
+#include "../dom0/peers.h"
 #include "chan.h"
 
 #define DEVLOG XSHM_DEVLOG
@@ -233,6 +234,48 @@ static int listen_on(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req
 	return 0;
 }
 
+/*
+ * Does `dev`'s guest consent to a channel with `peer`'s (its mempipe-peers list, read now so
+ * that an administrator's change applies to the next channel)?  0 and the cap on each ring in
+ * pages (0: none), or -EACCES.
+ */
+static int peer_consents(struct xshm_dev *dev, const struct xshm_dev *peer, uint32_t *cap_pages)
+{
+	struct xo *x = dev->h->x;
+	char path[XSP_MAX], why[160] = "", *untrusted = NULL, *name = NULL;
+	uint64_t max_kb = 0;
+	int rc;
+
+	*cap_pages = 0;
+	if (xsp_be_mempipe_peers(path, sizeof(path), dev->domid, dev->devid))
+		return -EACCES;
+	rc = xo_read_str(x, XO_TXN_NONE, path, &untrusted);
+	if (rc == -ENOENT)
+		return 0; /* no list: any co-located peer */
+	if (!rc) {
+		xo_domain_name(x, peer->domid, &name);
+		rc = xshm_peers_match(untrusted, peer->domid, name, &max_kb, why, sizeof(why));
+	}
+	if (rc == 1) {
+		*cap_pages = (uint32_t)(max_kb / 4);
+		rc = 0;
+	} else {
+		DEVLOG(dev, LOG_NOTICE, "refused a MemPipe channel with domain %u (%s): %s%s", peer->domid,
+		       name ? name : "no name", rc == 0 ? "not in its mempipe-peers" : "mempipe-peers unreadable: ",
+		       rc == 0 ? "" : why[0] ? why : strerror(-rc));
+		rc = -EACCES;
+	}
+	free(name);
+	free(untrusted);
+	return rc;
+}
+
+/* The smaller of two caps in pages, 0 meaning none. */
+static uint32_t tighter(uint32_t a, uint32_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
 static int connect_to(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req,
 		      struct xshm_ctrl_rsp_chan_open *rsp)
 {
@@ -245,6 +288,10 @@ static int connect_to(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *re
 		return -ECONNREFUSED;
 	if ((req->flags & XSHM_CHAN_MESSAGE) != l->flags)
 		return -EPROTOTYPE;
+	uint32_t cap_c, cap_l;
+	if (peer_consents(dev, l->ldev, &cap_c) || peer_consents(l->ldev, dev, &cap_l))
+		return -EACCES;
+	const uint32_t cap = tighter(cap_c, cap_l);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -258,12 +305,22 @@ static int connect_to(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *re
 		/* Sized: rx rings follow the load, never below what the largest message needs. */
 		uint32_t fit = (uint32_t)(((uint64_t)c->max_msg + XSHM_RING_FRAME_HDR + 4095) / 4096);
 		c->sized = true;
-		c->rx_min = fit > XSHM_CHAN_RX_PAGES_MIN ? fit : XSHM_CHAN_RX_PAGES_MIN;
+		uint32_t floor_pages = tighter(XSHM_CHAN_RX_PAGES_MIN, cap);
+		c->rx_min = fit > floor_pages ? fit : floor_pages;
 		c->rx_max = c->rx_min > XSHM_CHAN_RX_PAGES_MAX ? c->rx_min : XSHM_CHAN_RX_PAGES_MAX;
 		c->tx_pages = c->rx_min;
 		c->rx_pages = c->rx_min;
+		if (cap && c->rx_max > cap)
+			c->rx_max = cap > c->rx_min ? cap : c->rx_min;
 		if (!c->max_msg) /* what the smallest rx ring can carry */
 			c->max_msg = (uint32_t)(((uint64_t)c->rx_min * 4096 - XSHM_RING_FRAME_HDR) & ~7ull);
+	} else if (cap && c->tx_pages > cap) {
+		c->tx_pages = c->rx_pages = cap;
+	}
+	/* A cap below what the largest message needs: that channel cannot work. */
+	if (cap && c->max_msg && ((uint64_t)c->max_msg + XSHM_RING_FRAME_HDR + 4095) / 4096 > cap) {
+		free(c);
+		return -EMSGSIZE;
 	}
 	c->listener_id = l->id;
 	c->id = new_id(h);

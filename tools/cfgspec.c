@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../backend/memflex.h"
+#include "../dom0/peers.h"
 #include "cfgspec.h"
 #include "cli.h"
 
@@ -130,4 +131,48 @@ int xshm_spec_memflex(const char *spec, struct xshm_spec_memflex *out, char *err
 		return -EINVAL;
 	}
 	return xshm_vbd_devid(out->vdev, &out->devid);
+}
+
+static int mempipe_word(const char *key, const char *val, void *arg, char *err, size_t errlen)
+{
+	struct xshm_spec_mempipe *s = arg;
+
+	if (!strcmp(key, "max"))
+		return size_word(key, val, &s->max_kb, err, errlen);
+	if (!strcmp(key, "peer")) {
+		if (strlen(val) >= sizeof(s->peer)) {
+			snprintf(err, errlen, "peer='%.16s...' is longer than %zu characters", val, sizeof(s->peer) - 1);
+			return -EINVAL;
+		}
+		snprintf(s->peer, sizeof(s->peer), "%s", val);
+		return 0;
+	}
+	snprintf(err, errlen, "unknown key '%s' (known: peer, max)", key);
+	return -EINVAL;
+}
+
+int xshm_spec_mempipe(const char *spec, struct xshm_spec_mempipe *out, char *err, size_t errlen)
+{
+	char item[sizeof(out->peer) + 24], why[160];
+	uint64_t kb;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = each_word(spec, err, errlen, mempipe_word, out)))
+		return rc;
+	if (!out->peer[0]) {
+		snprintf(err, errlen, "'%s': peer= is required (a domain name, a domid or *)", spec);
+		return -EINVAL;
+	}
+	if (strpbrk(out->peer, " :")) {
+		snprintf(err, errlen, "peer='%s' is not a domain name, domid or *", out->peer);
+		return -EINVAL;
+	}
+	/* What xenshmd will read must parse: the same checks, on the item this makes. */
+	snprintf(item, sizeof(item), "%s:%llu", out->peer, (unsigned long long)out->max_kb);
+	if (xshm_peers_match(item, XO_DOMID_FIRST_RESERVED, NULL, &kb, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s", why);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -5,6 +5,7 @@
  *
  *   xenshm  = "quota=64M,devices=2"
  *   memflex = "size=512M,mem=128M,vdev=xvds"      (or a list of such strings)
+ *   mempipe = [ "peer=web2,max=4M", "peer=7" ]   (or one string)
  *
  * Sizes as the CLI takes them (64M, 1G, KiB without a suffix), whole 4 KiB
  * pages.  Every error names the word that is wrong.
@@ -27,8 +28,15 @@ struct xshm_spec_memflex {
 	uint32_t devid;
 };
 
+/* One co-located guest this one may open MemPipe channels with (dom0/peers.h). */
+struct xshm_spec_mempipe {
+	char peer[65];          /* required: a domain name, a domid or * */
+	uint64_t max_kb;        /* cap on each ring; default 0: none */
+};
+
 /* 0, or -EINVAL with a message in err. */
 int xshm_spec_xenshm(const char *spec, struct xshm_spec_xenshm *out, char *err, size_t errlen);
 int xshm_spec_memflex(const char *spec, struct xshm_spec_memflex *out, char *err, size_t errlen);
+int xshm_spec_mempipe(const char *spec, struct xshm_spec_mempipe *out, char *err, size_t errlen);
 
 #endif

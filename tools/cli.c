@@ -8,6 +8,7 @@
 
 #include "../dom0/devdirs.h"
 #include "../dom0/envcheck.h"
+#include "../dom0/peers.h"
 #include "../dom0/policy.h"
 #include "../dom0/pool.h"
 #include "xenshm/segdir.h"
@@ -43,7 +44,7 @@ static const char *const cmd_help[][2] = {
 	{ "attach", "xenshm attach DOM [--quota SIZE] [--devices N]\n  Create N devices (default 1; one per guest process using libxenshm at a time),\n  each with the quota SIZE (default 64M), as libxl creates devices.\n"
 		    "xenshm attach DOM --memflex SIZE [--mem SIZE] [--vdev NAME]\n  Give the guest a MemFlex disk of SIZE (its stock blkfront sees /dev/NAME, default xvds;\n  mkswap and swapon it), kept in host memory up to --mem (default SIZE), the rest in\n  xenshmd's spill files.\n" },
 	{ "detach", "xenshm detach DOM [--memflex [--vdev NAME]]\n  Remove the guest's xenshm devices (or, with --memflex, its MemFlex disks, or the one named)\n  the way libxl does (online=0, Closing, wait for Closed).  A disk's store is deleted with it.\n" },
-	{ "set", "xenshm set [DOM] KEY=VALUE...\n  Host keys: budget=SIZE, reclaim-deadline-ms=100..600000, reclaim-interval-ms=0..3600000,\n  accept-pct=50..100.  With DOM: quota=SIZE (every device of the guest).\n  Values are checked here and again by xenshmd, which applies them at once.\n" },
+	{ "set", "xenshm set [DOM] KEY=VALUE...\n  Host keys: budget=SIZE, reclaim-deadline-ms=100..600000, reclaim-interval-ms=0..3600000,\n  accept-pct=50..100.  With DOM (every device of the guest): quota=SIZE,\n  mempipe-peers=\"PEER:MAX-KB ...\" (who it may open MemPipe channels with; PEER a\n  name, domid or *; MAX-KB caps each ring, 0 = no cap; \"*:0\" = anyone).\n  Values are checked here and again by xenshmd, which applies them at once.\n" },
 	{ "reclaim", "xenshm reclaim DOM SIZE [--device N]\n  Send the guest a reclaim notice for SIZE (device 0 unless --device), with the usual deadline.\n" },
 	{ "create", "xenshm create FILE [xl create options]\n  Check the xenshm and memflex keys of the domain's xl config (xenshm.cfg(5)), run\n  'xl create -p FILE OPTIONS', create the devices and disks the keys ask for, unpause.\n  On any error after the domain exists it is destroyed; the message names file:line and key.\n" },
 	{ "save", "xenshm save DOM FILE [xl save options]\n  Save the domain with 'xl save'; its MemFlex disks' stores are kept (not deleted when the\n  domain dies at the end of the save) and listed in FILE.xenshm for 'xenshm restore'.\n" },
@@ -415,12 +416,24 @@ static int set_one(struct xo *x, int domid, const char *kv, FILE *err)
 	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
 	val = eq + 1;
 	if (domid >= 0) {
-		if (strcmp(key, "quota")) {
-			fprintf(err, "xenshm set: a guest has one key, quota (got '%s')\n", key);
-			return XSHM_CLI_USAGE;
-		}
-		if (xshm_parse_size_kb(val, SIZE_MAX_KB, &kb)) {
-			fprintf(err, "xenshm set: quota '%s' is not a size in whole 4 KiB pages\n", val);
+		int (*node)(char *, size_t, unsigned int, unsigned int);
+		char value[XSHM_PEERS_LEN_MAX + 1], why[160];
+		if (!strcmp(key, "quota")) {
+			if (xshm_parse_size_kb(val, SIZE_MAX_KB, &kb)) {
+				fprintf(err, "xenshm set: quota '%s' is not a size in whole 4 KiB pages\n", val);
+				return XSHM_CLI_USAGE;
+			}
+			snprintf(value, sizeof(value), "%llu", (unsigned long long)kb);
+			node = xsp_be_quota_kb;
+		} else if (!strcmp(key, "mempipe-peers")) {
+			if (xshm_peers_match(val, XO_DOMID_FIRST_RESERVED, NULL, &kb, why, sizeof(why)) < 0) {
+				fprintf(err, "xenshm set: mempipe-peers: %s\n", why);
+				return XSHM_CLI_USAGE;
+			}
+			snprintf(value, sizeof(value), "%s", val);
+			node = xsp_be_mempipe_peers;
+		} else {
+			fprintf(err, "xenshm set: a guest's keys are quota and mempipe-peers (got '%s')\n", key);
 			return XSHM_CLI_USAGE;
 		}
 		uint32_t devs[MAX_DEVS];
@@ -431,8 +444,8 @@ static int set_one(struct xo *x, int domid, const char *kv, FILE *err)
 			return XSHM_CLI_NOTFOUND;
 		}
 		for (unsigned int i = 0; i < nd; i++) {
-			xsp_be_quota_kb(path, sizeof(path), (unsigned int)domid, devs[i]);
-			if (xo_printf(x, XO_TXN_NONE, path, "%llu", (unsigned long long)kb))
+			node(path, sizeof(path), (unsigned int)domid, devs[i]);
+			if (xo_write_str(x, XO_TXN_NONE, path, value))
 				return XSHM_CLI_FAIL;
 		}
 		return XSHM_CLI_OK;

@@ -14,12 +14,14 @@
 #include <unistd.h>
 
 #include "../dom0/devdirs.h"
+#include "../dom0/peers.h"
 #include "xenshm/xlcfg.h"
 #include "xenshm/xspaths.h"
 #include "cfgspec.h"
 #include "cli.h"
 
 #define MAX_DISKS 16
+#define MAX_PEERS 32
 #define XL_ARGS_MAX 32
 
 extern char **environ;
@@ -55,6 +57,8 @@ struct plan {
 	struct xshm_spec_xenshm xenshm;
 	struct xshm_spec_memflex disks[MAX_DISKS];
 	unsigned int ndisks;
+	bool has_mempipe;
+	char peers[XSHM_PEERS_LEN_MAX + 1]; /* the devices' mempipe-peers, from the mempipe key */
 };
 
 /* Every key checked before anything is created: errors name file:line and the key. */
@@ -111,6 +115,29 @@ static int read_plan(const char *file, struct plan *p, FILE *err)
 		}
 	}
 	p->ndisks = n;
+	xo_free_strv(v);
+	v = NULL;
+	if (xlcfg_values(c, "mempipe", &v, &n) || n > MAX_PEERS) {
+		fprintf(err, "%s:%u: mempipe: a string or a list of at most %d like \"peer=web2,max=4M\"\n", file,
+			xlcfg_line(file, "mempipe"), MAX_PEERS);
+		goto out;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		struct xshm_spec_mempipe m;
+		size_t used = strlen(p->peers);
+		if (xshm_spec_mempipe(v[i], &m, msg, sizeof(msg))) {
+			fprintf(err, "%s:%u: mempipe: %s\n", file, xlcfg_line(file, "mempipe"), msg);
+			goto out;
+		}
+		snprintf(p->peers + used, sizeof(p->peers) - used, "%s%s:%llu", used ? " " : "", m.peer,
+			 (unsigned long long)m.max_kb);
+	}
+	/* MemPipe runs over a xenshm device: the key brings one (default quota) when xenshm= is absent. */
+	if (n && !p->has_xenshm) {
+		p->has_xenshm = true;
+		xshm_spec_xenshm("devices=1", &p->xenshm, msg, sizeof(msg));
+	}
+	p->has_mempipe = n > 0;
 	rc = XSHM_CLI_OK;
 out:
 	xo_free_strv(v);
@@ -125,6 +152,14 @@ static int make_devices(struct xo *x, xo_domid_t domid, const struct plan *p, FI
 	for (unsigned int d = 0; p->has_xenshm && d < p->xenshm.devices; d++) {
 		if ((rc = xshm_device_create(x, domid, d, p->xenshm.quota_kb))) {
 			fprintf(err, "xenshm create: domain %u device xenshm/%u: %s\n", domid, d, strerror(-rc));
+			return rc;
+		}
+		char path[XSP_MAX];
+		/* Before the unpause: the guest's first channel already meets the list. */
+		if (p->has_mempipe && ((rc = xsp_be_mempipe_peers(path, sizeof(path), domid, d)) ||
+				       (rc = xo_write_str(x, XO_TXN_NONE, path, p->peers)))) {
+			fprintf(err, "xenshm create: domain %u device xenshm/%u: mempipe-peers: %s\n", domid, d,
+				strerror(-rc));
 			return rc;
 		}
 	}

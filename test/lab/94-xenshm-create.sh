@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
 # xenshm create on Xen: a domain whose xl config carries xenshm's keys boots with its xenshm
-# device and its MemFlex disk already there (the guest swaps on it at once); a config with a bad
+# device and its MemFlex disk already there (the guest swaps on it at once), its MemPipe peer list
+# applied (a ring cap, then a peer dropped and re-listed live); a config with a bad
 # entry is refused before xl runs, naming file:line and the key; a config whose devices cannot
 # be made leaves no half-made domain behind.  `xenshm schema-check` passes on the live system
 # and names a permission planted wrong.
@@ -14,7 +15,7 @@ GUEST_MEM=128 guest_create g1 0 || fail "guest g1"
 xl destroy g1
 cp /etc/xen/g1.cfg /tmp/web.cfg
 sed -i 's/^name = .*/name = "web"/' /tmp/web.cfg
-printf 'xenshm = "quota=8M,devices=2"\nmemflex = "size=64M,mem=32M,vdev=xvdt"\n' >> /tmp/web.cfg
+printf 'xenshm = "quota=8M,devices=2"\nmemflex = "size=64M,mem=32M,vdev=xvdt"\nmempipe = [ "peer=srv,max=256K" ]\n' >> /tmp/web.cfg
 OUT=$(xenshm create /tmp/web.cfg -q 2>&1) || fail "xenshm create: $OUT"
 echo "$OUT"
 D=$(xl domid web) || fail "no domain web"
@@ -44,6 +45,46 @@ echo "$OUT" | grep -q "^$NODE: wrong permissions: are 'n0 b$D', the schema (\[mf
     fail "the wrong permission is not named: $OUT"
 xenstore-chmod "$NODE" n0 r"$D"
 xenshm schema-check > /dev/null || fail "schema-check after the repair"
+
+# The mempipe key: web may talk to srv only, rings capped at 256 KiB; then live changes.
+expect_eq "$(xenstore-read /local/domain/0/backend/xenshm/$D/0/mempipe-peers)" "srv:256" "web's mempipe-peers"
+guest_create srv 1 || fail "guest srv"
+xenshm attach srv || fail "attach srv"
+DS=$(guest_domid srv)
+guest_exec srv 'mempipe-bench serve > /tmp/serve.out 2>&1 &' || fail "server"
+guest_exec srv 'for i in $(seq 100); do grep -q serving /tmp/serve.out && exit 0; sleep 0.1; done; exit 1' ||
+    fail "server did not start"
+# pipe_run RING-KB: one checksummed 1 MiB stream web -> srv asking for RING-KB rings; prints
+# the ring size xenshmd made (web's channel node: "PEER NAME TX-KB RX-KB ...") while it runs.
+pipe_run() {
+    labexec -t 120 "$D" "mempipe-bench run --transport mempipe --peer $DS --sizes 4096 --bytes 4194304 --rounds 200 --ring-kb $1 2>&1"
+}
+ring_kb() {
+    for c in $(xenstore-list "/local/domain/0/backend/xenshm/$D/0/channel" 2>/dev/null); do
+        xenstore-read "/local/domain/0/backend/xenshm/$D/0/channel/$c" | awk '$1 ~ /^[0-9]+$/ { print $3 }'
+    done
+}
+pipe_run 1024 > /tmp/run.out &
+RUN=$!
+TX=
+i=0
+while [ -z "$TX" ] && [ $i -lt 100 ]; do TX=$(ring_kb | head -1); sleep 0.1; i=$((i + 1)); done
+wait $RUN
+grep -q "check ok" /tmp/run.out || fail "web -> srv under the key: $(cat /tmp/run.out)"
+echo "asked for 1024 KiB rings, the cap gave $TX KiB"
+expect_eq "$TX" 256 "ring size under max=256K"
+# Live: the list no longer names srv (xenshm set); the next channel is refused.
+xenshm set web mempipe-peers="db:0" || fail "xenshm set mempipe-peers"
+OUT=$(pipe_run 64) && fail "web reached srv after the list dropped it: $OUT"
+echo "$OUT" | grep -q "Permission denied" || fail "not refused for the list: $OUT"
+grep -q "refused a MemPipe channel with domain $DS (srv): not in its mempipe-peers" /tmp/xenshmd.log ||
+    fail "xenshmd did not say why"
+# And back by xenstore-write, without a cap: any ring size asked for.
+xenstore-write "/local/domain/0/backend/xenshm/$D/0/mempipe-peers" "srv:0"
+OUT=$(pipe_run 64) || fail "web -> srv after the list named it again: $OUT"
+echo "$OUT" | grep -q "check ok" || fail "stream after re-listing: $OUT"
+metric mempipe_peers_cap_kb "$TX"
+xl destroy srv
 xl destroy web
 
 # A bad entry: refused before xl runs, with file:line and the key.

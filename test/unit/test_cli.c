@@ -159,6 +159,17 @@ START_TEST(set_status_reclaim)
 	v = tool_read(&h, path);
 	ck_assert_str_eq(v, "2048");
 	free(v);
+	r = cli(&h, "set", "g1", "mempipe-peers=g2:64 *:0", (char *)NULL);
+	ck_assert_msg(r->rc == 0, "%s", r->err);
+	xsp_be_mempipe_peers(path, sizeof(path), h.g1, 0);
+	v = tool_read(&h, path);
+	ck_assert_str_eq(v, "g2:64 *:0");
+	free(v);
+	r = cli(&h, "set", "g1", "mempipe-peers=g2:6", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_USAGE);
+	ck_assert_msg(strstr(r->err, "'6' for peer g2"), "%s", r->err);
+	r = cli(&h, "set", "g1", "colour=blue", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_USAGE);
 	usleep(100000);
 	struct shm *s = shm_open_xo(h.x1, 1 << 20, &fast);
 	ck_assert_ptr_nonnull(s);
@@ -345,6 +356,24 @@ START_TEST(cfg_specs)
 					: xshm_spec_xenshm(bad[i].spec, &x, err, sizeof(err));
 		ck_assert_msg(rc == -EINVAL && strstr(err, bad[i].says), "'%s': rc %d, '%s'", bad[i].spec, rc, err);
 	}
+	struct xshm_spec_mempipe p;
+	ck_assert_int_eq(xshm_spec_mempipe("peer=web2,max=4M", &p, err, sizeof(err)), 0);
+	ck_assert_str_eq(p.peer, "web2");
+	ck_assert_uint_eq(p.max_kb, 4096);
+	ck_assert_int_eq(xshm_spec_mempipe("peer=*", &p, err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.max_kb, 0);
+	static const struct { const char *spec, *says; } bad_pipe[] = {
+		{ "max=4M", "peer= is required" },        { "peer=web 2", "not a domain name" },
+		{ "peer=web2,max=2G", "up to 1048576" },   { "peer=web2,max=6K", "max='6K'" },
+		{ "peer=a,peer=b", "given twice" },        { "peer=web2,ring=4M", "unknown key 'ring'" },
+		{ "peer=web2:4", "not a domain name" },
+	};
+	for (size_t i = 0; i < sizeof(bad_pipe) / sizeof(bad_pipe[0]); i++) {
+		err[0] = 0;
+		int rc = xshm_spec_mempipe(bad_pipe[i].spec, &p, err, sizeof(err));
+		ck_assert_msg(rc == -EINVAL && strstr(err, bad_pipe[i].says), "'%s': rc %d, '%s'", bad_pipe[i].spec,
+			      rc, err);
+	}
 }
 END_TEST
 
@@ -423,6 +452,28 @@ START_TEST(create_from_xl_config)
 	v = tool_read(&h, path);
 	ck_assert_str_eq(v, "32768");
 	free(v);
+
+	/* mempipe alone brings a xenshm device, with the peers list written before the unpause. */
+	unlink(log);
+	write_file(cfg, "name = \"g2\"\nmempipe = [ \"peer=g1,max=4M\", \"peer=7\" ]\n");
+	r = cli(&h, "create", cfg, (char *)NULL);
+	ck_assert_msg(r->rc == XSHM_CLI_OK, "%s", r->err);
+	ck_assert_msg(strstr(r->out, "1 xenshm device, 0 MemFlex disks"), "%s", r->out);
+	xsp_be_mempipe_peers(path, sizeof(path), h.g2, 0);
+	v = tool_read(&h, path);
+	ck_assert_str_eq(v, "g1:4096 7:0");
+	free(v);
+	xsp_be_dir(path, sizeof(path), h.g2, 0);
+	h.tool->ops->xs_rm(h.tool, XO_TXN_NONE, path);
+	xsp_fe_dir(path, sizeof(path), h.g2, 0);
+	h.tool->ops->xs_rm(h.tool, XO_TXN_NONE, path);
+	unlink(log);
+	write_file(cfg, "name = \"g2\"\n\n\nmempipe = \"peer=g1,max=3K\"\n");
+	r = cli(&h, "create", cfg, (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_USAGE);
+	snprintf(want, sizeof(want), "%s:4: mempipe: max='3K'", cfg);
+	ck_assert_msg(strstr(r->err, want), "%s", r->err);
+	ck_assert_str_eq(slurp(log), "");
 
 	/* A bad entry: file:line and the key, and xl never runs. */
 	unlink(log);

@@ -472,6 +472,72 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* The administrator's mempipe-peers lists: both guests must consent; a cap shrinks rings. */
+START_TEST(admin_peer_lists_refuse_and_cap)
+{
+	struct host h;
+	char p1[XSP_MAX], p2[XSP_MAX];
+	struct mempipe_opts big = { .timeout_ms = 5000, .ring_bytes = 256 << 10 };
+	struct mempipe_stats st;
+	char buf[8];
+
+	host_init(&h, true);
+	struct shm *s1 = shm_open_xo(h.x1, 0, &fast), *s2 = shm_open_xo(h.x2, 0, &fast);
+	ck_assert_ptr_nonnull(s1);
+	ck_assert_ptr_nonnull(s2);
+	struct mempipe *l = mempipe_listen(s1, "svc", &small);
+	ck_assert_ptr_nonnull(l);
+	xsp_be_mempipe_peers(p1, sizeof(p1), h.g1, 0);
+	xsp_be_mempipe_peers(p2, sizeof(p2), h.g2, 0);
+	/* A guest cannot write its own list. */
+	ck_assert_int_eq(xo_write_str(h.x2, XO_TXN_NONE, p2, "*:0"), -EACCES);
+
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, p2, "db:0"), 0);
+	errno = 0;
+	ck_assert_ptr_null(mempipe_connect(s2, h.g1, "svc", &big));
+	ck_assert_int_eq(errno, EACCES);
+
+	/* Listed by name with a 64 KiB cap: the 256 KiB rings asked for are made at the cap. */
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, p2, "db:0 g1:64"), 0);
+	struct mempipe *b = mempipe_connect(s2, h.g1, "svc", &big);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(mempipe_stats(b, &st), 0);
+	ck_assert_uint_eq(st.tx_ring_bytes, 64 << 10);
+	ck_assert_uint_eq(st.rx_ring_bytes, 64 << 10);
+	struct mempipe *a = mempipe_accept(l);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(mempipe_write(b, "capped", 6), 6);
+	ck_assert_int_eq(mempipe_read(a, buf, sizeof(buf)), 6);
+	ck_assert_int_eq(memcmp(buf, "capped", 6), 0);
+	mempipe_close(a);
+	mempipe_close(b);
+
+	/* The listener's side must consent too (here by domid, and not to g2). */
+	char other[32];
+	snprintf(other, sizeof(other), "%u:0", h.g2 + 100);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, p1, other), 0);
+	ck_assert_ptr_null(mempipe_connect(s2, h.g1, "svc", &small));
+	ck_assert_int_eq(errno, EACCES);
+	/* A malformed list permits nothing, not even what it names right. */
+	snprintf(other, sizeof(other), "%u:0 g2:6", h.g2);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, p1, other), 0);
+	ck_assert_ptr_null(mempipe_connect(s2, h.g1, "svc", &small));
+	ck_assert_int_eq(errno, EACCES);
+	/* Both lists gone: any co-located peer again, at the size asked for. */
+	ck_assert_int_eq(h.tool->ops->xs_rm(h.tool, XO_TXN_NONE, p1), 0);
+	ck_assert_int_eq(h.tool->ops->xs_rm(h.tool, XO_TXN_NONE, p2), 0);
+	b = mempipe_connect(s2, h.g1, "svc", &big);
+	ck_assert_msg(b != NULL, "%s", strerror(errno));
+	ck_assert_int_eq(mempipe_stats(b, &st), 0);
+	ck_assert_uint_eq(st.tx_ring_bytes, 256 << 10);
+	mempipe_close(b);
+	mempipe_close(l);
+	shm_exit(s1);
+	shm_exit(s2);
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(timeouts_and_nonblocking)
 {
 	struct mempipe_opts o = small;
@@ -706,6 +772,7 @@ Suite *mempipe_suite(void)
 	tcase_add_test(tc, both_directions_by_poll);
 	tcase_add_test(tc, messages_keep_boundaries);
 	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, admin_peer_lists_refuse_and_cap);
 	tcase_add_test(tc, timeouts_and_nonblocking);
 	tcase_add_test(tc, peer_death_is_a_reset);
 	tcase_add_test(tc, lying_ring_index_disconnects_the_liar);

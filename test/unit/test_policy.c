@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The rebalance policy's arithmetic (dom0/policy.h). */
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
+#include "../../dom0/peers.h"
 #include "../../dom0/policy.h"
 #include "tests.h"
 
@@ -163,12 +167,70 @@ START_TEST(rx_shrinks_after_quiet_windows_only)
 }
 END_TEST
 
+/* peers(list, domid, name): the match, its cap in *kb (left at 77 when not matched). */
+static int peers(const char *list, xo_domid_t domid, const char *name, uint64_t *kb, char *err)
+{
+	*kb = 77;
+	err[0] = 0;
+	return xshm_peers_match(list, domid, name, kb, err, 160);
+}
+
+START_TEST(mempipe_peer_lists)
+{
+	char err[160];
+	uint64_t kb;
+
+	/* By name, by domid, any; the first item naming the peer decides. */
+	ck_assert_int_eq(peers("web2:4096", 5, "web2", &kb, err), 1);
+	ck_assert_uint_eq(kb, 4096);
+	ck_assert_int_eq(peers("web2:4096", 5, "web3", &kb, err), 0);
+	ck_assert_uint_eq(kb, 77);
+	ck_assert_int_eq(peers("db:0 5:1024 *:64", 5, "web2", &kb, err), 1);
+	ck_assert_uint_eq(kb, 1024);
+	ck_assert_int_eq(peers("db:0 5:1024 *:64", 6, NULL, &kb, err), 1);
+	ck_assert_uint_eq(kb, 64);
+	ck_assert_int_eq(peers("web2:0", 5, NULL, &kb, err), 0); /* name unknown: not that one */
+	ck_assert_int_eq(peers("", 5, "web2", &kb, err), 0);      /* an empty list: nobody */
+	ck_assert_int_eq(peers("*:0", 5, "web2", &kb, err), 1);
+	ck_assert_uint_eq(kb, 0);
+	/* A domid in the list never matches a domain named like it. */
+	ck_assert_int_eq(peers("5:0", 6, "5", &kb, err), 0);
+
+	/* Malformed anywhere, even after the item that would decide: nothing is permitted. */
+	static const char *const bad[] = {
+		"web2", "web2:", ":4096", "web2:4095", "web2:-4", "web2:+4", "web2:04", "web2:4 ", " web2:4",
+		"web2:4  db:4", "web2:4 db", "we b2:4", "web/2:4", "web2:1048580", "*x:4",
+		"web2:99999999999999999999",
+	};
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(peers(bad[i], 5, "web2", &kb, err) == -EINVAL, "'%s' accepted", bad[i]);
+		ck_assert_msg(err[0], "no reason for '%s'", bad[i]);
+		ck_assert_uint_eq(kb, 77);
+	}
+	char longest[XSHM_PEERS_LEN_MAX + 2];
+	memset(longest, 'a', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = 0;
+	ck_assert_int_eq(peers(longest, 5, "web2", &kb, err), -EINVAL);
+	/* The largest cap there is, and a name of the longest length. */
+	ck_assert_int_eq(peers("web2:1048576", 5, "web2", &kb, err), 1);
+	ck_assert_uint_eq(kb, 1048576);
+	char name[XSHM_PEER_NAME_MAX + 1], list[XSHM_PEER_NAME_MAX + 8];
+	memset(name, 'n', XSHM_PEER_NAME_MAX);
+	name[XSHM_PEER_NAME_MAX] = 0;
+	snprintf(list, sizeof(list), "%s:4", name);
+	ck_assert_int_eq(peers(list, 5, name, &kb, err), 1);
+	snprintf(list, sizeof(list), "%sn:4", name);
+	ck_assert_int_eq(peers(list, 5, name, &kb, err), -EINVAL);
+}
+END_TEST
+
 Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("policy");
 
 	tcase_add_test(tc, fair_share_follows_quotas);
+	tcase_add_test(tc, mempipe_peer_lists);
 	tcase_add_test(tc, rx_grows_while_full_and_paying);
 	tcase_add_test(tc, rx_shrinks_after_quiet_windows_only);
 	tcase_add_test(tc, admit_has_hysteresis);
