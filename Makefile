@@ -61,7 +61,8 @@ SCHEMA_SRC := xenstore-schema/xenshm.schema
 UNIT_SRCS := $(wildcard test/unit/*.c)
 LAB_TOOL_SRCS := $(wildcard tools/xenlab/src/*.c)
 FUZZ_SRCS := $(wildcard test/fuzz/fuzz_*.c)
-FUZZ_LIB_SRCS := common/blkif.c common/ring.c common/ctrl.c common/segdir.c common/xenops_util.c dom0/pool.c
+FUZZ_LIB_SRCS := common/blkif.c common/ring.c common/ctrl.c common/segdir.c common/xenops_util.c dom0/pool.c \
+	dom0/peers.c tools/cfgspec.c xenstore-schema/schema.c xenstore-schema/match.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -224,9 +225,9 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-saniti
 	-D_GNU_SOURCE -Icommon/include -Ifrontend/include -I$(BUILD)/gen
 FUZZ_BINS := $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
-$(BUILD)/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/script.h $(FUZZ_LIB_SRCS) $(GEN_HDR)
+$(BUILD)/fuzz/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/script.h $(FUZZ_LIB_SRCS) $(GEN_HDR) $(GEN_SCHEMA_TEXT)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(GEN_SCHEMA_TEXT)
 
 fuzz: $(FUZZ_BINS)
 	tools/fuzz.sh $(BUILD)/fuzz $(FUZZ_SECONDS)

@@ -956,26 +956,3 @@ void xshm_mf_scan(struct xshm_host *h)
 	}
 	free(owners);
 }
-
-int xshm_vbd_devid(const char *name, uint32_t *devid)
-{
-	uint64_t index = 0;
-	const char *p;
-
-	if (strncmp(name, "xvd", 3) || !name[3] || strlen(name) > 7)
-		return -EINVAL;
-	/* Letters count in bijective base 26, as Linux names disks: xvda = 0, xvdz = 25, xvdaa = 26. */
-	for (p = name + 3; *p; p++) {
-		if (*p < 'a' || *p > 'z')
-			return -EINVAL;
-		index = index * 26 + (uint64_t)(*p - 'a' + 1);
-	}
-	index--;
-	if (index < 16)
-		*devid = (202u << 8) | (uint32_t)(index << 4);
-	else if (index < (1u << 20))
-		*devid = (1u << 28) | (uint32_t)(index << 8);
-	else
-		return -ERANGE;
-	return 0;
-}

@@ -108,7 +108,5 @@ uint64_t xshm_mf_give_back(struct xshm_host *h, uint64_t need);
 /* p50 or p99 of the batch service time in microseconds (upper bucket bound); 0 if none. */
 uint64_t xshm_mf_latency_us(const struct xshm_mf *mf, unsigned int pct);
 
-/* The vbd number of a disk name (xvdb, xvds, xvdaa): -EINVAL for anything else. */
-int xshm_vbd_devid(const char *name, uint32_t *devid);
 
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-only
 /* blkif request validation (see xenshm/blkif.h). */
+#include <errno.h>
 #include <string.h>
 
 #include "xenshm/blkif.h"
@@ -131,4 +132,27 @@ int xblk_plan_indirect(const union xblk_request *req, const struct xblk_segment 
 	if (disk_pages > (UINT64_C(1) << 50))
 		return refuse(why, "disk too large");
 	return plan_segments(segs, ind->nr_segments, ind->sector_number, disk_pages, plan, why);
+}
+
+int xshm_vbd_devid(const char *name, uint32_t *devid)
+{
+	uint64_t index = 0;
+	const char *p;
+
+	if (strncmp(name, "xvd", 3) || !name[3] || strlen(name) > 7)
+		return -EINVAL;
+	/* Letters count in bijective base 26, as Linux names disks: xvda = 0, xvdz = 25, xvdaa = 26. */
+	for (p = name + 3; *p; p++) {
+		if (*p < 'a' || *p > 'z')
+			return -EINVAL;
+		index = index * 26 + (uint64_t)(*p - 'a' + 1);
+	}
+	index--;
+	if (index < 16)
+		*devid = (202u << 8) | (uint32_t)(index << 4);
+	else if (index < (1u << 20))
+		*devid = (1u << 28) | (uint32_t)(index << 8);
+	else
+		return -ERANGE;
+	return 0;
 }

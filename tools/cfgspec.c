@@ -6,14 +6,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../backend/memflex.h"
 #include "../dom0/peers.h"
+#include "xenshm/blkif.h"
+#include "xenshm/xenops.h"
 #include "cfgspec.h"
-#include "cli.h"
 
 #define SPEC_MAX 256
 #define SIZE_KB_MAX (UINT64_C(1) << 30)
 #define DEVICES_MAX 256
+
+int xshm_parse_size_kb(const char *s, uint64_t max_kb, uint64_t *kb)
+{
+	char digits[32];
+	size_t n = strlen(s);
+	unsigned int shift = 0;
+	unsigned long long v;
+
+	if (n == 0 || n >= sizeof(digits))
+		return -EINVAL;
+	switch (s[n - 1]) {
+	case 'K': case 'k': shift = 0; n--; break;
+	case 'M': case 'm': shift = 10; n--; break;
+	case 'G': case 'g': shift = 20; n--; break;
+	case 'T': case 't': shift = 30; n--; break;
+	default: break;
+	}
+	memcpy(digits, s, n);
+	digits[n] = 0;
+	int rc = xo_parse_uint(digits, max_kb, &v);
+	if (rc)
+		return rc;
+	if (v > (max_kb >> shift))
+		return -ERANGE;
+	v <<= shift;
+	if (v % 4)
+		return -EINVAL;
+	*kb = v;
+	return 0;
+}
 
 /*
  * Split "k=v,k=v" in place; call word() for each.  Empty words (",,", a trailing comma) and

@@ -28,6 +28,13 @@ struct xshm_spec_memflex {
 	uint32_t devid;
 };
 
+/*
+ * Sizes as an admin types them: "65536" (KiB), "64K", "64M", "1G", "1T"
+ * (binary units), a whole number of 4 KiB pages, at most max_kb.
+ * 0 and *kb, or -EINVAL / -ERANGE.
+ */
+int xshm_parse_size_kb(const char *s, uint64_t max_kb, uint64_t *kb);
+
 /* One co-located guest this one may open MemPipe channels with (dom0/peers.h). */
 struct xshm_spec_mempipe {
 	char peer[65];          /* required: a domain name, a domid or * */

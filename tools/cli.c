@@ -13,6 +13,7 @@
 #include "../dom0/pool.h"
 #include "xenshm/segdir.h"
 #include "xenshm/xspaths.h"
+#include "cfgspec.h"
 #include "cli.h"
 
 #define SIZE_MAX_KB (1ull << 40)
@@ -57,36 +58,6 @@ static const char *const cmd_help[][2] = {
 static const char *const state_names[] = { "unknown", "initialising", "initwait", "initialised",
 					    "connected", "closing", "closed", "reconfiguring",
 					    "reconfigured" };
-
-int xshm_parse_size_kb(const char *s, uint64_t max_kb, uint64_t *kb)
-{
-	char digits[32];
-	size_t n = strlen(s);
-	unsigned int shift = 0;
-	unsigned long long v;
-
-	if (n == 0 || n >= sizeof(digits))
-		return -EINVAL;
-	switch (s[n - 1]) {
-	case 'K': case 'k': shift = 0; n--; break;
-	case 'M': case 'm': shift = 10; n--; break;
-	case 'G': case 'g': shift = 20; n--; break;
-	case 'T': case 't': shift = 30; n--; break;
-	default: break;
-	}
-	memcpy(digits, s, n);
-	digits[n] = 0;
-	int rc = xo_parse_uint(digits, max_kb, &v);
-	if (rc)
-		return rc;
-	if (v > (max_kb >> shift))
-		return -ERANGE;
-	v <<= shift;
-	if (v % 4)
-		return -EINVAL;
-	*kb = v;
-	return 0;
-}
 
 int xshm_cli_resolve(struct xo *x, const char *arg, xo_domid_t *out)
 {

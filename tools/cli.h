@@ -23,13 +23,6 @@ enum { XSHM_CLI_OK = 0, XSHM_CLI_FAIL = 1, XSHM_CLI_USAGE = 2, XSHM_CLI_NOTFOUND
 /* argv[0] is the command ("status", "set", ...). `root` prefixes /dev and /sys for `check`. */
 int xshm_cli(struct xo *x, int argc, char **argv, FILE *out, FILE *err, const char *root);
 
-/*
- * Sizes as an admin types them: "65536" (KiB), "64K", "64M", "1G", "1T"
- * (binary units), a whole number of 4 KiB pages, at most max_kb.
- * 0 and *kb, or -EINVAL / -ERANGE.
- */
-int xshm_parse_size_kb(const char *s, uint64_t max_kb, uint64_t *kb);
-
 /* s as a JSON string, escaped; NULL as null. */
 void xshm_json_str(FILE *out, const char *s);
 /* The number of one `key=value` word of a MemFlex stats node, or -1. */

@@ -9,6 +9,7 @@
 #include "../backend/memflex.h"
 #include "../dom0/devdirs.h"
 #include "xenshm/xspaths.h"
+#include "cfgspec.h"
 #include "cli.h"
 
 #define MF_SIZE_MAX_KB (UINT64_C(1) << 30)

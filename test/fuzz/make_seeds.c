@@ -187,6 +187,47 @@ static void blkif_seeds(const char *dir)
 	put(dir, "blkif", "indirect", ibuf, sizeof(ibuf));
 }
 
+/* A grammar selector byte (0 xenshm, 1 memflex, 2 mempipe, 3 peers list), then the text. */
+static void cfgspec_seeds(const char *dir)
+{
+	static const char *const specs[] = {
+		"\0quota=64M,devices=2", "\0devices=1",       "\1size=512M,mem=128M,vdev=xvdt",
+		"\1size=1G",             "\1size=8M,vdev=xvdaa", "\2peer=web2,max=4M",
+		"\2peer=*",              "\2peer=7,max=0",     "\3web2:4096 7:0 *:1024",
+		"\3",                    "\3db:0 web2:64",
+	};
+	char name[16];
+
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		snprintf(name, sizeof(name), "spec%zu", i);
+		put(dir, "cfgspec", name, specs[i], 1 + strlen(specs[i] + 1));
+	}
+}
+
+/* Live paths (and values) as schema-check meets them, NUL between path and value. */
+static void schema_seeds(const char *dir)
+{
+	static const char *const nodes[] = {
+		"/local/domain/0/backend/xenshm/5/0/state", "4",
+		"/local/domain/0/backend/xenshm/5/0/segment/3", "257 1 8",
+		"/local/domain/0/backend/xenshm/5/0/mempipe-peers", "web2:4096",
+		"/local/domain/5/device/xenshm/0/state", "banana",
+		"/local/domain/5/device/vbd/268440064/ring-ref0", "8",
+		"/local/domain/0/backend/memflex/5/268440064/mem-kb", "32768",
+		"/tool/xenshm/budget-kb", "131072",
+		"/local/domain/0/error/backend/xenshm/5/0/error", "71 bad control message",
+	};
+	char name[16], buf[256];
+
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i += 2) {
+		size_t a = strlen(nodes[i]), b = strlen(nodes[i + 1]);
+		memcpy(buf, nodes[i], a + 1);
+		memcpy(buf + a + 1, nodes[i + 1], b);
+		snprintf(name, sizeof(name), "node%zu", i / 2);
+		put(dir, "schema", name, buf, a + 1 + b);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -200,5 +241,7 @@ int main(int argc, char **argv)
 	splice_seeds(argv[1]);
 	xsvalue_seeds(argv[1]);
 	blkif_seeds(argv[1]);
+	cfgspec_seeds(argv[1]);
+	schema_seeds(argv[1]);
 	return 0;
 }

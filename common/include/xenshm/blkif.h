@@ -168,4 +168,7 @@ int xblk_indirect_pages(const union xblk_request *req, unsigned int *npages, con
 int xblk_plan_indirect(const union xblk_request *req, const struct xblk_segment *segs, uint64_t disk_pages,
 		       struct xblk_plan *plan, const char **why);
 
+/* The vbd number of a disk name (xvdb, xvds, xvdaa): -EINVAL for anything else. */
+int xshm_vbd_devid(const char *name, uint32_t *devid);
+
 #endif
