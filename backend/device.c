@@ -573,6 +573,7 @@ void xshm_dev_event(struct xshm_dev *dev)
 {
 	if (dev->gone || !dev->ctrl)
 		return;
+	dev->suspend_warned = false; /* it runs: a suspend was cancelled, the next one is news */
 	/* One read of the guest's live byte: unmap-notify zeroes it when the guest lets go. */
 	uint8_t untrusted_live = __atomic_load_n(&dev->ctrl->fe_live, __ATOMIC_ACQUIRE);
 	if (dev->rings_attached && untrusted_live == XSHM_LIVE_GONE) {

@@ -87,6 +87,7 @@ struct xshm_dev {
 	xo_port_t port;
 	bool port_bound, rings_attached, gone;
 	bool seen;                    /* sweep mark of the daemon's device scan */
+	bool suspend_warned;          /* said once per suspend that held mappings will break */
 	struct xshm_ring tx, rx;
 	struct xshm_seg *segs;
 	uint32_t next_seg_id;

@@ -112,6 +112,7 @@ struct fake_domain {
 	xo_domid_t domid;
 	char *name;
 	unsigned int flags;
+	unsigned int shutdown_reason; /* while flags has XO_DOMINFO_SHUTDOWN */
 	uint8_t uuid[16];
 	xo_gref_t next_gref;
 };

@@ -245,6 +245,19 @@ int xo_fake_domain_set_flags(struct xo_fake_world *world, xo_domid_t domid, unsi
 	return rc;
 }
 
+int xo_fake_domain_shutdown(struct xo_fake_world *world, xo_domid_t domid, unsigned int reason)
+{
+	struct fake_world *w = (struct fake_world *)world;
+	struct fake_domain *d;
+
+	LOCK(w);
+	d = fake_domain_find_locked(w, domid);
+	if (d)
+		d->shutdown_reason = reason;
+	UNLOCK(w);
+	return d ? xo_fake_domain_set_flags(world, domid, XO_DOMINFO_SHUTDOWN) : -ESRCH;
+}
+
 void xo_fake_inject(struct xo_fake_world *world, enum xo_fake_fault kind, int err,
 		    unsigned int count)
 {
@@ -306,6 +319,7 @@ static int fake_domain_fill(struct fake_domain *d, struct xo_dominfo *o)
 	memset(o, 0, sizeof(*o));
 	o->domid = d->domid;
 	o->flags = d->flags;
+	o->shutdown_reason = d->shutdown_reason;
 	memcpy(o->uuid, d->uuid, sizeof(o->uuid));
 	o->tot_pages = o->max_pages = 32768;
 	return 0;

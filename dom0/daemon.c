@@ -83,6 +83,35 @@ static int domain_lookup(struct xshmd *d, xo_domid_t domid, struct xo_dominfo *i
 }
 
 /* Sweep: devices whose domain vanished, is dying, or is another domain under the same domid. */
+/*
+ * A guest suspended behind our back (plain `xl save`, `xl migrate`): Xen gives guest userspace
+ * no warning, and a grant mapping or event channel kept across the suspend breaks the restored
+ * guest (segfaults, a guest kernel BUG).  Nothing here can stop it; say loudly what will break
+ * while it can still be cancelled, once per suspend.
+ */
+static void warn_if_suspending(struct xshmd *d, struct xshm_dev *v, const struct xo_dominfo *info)
+{
+	bool suspending = (info->flags & XO_DOMINFO_SHUTDOWN) && info->shutdown_reason == XO_SHUTDOWN_SUSPEND;
+	unsigned int segs = 0;
+
+	if (!suspending) {
+		v->suspend_warned = false;
+		return;
+	}
+	for (struct xshm_seg *s = v->segs; s; s = s->next)
+		segs++;
+	if (v->suspend_warned || (!v->rings_attached && !segs))
+		return;
+	v->suspend_warned = true;
+	xshm_log(&d->host, LOG_WARNING,
+		 "domain %u device xenshm/%u: the domain is being suspended (xl save or migrate) while its "
+		 "guest holds the control page%s and %u segment%s (%llu pages): those mappings will not "
+		 "survive a restore (expect the guest's process to crash); end the guest's xenshm users "
+		 "before saving",
+		 v->domid, v->devid, v->rings_attached ? "" : " (not connected)", segs, segs == 1 ? "" : "s",
+		 (unsigned long long)v->acct.used);
+}
+
 static void domains_changed(struct xshmd *d)
 {
 	struct xshm_dev *next;
@@ -91,8 +120,10 @@ static void domains_changed(struct xshmd *d)
 		struct xo_dominfo info;
 		next = v->next;
 		int rc = domain_lookup(d, v->domid, &info);
-		if (rc == 0 && !(info.flags & XO_DOMINFO_DYING) && !memcmp(info.uuid, v->uuid, 16))
+		if (rc == 0 && !(info.flags & XO_DOMINFO_DYING) && !memcmp(info.uuid, v->uuid, 16)) {
+			warn_if_suspending(d, v, &info);
 			continue;
+		}
 		xshm_log(&d->host, LOG_INFO, "domain %u device xenshm/%u: domain %s: releasing everything",
 			 v->domid, v->devid, rc ? "gone" : (info.flags & XO_DOMINFO_DYING) ? "dying" : "replaced");
 		dev_remove(d, v, true);

@@ -40,6 +40,8 @@ void host_advance(struct host *h, uint64_t ms);
 /* A backend key of g's device 0 (NULL if absent; free it). */
 char *read_be(struct host *h, xo_domid_t g, int (*build)(char *, size_t, unsigned int, unsigned int));
 /* Poll (up to 3 s) until the backend state of g reads `want`. */
+/* Did xenshmd log a warning or worse containing `needle` (since the process started)? */
+bool host_logged(const char *needle);
 bool wait_be_state(struct host *h, xo_domid_t g, const char *want);
 unsigned int dom0_grants(struct host *h);
 /* Poll (up to 3 s) until `path` is gone from XenStore (read by dom0's tool handle). */

@@ -529,6 +529,37 @@ START_TEST(device_dirs_have_libxl_permissions)
 }
 END_TEST
 
+/* Plain `xl save` of a guest holding mappings: xenshmd cannot stop it, but says what breaks. */
+START_TEST(suspend_behind_our_back_is_said_loudly)
+{
+	struct host h;
+	char want[96];
+
+	host_init(&h, true);
+	struct shm *s1 = shm_open_xo(h.x1, 64 << 10, &fast);
+	ck_assert_ptr_nonnull(s1);
+	ck_assert(wait_be_state(&h, h.g2, "2"));
+	/* g2's device waits for a frontend: nothing of it is mapped, nothing to say. */
+	ck_assert_int_eq(xo_fake_domain_shutdown(h.w, h.g2, XO_SHUTDOWN_SUSPEND), 0);
+	ck_assert_int_eq(xo_fake_domain_shutdown(h.w, h.g1, XO_SHUTDOWN_SUSPEND), 0);
+	snprintf(want, sizeof(want), "domain %u device xenshm/0: the domain is being suspended", h.g1);
+	bool said = false;
+	for (int i = 0; i < 200 && !(said = host_logged(want)); i++)
+		usleep(10000);
+	ck_assert_msg(said, "no warning for a suspend with a segment mapped");
+	ck_assert(host_logged("holds the control page and 1 segment (17 pages)"));
+	snprintf(want, sizeof(want), "domain %u device xenshm/0: the domain is being suspended", h.g2);
+	ck_assert(!host_logged(want));
+	/* A suspend is not a death: the device and its memory stay (the save may be cancelled). */
+	ck_assert_int_eq(xo_fake_domain_set_flags(h.w, h.g1, 0), 0);
+	struct shm_stats st;
+	ck_assert_int_eq(shm_stats(s1, &st), 0);
+	ck_assert_uint_eq(st.segments, 1);
+	shm_exit(s1);
+	host_fini(&h);
+}
+END_TEST
+
 Suite *xenshmd_suite(void)
 {
 	Suite *s = suite_create("xenshmd");
@@ -543,6 +574,7 @@ Suite *xenshmd_suite(void)
 	tcase_add_test(tc, death_in_every_state);
 	tcase_add_test(tc, skipped_initialised_state);
 	tcase_add_test(tc, garbage_state_disconnects_only_that_guest);
+	tcase_add_test(tc, suspend_behind_our_back_is_said_loudly);
 	tcase_add_test(tc, bad_control_message_disconnects);
 	tcase_add_test(tc, corrupt_ring_index_disconnects);
 	tcase_add_test(tc, daemon_restart_keeps_guest_data_and_reconnects);

@@ -56,6 +56,12 @@ struct xo_perm {
 #define XO_DOMINFO_PAUSED   (1u << 2)
 #define XO_DOMINFO_HVM      (1u << 3)
 
+/* Why a domain shut down (Xen's SHUTDOWN_* values, public/sched.h). */
+#define XO_SHUTDOWN_POWEROFF 0
+#define XO_SHUTDOWN_REBOOT 1
+#define XO_SHUTDOWN_SUSPEND 2
+#define XO_SHUTDOWN_CRASH 3
+
 struct xo_dominfo {
 	xo_domid_t domid;
 	unsigned int flags;          /* XO_DOMINFO_* */

@@ -47,6 +47,9 @@ int xo_fake_domain_create(struct xo_fake_world *w, const char *name, xo_domid_t 
  */
 int xo_fake_domain_destroy(struct xo_fake_world *w, xo_domid_t domid);
 int xo_fake_domain_set_flags(struct xo_fake_world *w, xo_domid_t domid, unsigned int flags);
+/* Shut down with Xen's reason (XO_SHUTDOWN_*), as a guest's own shutdown or `xl save` does:
+ * @releaseDomain fires; set_flags(0) makes it run again (a cancelled suspend). */
+int xo_fake_domain_shutdown(struct xo_fake_world *w, xo_domid_t domid, unsigned int reason);
 /* Give a domain another's UUID, as `xl restore` recreates a saved domain under a new domid. */
 int xo_fake_domain_set_uuid(struct xo_fake_world *w, xo_domid_t domid, const uint8_t uuid[16]);
 
