@@ -597,13 +597,19 @@ void xshm_dev_quota_changed(struct xshm_dev *dev)
 		rc = xo_read_str(dev->h->x, XO_TXN_NONE, path, &untrusted);
 	if (rc == -ENOENT) {
 		dev->acct.quota = dev->h->default_quota;
+		xshm_setting_accepted(dev->h, path);
 	} else if (!rc) {
 		int64_t pages = xshm_parse_kb_pages(untrusted, QUOTA_KB_MAX);
-		if (pages < 0)
-			DEVLOG(dev, LOG_WARNING, "refused quota-kb '%.32s' (%s): keeping %llu KiB", untrusted,
-			       pages == -ERANGE ? "too large" : "not a multiple of 4 KiB in decimal",
+		const char *why = pages == -ERANGE ? "too large" : "not a multiple of 4 KiB in decimal";
+		if (pages < 0) {
+			DEVLOG(dev, LOG_WARNING, "refused quota-kb '%.32s' (%s): keeping %llu KiB", untrusted, why,
 			       (unsigned long long)dev->acct.quota * 4);
-		else if ((uint64_t)pages != dev->acct.quota) {
+			xshm_setting_refused(dev->h, path, untrusted, "%s; keeping %llu KiB", why,
+					     (unsigned long long)dev->acct.quota * 4);
+		} else {
+			xshm_setting_accepted(dev->h, path);
+		}
+		if (pages >= 0 && (uint64_t)pages != dev->acct.quota) {
 			dev->acct.quota = (uint64_t)pages;
 			DEVLOG(dev, LOG_INFO, "quota %llu KiB", (unsigned long long)pages * 4);
 			/* Lowered below use: ask for the excess (a notice in flight is replaced). */
@@ -667,6 +673,32 @@ void xshm_write_error_node(struct xo *x, const char *path, xo_domid_t domid, con
 	va_end(ap);
 	if (!xo_write_str(x, XO_TXN_NONE, path, msg))
 		x->ops->xs_set_perms(x, XO_TXN_NONE, path, perms, 2);
+}
+
+void xshm_setting_refused(struct xshm_host *h, const char *path, const char *untrusted_value, const char *fmt, ...)
+{
+	struct xo_perm perms[1] = { { 0, XO_PERM_NONE } };
+	char why[200], node[XSP_MAX], msg[XSP_MAX + 300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(msg, sizeof(msg), "%d %s: '%.32s' refused: %s", EINVAL, path, untrusted_value, why);
+	if (!xsp_tool_error(node, sizeof(node)) && !xo_write_str(h->x, XO_TXN_NONE, node, msg))
+		h->x->ops->xs_set_perms(h->x, XO_TXN_NONE, node, perms, 1);
+}
+
+void xshm_setting_accepted(struct xshm_host *h, const char *path)
+{
+	char node[XSP_MAX], *v = NULL, prefix[XSP_MAX + 8];
+
+	if (xsp_tool_error(node, sizeof(node)) || xo_read_str(h->x, XO_TXN_NONE, node, &v))
+		return;
+	snprintf(prefix, sizeof(prefix), "%d %s: ", EINVAL, path);
+	if (!strncmp(v, prefix, strlen(prefix)))
+		h->x->ops->xs_rm(h->x, XO_TXN_NONE, node);
+	free(v);
 }
 
 /* Gone, and nothing of it served any more: a served device is torn down by its own path

@@ -124,6 +124,15 @@ void xshm_sweep_gone_domains(struct xshm_host *h, const char *kind, bool sweep_b
 void xshm_write_error_node(struct xo *x, const char *path, xo_domid_t domid, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * An administrator wrote a value xenshmd refuses (the caller logs why): the admin's error node
+ * /tool/xenshm/error says "22 PATH: 'VALUE' refused: WHY; keeping OLD".  _accepted removes it
+ * once PATH holds a good value again.
+ */
+void xshm_setting_refused(struct xshm_host *h, const char *path, const char *untrusted_value, const char *fmt,
+			  ...) __attribute__((format(printf, 4, 5)));
+void xshm_setting_accepted(struct xshm_host *h, const char *path);
+
 /* Disconnect a misbehaving or failed frontend: error node, everything back, Closed. */
 void xshm_dev_fail(struct xshm_dev *dev, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

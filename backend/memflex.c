@@ -502,6 +502,7 @@ static void quota_changed(struct xshm_mf *mf, bool at_start)
 	if (xo_read_str(mf->h->x, XO_TXN_NONE, path, &v)) {
 		if (at_start)
 			mf->acct.quota = mf->pages;
+		xshm_setting_accepted(mf->h, path);
 		return;
 	}
 	int64_t pages = xshm_parse_kb_pages(v, mf->pages * 4);
@@ -510,7 +511,12 @@ static void quota_changed(struct xshm_mf *mf, bool at_start)
 			   v, (unsigned long long)mf->pages * 4, (unsigned long long)mf->acct.quota * 4);
 		if (at_start)
 			mf->acct.quota = mf->pages;
-	} else if ((uint64_t)pages != mf->acct.quota || at_start) {
+		xshm_setting_refused(mf->h, path, v, "not 0 .. %llu, a multiple of 4; keeping %llu KiB",
+				     (unsigned long long)mf->pages * 4, (unsigned long long)mf->acct.quota * 4);
+	} else {
+		xshm_setting_accepted(mf->h, path);
+	}
+	if (pages >= 0 && ((uint64_t)pages != mf->acct.quota || at_start)) {
 		mf->acct.quota = (uint64_t)pages;
 		kb = (unsigned long long)pages * 4;
 		XSHM_MFLOG(mf, LOG_INFO, "memory tier up to %llu KiB", kb);

@@ -180,14 +180,19 @@ void xshm_dev_reclaim_requested(struct xshm_dev *dev)
 	    xo_read_str(dev->h->x, XO_TXN_NONE, path, &untrusted))
 		return; /* our own removal fires the watch again */
 	pages = xshm_parse_kb_pages(untrusted, 1ull << 40);
-	if (pages <= 0)
+	if (pages <= 0) {
 		DEVLOG(dev, LOG_WARNING, "refused reclaim-kb '%.32s': not a positive multiple of 4 KiB",
 		       untrusted);
-	else if (!dev->rings_attached)
-		DEVLOG(dev, LOG_NOTICE, "reclaim-kb %lld KiB: not connected, nothing to ask", (long long)pages * 4);
-	else {
-		dev->reclaim.pending = false;
-		xshm_dev_send_reclaim(dev, (uint64_t)pages);
+		xshm_setting_refused(dev->h, path, untrusted, "not a positive multiple of 4 KiB; nothing asked");
+	} else {
+		xshm_setting_accepted(dev->h, path);
+		if (!dev->rings_attached) {
+			DEVLOG(dev, LOG_NOTICE, "reclaim-kb %lld KiB: not connected, nothing to ask",
+			       (long long)pages * 4);
+		} else {
+			dev->reclaim.pending = false;
+			xshm_dev_send_reclaim(dev, (uint64_t)pages);
+		}
 	}
 	free(untrusted);
 	dev->h->x->ops->xs_rm(dev->h->x, XO_TXN_NONE, path);

@@ -202,12 +202,17 @@ static void knob_read(struct xshmd *d, int (*pathfn)(char *, size_t), unsigned l
 		return;
 	if (xo_read_str(d->host.x, XO_TXN_NONE, path, &v)) {
 		*val = def;
+		xshm_setting_accepted(&d->host, path);
 	} else if (xo_parse_uint(v, max, &n) || n < min) {
 		xshm_log(&d->host, LOG_WARNING, "refused %s '%.32s' (%llu .. %llu): keeping %u", path, v,
 			 min, max, *val);
-	} else if (n != *val) {
-		*val = (uint32_t)n;
-		xshm_log(&d->host, LOG_INFO, "%s %u", path, *val);
+		xshm_setting_refused(&d->host, path, v, "not %llu .. %llu; keeping %u", min, max, *val);
+	} else {
+		xshm_setting_accepted(&d->host, path);
+		if (n != *val) {
+			*val = (uint32_t)n;
+			xshm_log(&d->host, LOG_INFO, "%s %u", path, *val);
+		}
 	}
 	free(v);
 }
@@ -228,12 +233,18 @@ static void tunables_changed(struct xshmd *d, uint64_t fallback_budget)
 		return;
 	if (xo_read_str(x, XO_TXN_NONE, path, &v)) {
 		d->host.pool.budget = fallback_budget;
+		xshm_setting_accepted(&d->host, path);
 	} else {
 		int64_t pages = xshm_parse_kb_pages(v, BUDGET_KB_MAX);
-		if (pages < 0)
+		if (pages < 0) {
 			xshm_log(&d->host, LOG_WARNING, "refused %s '%.32s': keeping %llu KiB", path, v,
 				 (unsigned long long)d->host.pool.budget * 4);
-		else if ((uint64_t)pages != d->host.pool.budget) {
+			xshm_setting_refused(&d->host, path, v, "not KiB in whole pages; keeping %llu KiB",
+					     (unsigned long long)d->host.pool.budget * 4);
+		} else {
+			xshm_setting_accepted(&d->host, path);
+		}
+		if (pages >= 0 && (uint64_t)pages != d->host.pool.budget) {
 			d->host.pool.budget = (uint64_t)pages;
 			xshm_log(&d->host, LOG_INFO, "host budget %llu KiB", (unsigned long long)pages * 4);
 		}
@@ -307,8 +318,9 @@ static void dispatch_watch(struct xshmd *d, const char *path, const char *token)
 		domains_changed(d);
 	} else if (!strcmp(token, "tool")) {
 		size_t n = strlen(path);
-		/* Our own used-kb writes come back as events of this watch: nothing to re-read. */
-		if (n < 8 || strcmp(path + n - 8, "/used-kb"))
+		/* Our own used-kb and error writes come back as events of this watch: nothing to
+		 * re-read (a refused knob would refuse again, write again, forever). */
+		if ((n < 8 || strcmp(path + n - 8, "/used-kb")) && (n < 6 || strcmp(path + n - 6, "/error")))
 			tunables_changed(d, d->host.pool.budget);
 	} else if (sscanf(token, "fe:%u:%u", &domid, &devid) == 2) {
 		struct xshm_dev *dev = dev_find(d, domid, devid);

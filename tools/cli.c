@@ -288,13 +288,20 @@ static int cmd_status(struct xo *x, int argc, char **argv, FILE *out, bool with_
 		interval = XSHM_POLICY_INTERVAL_MS_DEFAULT;
 	if (accept < 0)
 		accept = XSHM_POLICY_ACCEPT_PCT_DEFAULT;
+	char *refused = NULL;
+	if (with_host && !xsp_tool_error(path, sizeof(path)))
+		xo_read_str(x, XO_TXN_NONE, path, &refused);
 	if (json) {
 		fputc('{', out);
-		if (with_host)
+		if (with_host) {
 			fprintf(out, "\"budget_kb\":%lld,\"used_kb\":%lld,\"free_kb\":%lld,\"xenshmd\":%s,"
 				     "\"reclaim_deadline_ms\":%lld,\"reclaim_interval_ms\":%lld,\"accept_pct\":%lld,",
 				budget, used, budget >= 0 && used >= 0 && budget > used ? budget - used : 0,
 				used >= 0 ? "true" : "false", deadline, interval, accept);
+			fputs("\"refused_setting\":", out);
+			xshm_json_str(out, refused);
+			fputc(',', out);
+		}
 		fputs("\"devices\":[", out);
 		for (unsigned int i = 0; i < n; i++) {
 			if (i)
@@ -317,6 +324,8 @@ static int cmd_status(struct xo *x, int argc, char **argv, FILE *out, bool with_
 			fprintf(out, "%s\n", used < 0 ? "; xenshmd has not run (no used-kb)" : "");
 			fprintf(out, "reclaim: deadline %lld ms, interval %lld ms, accept below %lld%%\n", deadline,
 				interval, accept);
+			if (refused)
+				fprintf(out, "refused setting: %s\n", refused);
 		}
 		row_header(out);
 		for (unsigned int i = 0; i < n; i++)
@@ -324,6 +333,7 @@ static int cmd_status(struct xo *x, int argc, char **argv, FILE *out, bool with_
 		xshm_cli_memflex_all(x, false, out);
 	}
 	rows_free(rows, n);
+	free(refused);
 	return XSHM_CLI_OK;
 }
 

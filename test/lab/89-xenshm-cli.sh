@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
 # The admin CLI on real Xen: `check` reads the real limits (gntalloc limit, Xen's command
-# line), `attach`/`status`/`set`/`reclaim`/`detach` drive xenshmd through XenStore, and a guest
-# process sees the admin's reclaim notice.
+# line), `attach`/`status`/`set`/`reclaim`/`detach` drive xenshmd through XenStore, a guest
+# process sees the admin's reclaim notice, knobs written with xenstore-write apply live and a
+# bad one is refused with the admin's error node.
 . /xenlab/lib.sh
 xenshmd -f --budget-kb 65536 > /tmp/xenshmd.log 2>&1 &
 XD=$!
@@ -21,6 +22,22 @@ xenshm attach g1 --quota 8M --devices 2 || fail "attach"
 xenshm set budget=32M reclaim-deadline-ms=2000 || fail "set"
 expect_eq "$(xenstore-read /tool/xenshm/budget-kb)" 32768 "budget-kb after set"
 xenshm set budget=5K 2>/dev/null; expect_eq $? 2 "exit code of a bad size"
+# xenstore-write goes around the CLI's checks: xenshmd refuses, keeps the old value, and says
+# so in /tool/xenshm/error (and `status`) until the node holds a good value again.
+xenstore-write /tool/xenshm/budget-kb banana
+for i in $(seq 50); do xenstore-read /tool/xenshm/error > /dev/null 2>&1 && break; sleep 0.2; done
+expect_eq "$(xenstore-read /tool/xenshm/error)" \
+    "22 /tool/xenshm/budget-kb: 'banana' refused: not KiB in whole pages; keeping 32768 KiB" "the admin's error node"
+xenshm status | grep -q "^refused setting: 22 /tool/xenshm/budget-kb" || fail "status does not show the refusal"
+xenstore-write /tool/xenshm/budget-kb 32768
+for i in $(seq 50); do xenstore-read /tool/xenshm/error > /dev/null 2>&1 || break; sleep 0.2; done
+xenstore-read /tool/xenshm/error 2>/dev/null && fail "the error node stayed after a good value"
+# Each knob live: a value xenshmd takes shows in status at once.
+xenstore-write /tool/xenshm/accept-pct 85
+xenstore-write /tool/xenshm/reclaim-interval-ms 3000
+for i in $(seq 50); do grep -q "reclaim-interval-ms 3000" /tmp/xenshmd.log && break; sleep 0.2; done
+grep -q "/tool/xenshm/accept-pct 85" /tmp/xenshmd.log || fail "accept-pct not applied live"
+grep -q "/tool/xenshm/reclaim-interval-ms 3000" /tmp/xenshmd.log || fail "reclaim-interval-ms not applied live"
 xenshm show nosuch 2>/dev/null; expect_eq $? 3 "exit code for an unknown domain"
 guest_exec g1 'xenshm-probe serve 1024 1024 60 > /tmp/serve.out 2>&1 & echo $! > /tmp/serve.pid'
 for i in $(seq 100); do [ "$(xenstore-read /tool/xenshm/used-kb)" -ge 2056 ] && break; sleep 0.2; done

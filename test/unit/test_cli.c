@@ -170,6 +170,42 @@ START_TEST(set_status_reclaim)
 	ck_assert_msg(strstr(r->err, "'6' for peer g2"), "%s", r->err);
 	r = cli(&h, "set", "g1", "colour=blue", (char *)NULL);
 	ck_assert_int_eq(r->rc, XSHM_CLI_USAGE);
+	/* xenstore-write goes around the CLI's checks: xenshmd refuses, keeps the old value and
+	 * says so in the admin's error node, until the node holds a good value again. */
+	char err_node[XSP_MAX];
+	xsp_tool_error(err_node, sizeof(err_node));
+	xsp_tool_accept_pct(path, sizeof(path));
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, path, "200"), 0);
+	v = NULL;
+	for (int i = 0; i < 300 && xo_read_str(h.tool, XO_TXN_NONE, err_node, &v); i++)
+		usleep(10000);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, "22 /tool/xenshm/accept-pct: '200' refused: not 50 .. 100; keeping 80");
+	free(v);
+	r = cli(&h, "status", (char *)NULL);
+	ck_assert_msg(strstr(r->out, "refused setting: 22 /tool/xenshm/accept-pct: '200' refused"), "%s", r->out);
+	xsp_be_quota_kb(path, sizeof(path), h.g1, 0);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, path, "1 G"), 0);
+	for (int i = 0; i < 300; i++) {
+		v = NULL;
+		if (!xo_read_str(h.tool, XO_TXN_NONE, err_node, &v) && strstr(v, "quota-kb"))
+			break;
+		free(v);
+		v = NULL;
+		usleep(10000);
+	}
+	ck_assert_ptr_nonnull(v);
+	ck_assert_msg(strstr(v, "/quota-kb: '1 G' refused: not a multiple of 4 KiB in decimal; keeping 2048 KiB"),
+		      "%s", v);
+	free(v);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, path, "2048"), 0);
+	for (int i = 0; i < 300 && !xo_read_str(h.tool, XO_TXN_NONE, err_node, &v); i++) {
+		free(v);
+		usleep(10000);
+	}
+	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, err_node, &v), -ENOENT);
+	xsp_tool_accept_pct(path, sizeof(path));
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, path, "80"), 0);
 	usleep(100000);
 	struct shm *s = shm_open_xo(h.x1, 1 << 20, &fast);
 	ck_assert_ptr_nonnull(s);
