@@ -509,6 +509,11 @@ static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
 		}
 		moved += (size_t)n;
 		a->bytes_sent += (uint64_t)n;
+		if (n > 0) { /* a kick from either guest that lets bytes move is not spurious */
+			a->dev->relay_passes++;
+			if (b->dev)
+				b->dev->relay_passes++;
+		}
 		if (b->dev && b->rx) {
 			ssize_t space = xshm_ring_space(&b->to);
 			uint64_t fill = space < 0 ? 0 : b->to.size - (uint64_t)space;

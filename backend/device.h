@@ -31,6 +31,7 @@
 #include "xenshm/xspath.h"
 #include "../dom0/policy.h"
 #include "../dom0/pool.h"
+#include "../dom0/storm.h"
 
 struct xshm_dev;
 struct xshm_chan;
@@ -103,6 +104,8 @@ struct xshm_dev {
 		bool ever_sent;
 	} reclaim;
 	uint64_t requests, faults, notices, overdues;
+	uint64_t relay_passes;        /* passes of the relay that moved bytes to or from this guest */
+	struct xshm_storm storm;      /* its port's spurious kicks (dom0/storm.h) */
 	char fe_state_path[XSP_MAX];
 	char token[48];
 };

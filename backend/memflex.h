@@ -70,6 +70,7 @@ struct xshm_mf {
 	struct xblk_segment indirect[XBLK_MAX_INDIRECT_SEGMENTS]; /* an indirect request's segments,
 								    * copied out of the guest's page */
 	uint64_t requests, errors, batches, stats_ms;
+	struct xshm_storm storm;        /* its port's spurious kicks (dom0/storm.h) */
 	uint64_t published_gen, gen;    /* stats node refreshed when gen moved */
 	uint32_t lat_hist[32];          /* batch service time, log2(us) buckets */
 	char fe_state_path[XSP_MAX];

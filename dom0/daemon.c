@@ -23,8 +23,15 @@
  * of requests, and a XenStore write per batch cost more than the batch itself. */
 #define PUBLISH_INTERVAL_MS 200u
 
+/* Watch events read per step, and distinct ones dispatched, before the event channels get
+ * their turn. */
+#define WATCH_BATCH 1024u
+#define WATCH_DISTINCT 64u
+
 struct xshmd {
 	struct xshm_host host;
+	bool watches_left;       /* the last step stopped at WATCH_BATCH: come back at once */
+	uint64_t watch_events, watch_dispatched;
 	uint64_t published_used; /* last used-kb written, +1 (0 = never) */
 	uint64_t published_at;   /* when, on the real monotonic clock */
 };
@@ -329,36 +336,150 @@ static void dispatch_watch(struct xshmd *d, const char *path, const char *token)
 	}
 }
 
+#define STORM_WARN_EVERY_MS 10000u
+
+static void storm_warn(struct xshmd *d, struct xshm_storm *s, uint64_t now, const char *who)
+{
+	if (s->warned_ms && now - s->warned_ms < STORM_WARN_EVERY_MS)
+		return;
+	s->warned_ms = now;
+	xshm_log(&d->host, LOG_WARNING,
+		 "%s: %u kicks of its event channel found no work within %u ms: its events are taken at most "
+		 "once per %u ms while this lasts (%llu windows cut short so far)",
+		 who, s->spurious, XSHM_STORM_WINDOW_MS, XSHM_STORM_WINDOW_MS, (unsigned long long)s->held_windows);
+}
+
+/* Handle an event of `port`.  true: leave the port masked (a storm, dom0/storm.h, or it is gone). */
+static bool port_event(struct xshmd *d, xo_port_t port, uint64_t now)
+{
+	char who[64];
+
+	for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
+		if (!v->port_bound || v->port != port)
+			continue;
+		uint64_t work = v->requests + v->relay_passes;
+		bool attached = v->rings_attached;
+		xshm_dev_event(v);
+		if (!v->port_bound || v->port != port)
+			return true; /* torn down: the port is no more */
+		bool spurious = work == v->requests + v->relay_passes && attached == v->rings_attached;
+		if (!xshm_storm_note(&v->storm, now, spurious))
+			return false;
+		snprintf(who, sizeof(who), "domain %u device xenshm/%u", v->domid, v->devid);
+		storm_warn(d, &v->storm, now, who);
+		return true;
+	}
+	for (struct xshm_mf *m = d->host.mfs; m; m = m->next) {
+		if (!m->port_bound || m->port != port)
+			continue;
+		uint64_t work = m->requests;
+		xshm_mf_event(m);
+		if (!m->port_bound || m->port != port)
+			return true;
+		if (!xshm_storm_note(&m->storm, now, work == m->requests))
+			return false;
+		snprintf(who, sizeof(who), "domain %u disk memflex/%u", m->domid, m->devid);
+		storm_warn(d, &m->storm, now, who);
+		return true;
+	}
+	return false;
+}
+
+/* Ports held through a storm window: served once (anything the guest queued meanwhile), then
+ * unmasked (an event pending since comes back). */
+static void release_held_ports(struct xshmd *d, uint64_t now)
+{
+	struct xo *x = d->host.x;
+
+	for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
+		if (!v->storm.held || now < xshm_storm_release_ms(&v->storm))
+			continue;
+		v->storm.held = false;
+		xshm_dev_event(v);
+		if (v->port_bound)
+			x->ops->evtchn_unmask(x, v->port);
+	}
+	for (struct xshm_mf *m = d->host.mfs; m; m = m->next) {
+		if (!m->storm.held || now < xshm_storm_release_ms(&m->storm))
+			continue;
+		m->storm.held = false;
+		xshm_mf_event(m);
+		if (m->port_bound)
+			x->ops->evtchn_unmask(x, m->port);
+	}
+}
+
+/* Milliseconds until the first held port is due, or -1. */
+static int held_ports_due_ms(struct xshmd *d)
+{
+	uint64_t now = mono_ms(), first = UINT64_MAX;
+
+	for (struct xshm_dev *v = d->host.devs; v; v = v->next)
+		if (v->storm.held && xshm_storm_release_ms(&v->storm) < first)
+			first = xshm_storm_release_ms(&v->storm);
+	for (struct xshm_mf *m = d->host.mfs; m; m = m->next)
+		if (m->storm.held && xshm_storm_release_ms(&m->storm) < first)
+			first = xshm_storm_release_ms(&m->storm);
+	return first == UINT64_MAX ? -1 : first <= now ? 0 : (int)(first - now);
+}
+
+/*
+ * Watch events, drained in batches and coalesced: a guest writing its own nodes as fast as it
+ * can (thousands of state changes) queues thousands of events, and every other guest's events
+ * wait behind them in libxenstore's queue (the lab saw a neighbour's handshake and connect time
+ * out after 10 s behind 2000 state writes).  Every handler reads the node's current value, so
+ * repeats of one (path, token) in a batch are one event; the event channels get their turn
+ * between batches.
+ */
+static int take_watches(struct xshmd *d)
+{
+	struct xo *x = d->host.x;
+	struct { char *path, *token; } ev[WATCH_DISTINCT];
+	unsigned int n = 0, taken = 0;
+	char *path, *token;
+	int rc = 0;
+
+	while (taken < WATCH_BATCH && n < WATCH_DISTINCT && (rc = x->ops->xs_read_watch(x, &path, &token)) == 0) {
+		taken++;
+		unsigned int i;
+		for (i = 0; i < n && (strcmp(ev[i].path, path) || strcmp(ev[i].token, token)); i++)
+			;
+		if (i < n) {
+			free(path);
+			free(token);
+			continue;
+		}
+		ev[n].path = path;
+		ev[n].token = token;
+		n++;
+	}
+	d->watches_left = rc == 0;
+	d->watch_events += taken;
+	d->watch_dispatched += n;
+	for (unsigned int i = 0; i < n; i++) {
+		dispatch_watch(d, ev[i].path, ev[i].token);
+		free(ev[i].path);
+		free(ev[i].token);
+	}
+	return rc == -EAGAIN ? 0 : rc;
+}
+
 int xshmd_step(struct xshmd *d)
 {
 	struct xo *x = d->host.x;
-	char *path, *token;
 	xo_port_t port;
 	int rc;
 
-	while ((rc = x->ops->xs_read_watch(x, &path, &token)) == 0) {
-		dispatch_watch(d, path, token);
-		free(path);
-		free(token);
-	}
-	if (rc != -EAGAIN)
+	rc = take_watches(d);
+	if (rc)
 		return rc;
+	uint64_t now = mono_ms();
 	while ((rc = x->ops->evtchn_pending(x, &port)) == 0) {
-		x->ops->evtchn_unmask(x, port);
-		bool found = false;
-		for (struct xshm_dev *v = d->host.devs; v && !found; v = v->next) {
-			if (v->port_bound && v->port == port) {
-				xshm_dev_event(v);
-				found = true;
-			}
-		}
-		for (struct xshm_mf *m = d->host.mfs; m && !found; m = m->next) {
-			if (m->port_bound && m->port == port) {
-				xshm_mf_event(m);
-				found = true;
-			}
-		}
+		/* Unmasked after the work: an event meanwhile stays pending and comes back. */
+		if (!port_event(d, port, now))
+			x->ops->evtchn_unmask(x, port);
 	}
+	release_held_ports(d, now);
 	if (d->host.relay_pending || d->host.relay_hot)
 		xshm_chan_pump_all(&d->host);
 	d->host.sizing = xshm_chan_tick(&d->host);
@@ -375,7 +496,7 @@ int xshmd_timeout_ms(struct xshmd *d)
 {
 	uint64_t next = UINT64_MAX, now = xshm_host_now(&d->host);
 
-	if (d->host.relay_pending || d->host.mf_busy)
+	if (d->host.relay_pending || d->host.mf_busy || d->watches_left)
 		return 0;
 	if (d->host.relay_hot)
 		next = now + 1;
@@ -390,6 +511,9 @@ int xshmd_timeout_ms(struct xshmd *d)
 		next = t < next ? t : next;
 	}
 	int ms = next == UINT64_MAX ? -1 : next <= now ? 0 : next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+	int held = held_ports_due_ms(d);
+	if (held >= 0 && (ms < 0 || held < ms))
+		ms = held;
 	if (usage_unpublished(d)) {
 		/* The real clock, not the host's: tests move the host clock by hand. */
 		uint64_t since = mono_ms() - d->published_at;
@@ -470,6 +594,8 @@ void xshmd_get_stats(struct xshmd *d, struct xshmd_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->budget_pages = d->host.pool.budget;
+	out->watch_events = d->watch_events;
+	out->watch_dispatched = d->watch_dispatched;
 	out->used_pages = d->host.pool.used;
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
 		out->devices++;

@@ -35,6 +35,7 @@ struct xshmd_stats {
 	uint64_t budget_pages, used_pages;
 	unsigned int devices, connected, segments;
 	uint64_t faults;
+	uint64_t watch_events, watch_dispatched; /* XenStore watch events read / handled after coalescing */
 };
 
 struct xshmd;

@@ -69,13 +69,18 @@ static void *daemon_loop(void *arg)
 	return NULL;
 }
 
-void daemon_start(struct host *h)
+void daemon_new_unthreaded(struct host *h)
 {
 	struct xshmd_config cfg = { .budget_pages = 4096, .quota_pages = 1024, .log = quiet,
 				    .now_ms = fake_now, .now_arg = h, .memflex_mem_dir = h->store_dir,
 				    .memflex_spill_dir = h->no_spill ? NULL : h->spill_dir };
 
 	ck_assert_int_eq(xshmd_new(h->dmn, &cfg, &h->d), 0);
+}
+
+void daemon_start(struct host *h)
+{
+	daemon_new_unthreaded(h);
 	h->stop = 0;
 	pthread_create(&h->th, NULL, daemon_loop, h);
 	h->running = true;

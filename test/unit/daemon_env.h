@@ -41,6 +41,8 @@ void host_advance(struct host *h, uint64_t ms);
 char *read_be(struct host *h, xo_domid_t g, int (*build)(char *, size_t, unsigned int, unsigned int));
 /* Poll (up to 3 s) until the backend state of g reads `want`. */
 /* Did xenshmd log a warning or worse containing `needle` (since the process started)? */
+/* xenshmd without its thread: the test calls xshmd_step() itself (xshmd_free when done). */
+void daemon_new_unthreaded(struct host *h);
 bool host_logged(const char *needle);
 bool wait_be_state(struct host *h, xo_domid_t g, const char *want);
 unsigned int dom0_grants(struct host *h);

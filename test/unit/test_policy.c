@@ -7,6 +7,7 @@
 
 #include "../../dom0/peers.h"
 #include "../../dom0/policy.h"
+#include "../../dom0/storm.h"
 #include "tests.h"
 
 START_TEST(fair_share_follows_quotas)
@@ -224,6 +225,28 @@ START_TEST(mempipe_peer_lists)
 }
 END_TEST
 
+START_TEST(storms_are_held_to_their_window)
+{
+	struct xshm_storm s = { 0 }, busy = { 0 };
+
+	for (unsigned int i = 0; i < XSHM_STORM_SPURIOUS_MAX; i++)
+		ck_assert(!xshm_storm_note(&s, 1000, true));
+	ck_assert(!xshm_storm_note(&s, 1010, false)); /* work never counts */
+	ck_assert(xshm_storm_note(&s, 1050, true));
+	ck_assert(s.held);
+	ck_assert_uint_eq(xshm_storm_release_ms(&s), 1000 + XSHM_STORM_WINDOW_MS);
+	ck_assert(xshm_storm_note(&s, 1060, true));
+	ck_assert_uint_eq(s.held_windows, 1);
+	/* The next window starts afresh. */
+	s.held = false;
+	ck_assert(!xshm_storm_note(&s, 1000 + XSHM_STORM_WINDOW_MS, true));
+	ck_assert_uint_eq(s.spurious, 1);
+	/* A busy guest, however often it kicks, is never held. */
+	for (int i = 0; i < 100000; i++)
+		ck_assert(!xshm_storm_note(&busy, 5000, false));
+}
+END_TEST
+
 Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -231,6 +254,7 @@ Suite *policy_suite(void)
 
 	tcase_add_test(tc, fair_share_follows_quotas);
 	tcase_add_test(tc, mempipe_peer_lists);
+	tcase_add_test(tc, storms_are_held_to_their_window);
 	tcase_add_test(tc, rx_grows_while_full_and_paying);
 	tcase_add_test(tc, rx_shrinks_after_quiet_windows_only);
 	tcase_add_test(tc, admit_has_hysteresis);

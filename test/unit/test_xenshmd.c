@@ -560,6 +560,79 @@ START_TEST(suspend_behind_our_back_is_said_loudly)
 }
 END_TEST
 
+/* A guest writing its state as fast as it can: its backlog of watch events is coalesced (each
+ * handler reads the current value), so another guest's handshake is not queued behind it. */
+START_TEST(watch_backlog_is_coalesced)
+{
+	struct host h;
+	struct xshmd_stats before, after;
+
+	host_init(&h, false);
+	daemon_new_unthreaded(&h);
+	for (int i = 0; i < 10; i++)
+		xshmd_step(h.d); /* the initial scan */
+	xshmd_get_stats(h.d, &before);
+	for (int i = 0; i < 200; i++)
+		fe_write(&h, h.x1, h.g1, "state", i % 2 ? "6" : "1");
+	fe_write(&h, h.x2, h.g2, "state", "1");
+	xshmd_step(h.d);
+	xshmd_get_stats(h.d, &after);
+	ck_assert_uint_eq(after.watch_events - before.watch_events, 201);
+	ck_assert_uint_eq(after.watch_dispatched - before.watch_dispatched, 2);
+	/* g2 was served in that one step: its backend waits for it. */
+	char *st = read_be(&h, h.g2, xsp_be_state);
+	ck_assert_str_eq(st, "2");
+	free(st);
+	/* g1 ends where its last write left it (Closed), with nothing of it left granted. */
+	st = read_be(&h, h.g1, xsp_be_state);
+	ck_assert_str_eq(st, "6");
+	free(st);
+	xshmd_free(h.d);
+	h.d = NULL;
+	host_fini(&h);
+}
+END_TEST
+
+/* A guest kicking its port with nothing to do: held to the storm window, still served. */
+START_TEST(event_storm_is_held_and_still_served)
+{
+	struct host h;
+	struct manual m;
+	uint8_t buf[XSHM_CTRL_MSG_MAX];
+	bool n;
+
+	host_init(&h, true);
+	manual_connect(&h, h.x1, h.g1, "3", &m);
+	/* Paced, so that xenshmd sees them as separate events (kicks while masked coalesce). */
+	for (int i = 0; i < 2000; i++) {
+		h.x1->ops->evtchn_notify(h.x1, m.port);
+		usleep(100);
+	}
+	char want[96];
+	snprintf(want, sizeof(want), "domain %u device xenshm/0: ", h.g1);
+	bool said = false;
+	for (int i = 0; i < 300 && !(said = host_logged("kicks of its event channel found no work")); i++)
+		usleep(10000);
+	ck_assert_msg(said, "no storm noticed");
+	ck_assert(host_logged(want));
+	/* A request after the storm is answered (within the window's delay). */
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_STATS, .id = 1 } }, rsp;
+	ssize_t len = xshm_ctrl_encode(&req, buf, sizeof(buf));
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(xshm_ring_send(&m.tx, buf, (size_t)len, &n), 0);
+	h.x1->ops->evtchn_notify(h.x1, m.port);
+	ssize_t got = -EAGAIN;
+	for (int i = 0; i < 300 && (got = xshm_ring_recv(&m.rx, buf, sizeof(buf), &n)) == -EAGAIN; i++)
+		usleep(10000);
+	ck_assert_int_gt(got, 0);
+	ck_assert_int_eq(xshm_ctrl_parse(buf, (size_t)got, XSHM_FROM_HOST, &rsp), 0);
+	ck_assert_uint_eq(rsp.hdr.type, XSHM_CTRL_STATS | XSHM_CTRL_RESPONSE);
+	ck_assert_int_eq(rsp.u.rsp_stats.status, 0);
+	manual_release(h.x1, &m);
+	host_fini(&h);
+}
+END_TEST
+
 Suite *xenshmd_suite(void)
 {
 	Suite *s = suite_create("xenshmd");
@@ -575,6 +648,8 @@ Suite *xenshmd_suite(void)
 	tcase_add_test(tc, skipped_initialised_state);
 	tcase_add_test(tc, garbage_state_disconnects_only_that_guest);
 	tcase_add_test(tc, suspend_behind_our_back_is_said_loudly);
+	tcase_add_test(tc, watch_backlog_is_coalesced);
+	tcase_add_test(tc, event_storm_is_held_and_still_served);
 	tcase_add_test(tc, bad_control_message_disconnects);
 	tcase_add_test(tc, corrupt_ring_index_disconnects);
 	tcase_add_test(tc, daemon_restart_keeps_guest_data_and_reconnects);

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Event-channel storm limiting (see storm.h). */
+#include "storm.h"
+
+bool xshm_storm_note(struct xshm_storm *s, uint64_t now_ms, bool spurious)
+{
+	if (now_ms - s->window_start >= XSHM_STORM_WINDOW_MS) {
+		s->window_start = now_ms;
+		s->spurious = 0;
+	}
+	if (spurious)
+		s->spurious++;
+	if (s->spurious <= XSHM_STORM_SPURIOUS_MAX)
+		return false;
+	if (!s->held)
+		s->held_windows++;
+	s->held = true;
+	return true;
+}
+
+uint64_t xshm_storm_release_ms(const struct xshm_storm *s)
+{
+	return s->window_start + XSHM_STORM_WINDOW_MS;
+}
