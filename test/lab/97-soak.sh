@@ -1,6 +1,5 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
-# xenlab: by-name the soak (SOAK_CYCLES guests, 100 by default: about 30 minutes under TCG)
 # xenlab: timeout 3300
 # The soak: SOAK_CYCLES guests in a row, each made by `xenshm create` with a xenshm device and a
 # MemFlex disk, used (1 MiB from the pool written and read back by xenshm-probe, 4 MiB written
@@ -9,7 +8,8 @@
 # event channels, XenStore nodes, the pool's use and MemFlex's store files.  Every count must
 # come back to where it started.
 . /xenlab/lib.sh
-N=${SOAK_CYCLES:-100}
+# 5 in the ordinary suite (CI); the full soak is XENLAB_TEST_ENV=SOAK_CYCLES=100 (~27 minutes).
+N=${SOAK_CYCLES:-5}
 mkdir -p /var/lib/xenshm
 xenshmd -f --budget-kb 262144 --spill-dir /var/lib/xenshm > /tmp/xenshmd.log 2>&1 &
 XD=$!

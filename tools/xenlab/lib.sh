@@ -9,15 +9,31 @@ fail() { echo "FAIL: $*"; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
 
-# active_grants DOMID: how many of DOMID's grants some domain maps right now, as Xen counts them
-# (the `g` debug key prints every active entry of every grant table).
+# active_grants DOMID [MAPPER]: how many of DOMID's grants some domain (or MAPPER) maps right
+# now, as Xen counts them (the `g` debug key prints every active entry of every grant table; the
+# field after the reference is the domain that holds it).
 active_grants() {
     xl dmesg -c > /dev/null
     xl debug-keys g
     sleep 1
-    xl dmesg -c | awk -v d="d$1" '
+    xl dmesg -c | awk -v d="d$1" -v m="${2:-}" '
         /grant-table for remote / { cur = $0; sub(/.*grant-table for remote /, "", cur); sub(/ .*/, "", cur); next }
-        cur == d && /\[0x[0-9a-f]+\] / { n++ }
+        cur == d && /\[0x[0-9a-f]+\] / {
+            if (m == "") { n++; next }
+            for (i = 1; i < NF; i++) if ($i ~ /^\[0x[0-9a-f]+\]$/) { if ($(i + 1) == m) n++; break }
+        }
+        END { print n + 0 }'
+}
+
+# remote_ports DOMID REMOTE: DOMID's event channels for domain REMOTE, bound or waiting to be, as
+# Xen counts them (the `e` debug key: "s=3 ... d=REMOTE" interdomain, "s=2 ... d=REMOTE" unbound).
+remote_ports() {
+    xl dmesg -c > /dev/null
+    xl debug-keys e
+    sleep 1
+    xl dmesg -c | awk -v d="$1" -v r="d=$2" '
+        /Event channel information for domain / { cur = $NF; sub(/:$/, "", cur); next }
+        cur == d && / s=[23] / { for (i = 1; i <= NF; i++) if ($i == r) n++ }
         END { print n + 0 }'
 }
 
