@@ -73,8 +73,17 @@ metric memflex_p99_us "$(stat p99-us)"
 
 guest_exec g1 'swapoff /dev/xvds' || fail "swapoff"
 xenshm detach g1 --memflex || fail "detach"
+t0=$(now)
 i=0
-while [ "$(xenstore-read /tool/xenshm/used-kb)" != 0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+while [ "$(xenstore-read /tool/xenshm/used-kb)" != 0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+metric memflex_detach_release_s "$(elapsed "$t0")"
+if [ "$(xenstore-read /tool/xenshm/used-kb)" != 0 ]; then
+    # Once seen in CI (8192 KiB left after 5 s, not reproduced alone): say what xenshmd thinks.
+    kill -0 $XD 2>/dev/null && echo "xenshmd is alive" || echo "xenshmd is DEAD"
+    xenshm status
+    xenstore-ls -f /local/domain/0/backend/memflex 2>&1 | head -20
+    tail -20 /tmp/xenshmd.log
+fi
 expect_eq "$(xenstore-read /tool/xenshm/used-kb)" 0 "pool use after detach"
 expect_eq "$(ls /dev/shm | grep -c memflex)" 0 "memory tier files left"
 expect_eq "$(ls /var/lib/xenshm | grep -c memflex)" 0 "spill files left"

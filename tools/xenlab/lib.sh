@@ -105,9 +105,10 @@ destroy_all_guests() {
     xl list 2>/dev/null | awk 'NR > 2 { print $1 }' | while read -r d; do xl destroy "$d"; done
 }
 
-# collect FILE [NAME]: ship a dom0 file back to the host's log dir (as BOOT-NAME).
+# collect FILE [NAME]: ship a dom0 file back to the host's log dir (as BOOT-TEST-NAME: tests of
+# one boot that collect the same name keep their own copy).
 collect() {
-    echo "XENLAB-FILE-BEGIN ${2:-$(basename "$1")}"
+    echo "XENLAB-FILE-BEGIN ${XENLAB_TEST:+$XENLAB_TEST-}${2:-$(basename "$1")}"
     gzip -c "$1" | base64
     echo "XENLAB-FILE-END"
 }

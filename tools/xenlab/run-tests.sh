@@ -20,7 +20,7 @@ run_one() {  # run_one NAME SCRIPT -> sets RC
     # the output as it comes (busybox sed would hold it back in 4 KiB blocks).
     ( while sleep 60; do echo "XENLAB-HEARTBEAT $1"; done ) &
     local hb=$!
-    ( timeout "${t:-$TIMEOUT}" sh "$2"; echo $? > /tmp/rc ) 2>&1 | tee /tmp/test.out |
+    ( XENLAB_TEST=$1 timeout "${t:-$TIMEOUT}" sh "$2"; echo $? > /tmp/rc ) 2>&1 | tee /tmp/test.out |
         awk -v p="[$1] " '{ print p $0; fflush() }'
     kill $hb 2>/dev/null
     RC=$(cat /tmp/rc 2>/dev/null || echo 255)
