@@ -50,10 +50,9 @@ static bool usage_unpublished(const struct xshmd *d)
 }
 
 /* Keep /tool/xenshm/used-kb current (within PUBLISH_INTERVAL_MS), for the admin CLI and tests. */
-static void publish_usage(struct xshmd *d)
+static void publish_usage(struct xshmd *d, uint64_t now)
 {
 	char path[XSP_MAX];
-	uint64_t now = mono_ms();
 
 	if (!usage_unpublished(d) || now - d->published_at < PUBLISH_INTERVAL_MS ||
 	    xsp_tool_used_kb(path, sizeof(path)))
@@ -410,9 +409,9 @@ static void release_held_ports(struct xshmd *d, uint64_t now)
 }
 
 /* Milliseconds until the first held port is due, or -1. */
-static int held_ports_due_ms(struct xshmd *d)
+static int held_ports_due_ms(struct xshmd *d, uint64_t now)
 {
-	uint64_t now = mono_ms(), first = UINT64_MAX;
+	uint64_t first = UINT64_MAX;
 
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next)
 		if (v->storm.held && xshm_storm_release_ms(&v->storm) < first)
@@ -467,13 +466,14 @@ static int take_watches(struct xshmd *d)
 int xshmd_step(struct xshmd *d)
 {
 	struct xo *x = d->host.x;
+	uint64_t now = mono_ms();
 	xo_port_t port;
 	int rc;
 
+	d->host.step_ms = now;
 	rc = take_watches(d);
 	if (rc)
-		return rc;
-	uint64_t now = mono_ms();
+		goto out;
 	while ((rc = x->ops->evtchn_pending(x, &port)) == 0) {
 		/* Unmasked after the work: an event meanwhile stays pending and comes back. */
 		if (!port_event(d, port, now))
@@ -488,13 +488,17 @@ int xshmd_step(struct xshmd *d)
 	d->host.mf_busy = false;
 	for (struct xshm_mf *m = d->host.mfs; m; m = m->next)
 		d->host.mf_busy |= xshm_mf_tick(m);
-	publish_usage(d);
-	return rc == -EAGAIN ? 0 : rc;
+	publish_usage(d, now);
+	rc = rc == -EAGAIN ? 0 : rc;
+out:
+	d->host.step_ms = 0;
+	return rc;
 }
 
 int xshmd_timeout_ms(struct xshmd *d)
 {
-	uint64_t next = UINT64_MAX, now = xshm_host_now(&d->host);
+	/* One clock read (tests move the host clock by hand; the rest runs on the real one). */
+	uint64_t mono = mono_ms(), next = UINT64_MAX, now = d->host.now_ms ? xshm_host_now(&d->host) : mono;
 
 	if (d->host.relay_pending || d->host.mf_busy || d->watches_left)
 		return 0;
@@ -511,12 +515,12 @@ int xshmd_timeout_ms(struct xshmd *d)
 		next = t < next ? t : next;
 	}
 	int ms = next == UINT64_MAX ? -1 : next <= now ? 0 : next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
-	int held = held_ports_due_ms(d);
+	int held = held_ports_due_ms(d, mono);
 	if (held >= 0 && (ms < 0 || held < ms))
 		ms = held;
 	if (usage_unpublished(d)) {
 		/* The real clock, not the host's: tests move the host clock by hand. */
-		uint64_t since = mono_ms() - d->published_at;
+		uint64_t since = mono - d->published_at;
 		int wait = since >= PUBLISH_INTERVAL_MS ? 0 : (int)(PUBLISH_INTERVAL_MS - since);
 		ms = ms < 0 || wait < ms ? wait : ms;
 	}

@@ -83,6 +83,8 @@ struct mempipe_stats {
 	size_t tx_ring_bytes, rx_ring_bytes; /* now */
 	size_t rx_fill_bytes;                /* waiting to be read now */
 	uint32_t rx_resizes, tx_resizes;     /* rings replaced so far (a sized channel) */
+	uint64_t notifies;                   /* event-channel kicks this end sent */
+	uint64_t waits;                      /* times this end slept for its peer or the relay */
 };
 int mempipe_stats(struct mempipe *p, struct mempipe_stats *out);
 
