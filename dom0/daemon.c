@@ -34,6 +34,7 @@ struct xshmd {
 	uint64_t watch_events, watch_dispatched;
 	uint64_t published_used; /* last used-kb written, +1 (0 = never) */
 	uint64_t published_at;   /* when, on the real monotonic clock */
+	uint64_t stepped_at;     /* the last step's clock, for the timeout right after it (0: read it) */
 };
 
 static uint64_t mono_ms(void)
@@ -492,13 +493,18 @@ int xshmd_step(struct xshmd *d)
 	rc = rc == -EAGAIN ? 0 : rc;
 out:
 	d->host.step_ms = 0;
+	d->stepped_at = now;
 	return rc;
 }
 
 int xshmd_timeout_ms(struct xshmd *d)
 {
-	/* One clock read (tests move the host clock by hand; the rest runs on the real one). */
-	uint64_t mono = mono_ms(), next = UINT64_MAX, now = d->host.now_ms ? xshm_host_now(&d->host) : mono;
+	/* The step's clock when it just ran (deadlines come due at most one step late), else one read;
+	 * tests move the host clock by hand, the rest runs on the real one. */
+	uint64_t mono = d->stepped_at ? d->stepped_at : mono_ms(), next = UINT64_MAX;
+	uint64_t now = d->host.now_ms ? xshm_host_now(&d->host) : mono;
+
+	d->stepped_at = 0;
 
 	if (d->host.relay_pending || d->host.mf_busy || d->watches_left)
 		return 0;

@@ -32,6 +32,7 @@ struct mempipe {
 	bool write_shut;        /* mempipe_shutdown: this end sends no more */
 	uint64_t bytes_written, bytes_read;
 	uint64_t notifies, waits; /* event-channel kicks sent, sleeps for the peer or the relay */
+	uint64_t tx_pushed;       /* tx index at our last kick: what the relay was told of */
 	struct mempipe_opts opts; /* a listener's, for what it accepts */
 };
 
@@ -77,9 +78,10 @@ static int64_t deadline_after(int timeout_ms)
 
 static int left_ms_lazy(int64_t *deadline, int timeout_ms)
 {
-	if (*deadline == DEADLINE_UNREAD)
-		*deadline = deadline_after(timeout_ms);
-	return left_ms(*deadline);
+	if (*deadline != DEADLINE_UNREAD)
+		return left_ms(*deadline);
+	*deadline = deadline_after(timeout_ms);
+	return timeout_ms < 0 ? -1 : timeout_ms; /* all of it: the clock was read just now */
 }
 
 static bool name_ok(const char *name, char out[XSHM_CTRL_NAME_MAX])
@@ -285,6 +287,31 @@ static int peer_state(const struct mempipe *p, bool reading)
 	return st == XSHM_PEER_OPEN ? 0 : st == XSHM_PEER_CLOSED ? -EPIPE : -ECONNRESET;
 }
 
+static void kick(struct mempipe *p)
+{
+	p->notifies++;
+	p->tx_pushed = p->tx.mine;
+	shm_notify(p->s);
+}
+
+/*
+ * About to sleep for the peer: push what we wrote since our last kick.  The
+ * relay polls a busy ring every millisecond rather than ask for kicks, so a
+ * request written just before waiting for its answer would sit until that
+ * poll, on each hop of a round trip.  The sleep costs several system calls
+ * anyway; one kick more takes the request now.
+ */
+static void push_before_sleep(struct mempipe *p)
+{
+	ssize_t space;
+
+	if (p->tx.mine == p->tx_pushed || !p->tx.sh)
+		return;
+	space = xshm_ring_space(&p->tx);
+	if (space >= 0 && (uint64_t)space < p->tx.size)
+		kick(p);
+}
+
 /*
  * Wait until `ring` can make progress (need bytes of space for tx, data
  * for rx), the peer is gone, or the deadline.  0 to try again.
@@ -300,6 +327,8 @@ static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, int
 	rc = peer_state(p, ring == &p->rx);
 	if (rc)
 		return rc;
+	if (ring == &p->rx)
+		push_before_sleep(p);
 	if (p->nonblock)
 		return -EAGAIN;
 	int left = left_ms_lazy(deadline, p->timeout_ms);
@@ -362,11 +391,6 @@ static int follow_switch(struct mempipe *p)
 	return 1;
 }
 
-static void kick(struct mempipe *p)
-{
-	p->notifies++;
-	shm_notify(p->s);
-}
 
 int mempipe_shutdown(struct mempipe *p)
 {

@@ -28,8 +28,13 @@ MP=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport mempipe --pee
     fail "mempipe run: $MP"
 echo "$MP"
 xenstore-ls "/local/domain/0/backend/xenshm/$D1/0/channel" 2>/dev/null
+C0=$(cpu_ticks $XD); T0=$(now)
 ST=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport mempipe --peer "$D1" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM" --ring-kb 1024) ||
     fail "static mempipe run: $ST"
+# What relaying costs dom0: xenshmd's CPU over the whole static run (streams and round trips).
+XD_CPU=$(cpu_pct $(($(cpu_ticks $XD) - C0)) "$(elapsed "$T0")")
+echo "xenshmd CPU over the static run: $XD_CPU%"
+metric mempipe_static_xenshmd_cpu_pct "$XD_CPU"
 echo "$ST" | sed 's/^mempipe/static/'
 TCP=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport tcp --peer "$(guest_ip 0)" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM") ||
     fail "tcp run: $TCP"
@@ -57,6 +62,9 @@ for s in $(echo "$SIZES" | tr ',' ' '); do
     metric "mempipe_rtt_us.$s" "${m#* }"
     metric "mempipe_static_MBps.$s" "${st% *}"
     metric "mempipe_static_rtt_us.$s" "${st#* }"
+    # The sender's event-channel kicks and sleeps per message (each a hypercall or several).
+    metric "mempipe_kicks_per_msg.$s" "$(echo "$MP" | awk -v s="$s" '$3 == s { print $13 }')"
+    metric "mempipe_static_kicks_per_msg.$s" "$(echo "$ST" | awk -v s="$s" '$3 == s { print $13 }')"
     metric "tcp_MBps.$s" "${t% *}"
     metric "tcp_rtt_us.$s" "${t#* }"
     v=$(echo "$V64" | awk -v s="$s" '$3 == s { print $7, $9 }')

@@ -99,30 +99,29 @@ metric hostile_churn_pairs_per_s "$(echo "$OUT" | sed -n 's/.*pairs in .* s (\([
 # The flood, measured: the neighbour's loop paused, one 64 MiB run of its stream with g3 quiet
 # and one while g3 kicks its port as fast as it can; xenshmd's CPU over each (the relay of the
 # neighbour's stream costs some of its own).
-cpu() { awk '{ print $14 + $15 }' /proc/$XD/stat; }
+cpu() { cpu_ticks $XD; }
 guest_exec g2 'touch /tmp/pause'
 for i in $(seq 60); do guest_exec g2 'pidof mempipe-bench > /dev/null' || break; sleep 0.5; done
 measure() {
     GUEST_TIMEOUT=300 guest_exec g2 "mempipe-bench run --transport mempipe --peer $D1 --sizes 16384 --bytes 67108864 --rounds 50 >> /tmp/nb.out 2>&1; tail -1 /tmp/nb.out" |
         awk '/ check ok/ { print $7 }'
 }
-pct() { awk -v c="$1" -v t="$2" 'BEGIN { printf "%.0f", c / t }'; } # /proc's ticks are 1/100 s
 C0=$(cpu); T0=$(now)
 QUIET_MB=$(measure)
-QUIET_CPU=$(pct $(($(cpu) - C0)) "$(elapsed "$T0")")
+QUIET_CPU=$(cpu_pct $(($(cpu) - C0)) "$(elapsed "$T0")")
 # The control: g3 spinning its vCPU without a single kick (what any busy guest costs the others
 # on the 2 emulated CPUs), so that the flood's own cost shows apart from its CPU use.
 guest_exec g3 "sh -c 'while :; do :; done' > /dev/null 2>&1 & echo \$! > /tmp/hog.pid"
 sleep 3
 C0=$(cpu); T0=$(now)
 HOG_MB=$(measure)
-HOG_CPU=$(pct $(($(cpu) - C0)) "$(elapsed "$T0")")
+HOG_CPU=$(cpu_pct $(($(cpu) - C0)) "$(elapsed "$T0")")
 guest_exec g3 'kill $(cat /tmp/hog.pid)'
 guest_exec g3 'xenshm-hostile flood 60 > /tmp/flood.out 2>&1 &'
 sleep 3
 C0=$(cpu); T0=$(now)
 FLOOD_MB=$(measure)
-FLOOD_CPU=$(pct $(($(cpu) - C0)) "$(elapsed "$T0")")
+FLOOD_CPU=$(cpu_pct $(($(cpu) - C0)) "$(elapsed "$T0")")
 for i in $(seq 120); do guest_exec g3 'grep -q "^result" /tmp/flood.out' && break; sleep 1; done
 OUT=$(guest_exec g3 cat /tmp/flood.out)
 echo "$OUT"

@@ -61,6 +61,12 @@ static void *daemon_loop(void *arg)
 	struct host *h = arg;
 
 	while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&h->paused, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&h->parked, 1, __ATOMIC_RELEASE);
+			usleep(1000);
+			continue;
+		}
+		__atomic_store_n(&h->parked, 0, __ATOMIC_RELEASE);
 		struct pollfd fds[2];
 		int n = xshmd_pollfds(h->d, fds);
 		poll(fds, (nfds_t)n, 20);
@@ -84,6 +90,19 @@ void daemon_start(struct host *h)
 	h->stop = 0;
 	pthread_create(&h->th, NULL, daemon_loop, h);
 	h->running = true;
+}
+
+void daemon_pause(struct host *h)
+{
+	__atomic_store_n(&h->paused, 1, __ATOMIC_RELEASE);
+	while (h->running && !__atomic_load_n(&h->parked, __ATOMIC_ACQUIRE))
+		usleep(1000);
+}
+
+void daemon_resume(struct host *h)
+{
+	__atomic_store_n(&h->parked, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->paused, 0, __ATOMIC_RELEASE);
 }
 
 void daemon_stop(struct host *h)

@@ -22,6 +22,7 @@ struct host {
 	struct xshmd *d;
 	pthread_t th;
 	int stop;
+	int paused, parked; /* daemon_pause: the loop parks between steps */
 	bool running;
 	uint64_t clock_ms; /* the daemon's clock: tests move it */
 	char store_dir[64], spill_dir[64]; /* MemFlex tiers, private to this host */
@@ -36,6 +37,9 @@ void host_init(struct host *h, bool start);
 void host_fini(struct host *h);
 void daemon_start(struct host *h);
 void daemon_stop(struct host *h);
+/* Hold the daemon between two steps (its state kept), and let it go on. */
+void daemon_pause(struct host *h);
+void daemon_resume(struct host *h);
 void host_advance(struct host *h, uint64_t ms);
 /* A backend key of g's device 0 (NULL if absent; free it). */
 char *read_be(struct host *h, xo_domid_t g, int (*build)(char *, size_t, unsigned int, unsigned int));

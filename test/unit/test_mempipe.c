@@ -597,6 +597,39 @@ START_TEST(small_writes_do_not_kick_each_time)
 }
 END_TEST
 
+/*
+ * A writer about to sleep for its answer pushes what it wrote: the relay
+ * polls a busy ring instead of asking for kicks, and a round trip would
+ * otherwise wait for its next poll on every hop.  One kick per sleep, only
+ * for bytes written since the last kick.
+ */
+START_TEST(a_request_is_pushed_before_waiting_for_its_answer)
+{
+	struct mempipe_opts o = small;
+	struct mempipe_stats st;
+	struct pair p;
+	uint8_t buf[64] = { 1 };
+
+	pair_open(&p, &o);
+	daemon_pause(&p.h);
+	mempipe_set_nonblock(p.b, true);
+	/* A quiet relay asked to be kicked: the first write does; then it is not listening. */
+	ck_assert_int_eq(mempipe_write(p.b, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	ck_assert_int_eq(mempipe_write(p.b, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	ck_assert_int_eq(mempipe_stats(p.b, &st), 0);
+	ck_assert_uint_eq(st.notifies, 1);
+	/* Waiting for the answer: the second write is pushed, once. */
+	ck_assert_int_eq(mempipe_read(p.b, buf, sizeof(buf)), -EAGAIN);
+	ck_assert_int_eq(mempipe_read(p.b, buf, sizeof(buf)), -EAGAIN);
+	ck_assert_int_eq(mempipe_stats(p.b, &st), 0);
+	ck_assert_uint_eq(st.notifies, 2);
+	daemon_resume(&p.h);
+	ck_assert_int_eq(mempipe_read(p.a, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	ck_assert_uint_eq(buf[0], 1);
+	pair_close(&p);
+}
+END_TEST
+
 START_TEST(peer_death_is_a_reset)
 {
 	struct pair p;
@@ -806,6 +839,7 @@ Suite *mempipe_suite(void)
 	tcase_add_test(tc, admin_peer_lists_refuse_and_cap);
 	tcase_add_test(tc, timeouts_and_nonblocking);
 	tcase_add_test(tc, small_writes_do_not_kick_each_time);
+	tcase_add_test(tc, a_request_is_pushed_before_waiting_for_its_answer);
 	tcase_add_test(tc, peer_death_is_a_reset);
 	tcase_add_test(tc, lying_ring_index_disconnects_the_liar);
 	tcase_add_test(tc, sized_rings_follow_the_load_without_losing_a_byte);

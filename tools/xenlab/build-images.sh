@@ -146,6 +146,8 @@ LABBIN=$BUILD/lab
 R=$OV/domu; mkdir -p "$R/bin"
 install -m 0755 "$HERE/guest-init.sh" "$R/init"
 for b in "$LABBIN"/* "$BUILD/bin/mempipe-bench" "$BUILD/bin/mempipe"; do add_bin "$R" "$b" "/bin/$(basename "$b")"; done
+# strace, where the host has it, to count what a wake-up costs in system calls (test 99-rtt-trace).
+[ -x /usr/bin/strace ] && add_bin "$R" /usr/bin/strace
 mkcpio "$R" "$OV/domu-overlay.cpio" raw
 
 # dom0 overlay: init, runner, tests, guest image, the project's binaries.
@@ -155,6 +157,7 @@ install -m 0755 "$HERE/run-tests.sh" "$R/xenlab/run-tests"
 install -m 0644 "$HERE/lib.sh" "$R/xenlab/lib.sh"
 for t in "$TOP"/test/lab/*.sh; do install -m 0755 "$t" "$R/xenlab/tests/"; done
 for b in "$LABBIN"/* "$BUILD/bin/xenshmd" "$BUILD/bin/xenshm"; do add_bin "$R" "$b" "/bin/$(basename "$b")"; done
+[ -x /usr/bin/strace ] && add_bin "$R" /usr/bin/strace
 # Raw, not gzip: libxenguest tries to gunzip a ramdisk and fails on concatenated members.
 cat "$BASE/domu-base.cpio" "$OV/domu-overlay.cpio" > "$R/boot/domu.cpio"
 mkcpio "$R" "$OV/dom0-overlay.cpio" raw

@@ -7,6 +7,9 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 metric() { echo "XENLAB-METRIC $1 $2"; }
 fail() { echo "FAIL: $*"; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
+# A process's CPU time in /proc's ticks (1/100 s), and ticks over seconds as a percentage.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+cpu_pct() { awk -v c="$1" -v t="$2" 'BEGIN { printf "%.0f", c / t }'; }
 expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
 
 # active_grants DOMID [MAPPER]: how many of DOMID's grants some domain (or MAPPER) maps right
