@@ -360,6 +360,8 @@ fail:
 int xshm_chan_open(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req,
 		   struct xshm_ctrl_rsp_chan_open *rsp)
 {
+	if (dev->release_ms)
+		return -ESHUTDOWN; /* a save waits for this guest to let go: no new rings */
 	/* The parser checked the name, flags and ranges; a copy still needs its terminator. */
 	if (req->flags & XSHM_CHAN_LISTEN)
 		return listen_on(dev, req, rsp);
@@ -487,6 +489,10 @@ static struct xshm_dev *relay(struct xshm_host *h, struct xshm_chan *c, int i)
 	size_t moved = 0;
 
 	if (!a->dev || !a->tx)
+		return NULL;
+	/* The receiver is letting go for a save: what it holds drains, nothing more comes (its
+	 * reads say ESHUTDOWN once the ring is empty; a steady stream would keep it full). */
+	if (b->dev && b->dev->release_ms)
 		return NULL;
 	if (c->sized && b->dev) {
 		/* A sender whose tx was over half full when we came: this direction is short. */

@@ -294,6 +294,16 @@ void xshm_dev_frontend_changed(struct xshm_dev *dev)
 	case XB_INITIALISING:
 		if (dev->be_state == XB_INITWAIT && dev->ctrl)
 			break; /* repeated event: already waiting for it */
+		if (dev->release_ms) {
+			/* A save is waiting for this guest to hold nothing: no new session until then
+			 * (said once: a guest writing its state in a loop must not flood the log). */
+			if (dev->be_state != XB_CLOSED) {
+				teardown(dev);
+				write_state(dev, XB_CLOSED);
+				DEVLOG(dev, LOG_INFO, "reconnect refused: a release (save or migration) is in progress");
+			}
+			break;
+		}
 		if (dev->be_state == XB_CONNECTED)
 			DEVLOG(dev, LOG_INFO, "frontend restarted without closing: reconnecting");
 		teardown(dev);
@@ -588,6 +598,52 @@ void xshm_dev_event(struct xshm_dev *dev)
 		xshm_chan_dev_event(dev);
 }
 
+/*
+ * backend/.../release: a save or migration waits for the guest to hold
+ * nothing of ours (grant mappings and user event channels kept across a
+ * suspend corrupt the guest).  Say so on the control page and kick; the
+ * guest's closing frontend then tears the session down as usual.
+ */
+void xshm_dev_release_changed(struct xshm_dev *dev)
+{
+	char path[XSP_MAX], *untrusted = NULL;
+	unsigned long long ms = 0;
+	int rc = xsp_be_release(path, sizeof(path), dev->domid, dev->devid);
+
+	if (!rc)
+		rc = xo_read_str(dev->h->x, XO_TXN_NONE, path, &untrusted);
+	if (!rc && (xo_parse_uint(untrusted, XSHM_RELEASE_MS_MAX, &ms) || ms < XSHM_RELEASE_MS_MIN)) {
+		DEVLOG(dev, LOG_WARNING, "refused release '%.32s': not %u .. %u ms", untrusted, XSHM_RELEASE_MS_MIN,
+		       XSHM_RELEASE_MS_MAX);
+		free(untrusted);
+		return;
+	}
+	free(untrusted);
+	if ((uint32_t)ms == dev->release_ms)
+		return;
+	dev->release_ms = (uint32_t)ms;
+	if (!ms) {
+		DEVLOG(dev, LOG_INFO, "release request withdrawn: the guest may connect again");
+		if (dev->ctrl)
+			__atomic_store_n(&dev->ctrl->be_release, 0, __ATOMIC_RELEASE);
+		return;
+	}
+	if (!dev->rings_attached) {
+		/* Nothing mapped yet (or any more): close, so that nothing gets mapped. */
+		DEVLOG(dev, LOG_INFO, "release requested (%llu ms): not connected, closed", ms);
+		if (dev->be_state != XB_CLOSED) {
+			teardown(dev);
+			write_state(dev, XB_CLOSED);
+		}
+		return;
+	}
+	DEVLOG(dev, LOG_INFO, "release requested: the guest has %llu ms to let go of its %llu KiB", ms,
+	       (unsigned long long)dev->acct.used * 4);
+	__atomic_store_n(&dev->ctrl->be_release, (uint32_t)ms, __ATOMIC_RELEASE);
+	if (dev->port_bound)
+		dev->h->x->ops->evtchn_notify(dev->h->x, dev->port);
+}
+
 void xshm_dev_quota_changed(struct xshm_dev *dev)
 {
 	char path[XSP_MAX], *untrusted = NULL;
@@ -652,6 +708,7 @@ int xshm_dev_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const ui
 		       state);
 		write_state(dev, XB_CLOSED);
 	}
+	xshm_dev_release_changed(dev); /* a save in progress when this xenshmd started */
 	rc = h->x->ops->xs_watch(h->x, dev->fe_state_path, dev->token);
 	if (rc)
 		goto fail;

@@ -93,6 +93,7 @@ struct xshm_dev {
 	bool port_bound, rings_attached, gone;
 	bool seen;                    /* sweep mark of the daemon's device scan */
 	bool suspend_warned;          /* said once per suspend that held mappings will break */
+	uint32_t release_ms;          /* backend/.../release: a save waits for the guest to let go */
 	struct xshm_ring tx, rx;
 	struct xshm_seg *segs;
 	uint32_t next_seg_id;
@@ -122,6 +123,11 @@ void xshm_rm_empty_parent(struct xo *x, const char *path);
  * no device of the domain is served (sweep_backends), and error/backend/<kind>/<domid>.  A
  * guest that died while no xenshmd ran leaves them, and nobody else removes them.
  */
+/* The admin's release request (backend/.../release) appeared, changed or went. */
+void xshm_dev_release_changed(struct xshm_dev *dev);
+#define XSHM_RELEASE_MS_MIN 100u
+#define XSHM_RELEASE_MS_MAX 600000u
+
 void xshm_sweep_gone_domains(struct xshm_host *h, const char *kind, bool sweep_backends);
 
 /*

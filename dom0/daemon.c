@@ -308,6 +308,8 @@ static void dispatch_watch(struct xshmd *d, const char *path, const char *token)
 			xshm_dev_quota_changed(dev);
 		else if (!strcmp(key, "reclaim-kb"))
 			xshm_dev_reclaim_requested(dev);
+		else if (!strcmp(key, "release"))
+			xshm_dev_release_changed(dev);
 		else if (!strcmp(key, "online") || !strcmp(key, "state"))
 			xshm_dev_backend_changed(dev);
 	} else if (!strcmp(token, "mf")) {

@@ -209,6 +209,8 @@ struct mempipe *mempipe_accept(struct mempipe *l)
 		rc = shm_service(l->s);
 		if (rc)
 			return fail_null(NULL, rc);
+		if (shm_release_asked(l->s))
+			return fail_null(NULL, ESHUTDOWN); /* a save is waiting: accept nothing more */
 		if (shm_take_accept(l->s, l->id, &a))
 			break;
 		int left = left_ms(deadline);
@@ -322,6 +324,8 @@ static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, int
 
 	if (rc)
 		return rc;
+	if (shm_release_asked(p->s))
+		return -ESHUTDOWN; /* the domain is about to be saved: let go, don't wait */
 	if (!xshm_ring_prepare_wait(ring, need))
 		return ring->error ? ring->error : 0;
 	rc = peer_state(p, ring == &p->rx);
@@ -457,7 +461,7 @@ ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len)
 	if (!usable(p) || p->message || (!buf && len))
 		return -EINVAL;
 	while (done < len) {
-		int rc = p->write_shut ? -EPIPE : peer_state(p, false);
+		int rc = p->write_shut ? -EPIPE : shm_release_asked(p->s) ? -ESHUTDOWN : peer_state(p, false);
 		if (!rc)
 			rc = take_tx_offer(p) < 0 ? -EPROTO : 0;
 		if (rc)
@@ -535,7 +539,7 @@ int mempipe_send(struct mempipe *p, const void *msg, size_t len)
 	if (len > mempipe_max_msg(p))
 		return -EMSGSIZE;
 	for (;;) {
-		int rc = p->write_shut ? -EPIPE : peer_state(p, false);
+		int rc = p->write_shut ? -EPIPE : shm_release_asked(p->s) ? -ESHUTDOWN : peer_state(p, false);
 		if (!rc)
 			rc = take_tx_offer(p) < 0 ? -EPROTO : 0;
 		if (rc)

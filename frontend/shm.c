@@ -48,6 +48,7 @@ struct shm {
 	struct xshm_ctrl_chan_accept *accepts;
 	unsigned int naccepts, accepts_cap;
 	bool broken; /* xenshmd sent something it may not: nothing more is trusted */
+	bool release_handed; /* SHM_EV_RELEASE was reported */
 };
 
 static long ms_left(const struct timespec *deadline)
@@ -233,6 +234,11 @@ static int connect_device(struct shm *s, const struct timespec *deadline)
 	if (rc == -ENOENT || rc == -EACCES)
 		return -ENODEV;
 	read_uint(s, s->fe_state, 8, &fe);
+	/* The host is saving or migrating this domain: nothing may be mapped until it has moved. */
+	if (xsp_be_release(path, sizeof(path), s->me, d) == 0 && read_uint(s, path, UINT32_MAX, &ref) != -ENOENT) {
+		s->fe_state[0] = 0;
+		return -EAGAIN;
+	}
 	/* A live session holds the device: the backend is connected to it, or about to be. */
 	if (be == XB_CONNECTED || (be == XB_INITWAIT && fe == XB_INITIALISED)) {
 		s->fe_state[0] = 0; /* not ours: never touch its state */
@@ -669,6 +675,12 @@ int shm_rpc(struct shm *s, struct xshm_ctrl_msg *req, struct xshm_ctrl_msg *rsp)
 	return s->broken ? -EPROTO : rpc(s, req, rsp);
 }
 
+uint32_t shm_release_asked(const struct shm *s)
+{
+	/* xenshmd's word only: any value just means "let go, soon". */
+	return s && s->ctrl ? __atomic_load_n(&s->ctrl->be_release, __ATOMIC_ACQUIRE) : 0;
+}
+
 int shm_next_event(struct shm *s, struct shm_event *ev)
 {
 	int rc;
@@ -678,6 +690,14 @@ int shm_next_event(struct shm *s, struct shm_event *ev)
 	rc = shm_service(s);
 	if (rc && rc != -ECONNRESET)
 		return rc;
+	uint32_t release_ms = shm_release_asked(s);
+	if (release_ms && !s->release_handed) {
+		s->release_handed = true;
+		memset(ev, 0, sizeof(*ev));
+		ev->type = SHM_EV_RELEASE;
+		ev->deadline_ms = release_ms;
+		return 1;
+	}
 	if (s->notice.queued) {
 		s->notice.queued = false;
 		s->notice.handed = true;

@@ -34,7 +34,9 @@ static const char *const usage_text =
 	"  top [--interval S] [--count N] [--json]  live: pool, channel throughput, disk tiers\n"
 	"  schema-check [--json]                 does the live XenStore match the schema?\n"
 	"  create FILE [xl create options]       xl create with xenshm's keys (xenshm.cfg(5))\n"
-	"  save DOM FILE [xl save options]       xl save, keeping the guest's MemFlex swap\n"
+	"  save DOM FILE [--release-ms MS] [xl save options]\n"
+	"                                        xl save once the guest let go of its shared\n"
+	"                                        memory, keeping its MemFlex swap\n"
 	"  restore FILE [xl restore options]     xl restore, with the guest's MemFlex swap back\n"
 	"DOM is a domid or a name; SIZE is KiB or has a K/M/G/T suffix (4 KiB multiples).\n";
 
@@ -48,8 +50,8 @@ static const char *const cmd_help[][2] = {
 	{ "set", "xenshm set [DOM] KEY=VALUE...\n  Host keys: budget=SIZE, reclaim-deadline-ms=100..600000, reclaim-interval-ms=0..3600000,\n  accept-pct=50..100.  With DOM (every device of the guest): quota=SIZE,\n  mempipe-peers=\"PEER:MAX-KB ...\" (who it may open MemPipe channels with; PEER a\n  name, domid or *; MAX-KB caps each ring, 0 = no cap; \"*:0\" = anyone).\n  Values are checked here and again by xenshmd, which applies them at once.\n" },
 	{ "reclaim", "xenshm reclaim DOM SIZE [--device N]\n  Send the guest a reclaim notice for SIZE (device 0 unless --device), with the usual deadline.\n" },
 	{ "create", "xenshm create FILE [xl create options]\n  Check the xenshm and memflex keys of the domain's xl config (xenshm.cfg(5)), run\n  'xl create -p FILE OPTIONS', create the devices and disks the keys ask for, unpause.\n  On any error after the domain exists it is destroyed; the message names file:line and key.\n" },
-	{ "save", "xenshm save DOM FILE [xl save options]\n  Save the domain with 'xl save'; its MemFlex disks' stores are kept (not deleted when the\n  domain dies at the end of the save) and listed in FILE.xenshm for 'xenshm restore'.\n" },
-	{ "restore", "xenshm restore FILE [xl restore options]\n  'xl restore -p', the MemFlex disks of FILE.xenshm again (xenshmd takes the kept stores\n  back), unpause.  The guest's swap is where the save left it.\n" },
+	{ "save", "xenshm save DOM FILE [--release-ms MS] [xl save options]\n  Save the domain with 'xl save'.  First its programs are asked to let go of the shared\n  memory of its xenshm devices (SHM_EV_RELEASE; a mapping kept across the suspend corrupts the\n  guest) and given MS milliseconds (default 10000); if they do not, nothing is saved and the\n  domain runs on.  Its MemFlex disks' stores are kept (not deleted when the domain dies at the\n  end of the save); disks and devices are listed in FILE.xenshm for 'xenshm restore'.\n" },
+	{ "restore", "xenshm restore FILE [xl restore options]\n  'xl restore -p', the MemFlex disks of FILE.xenshm again (xenshmd takes the kept stores\n  back) and fresh xenshm devices, unpause.  The guest's swap is where the save left it; its\n  programs open their xenshm devices again.\n" },
 	{ "top", "xenshm top [--interval SECONDS] [--count N] [--json]\n  Refresh every SECONDS (default 1) until interrupted, or N times: pool use, each device's\n  use and quota, each MemPipe channel end (ring sizes, MB/s sent and received since the last\n  refresh, rx utilisation, resizes), each MemFlex disk (memory and spill tiers, reads and\n  writes per second, service time p50/p99).  --json: one object per refresh, one per line.\n" },
 	{ "schema-check", "xenshm schema-check [--json]\n  Walk every XenStore node of xenshm (/tool/xenshm, the xenshm and memflex backend dirs,\n  the guests' xenshm devices and MemFlex vbds, their error nodes) and compare it with the\n  schema built into this binary (docs/xenstore-paths.md): unknown nodes, permissions other\n  than the schema's, values not of their type or range.  Exit 0 clean, 1 problems found.\n" },
 	{ "check", "xenshm check [--budget SIZE]\n  Check modules, the gntalloc limit, Xen's gnttab_max_frames and xenstored against the\n  budget (from /tool/xenshm/budget-kb unless given); print the fix for each problem.\n  Exit 0 ready, 4 warnings only, 1 something fatal.\n" },

@@ -23,6 +23,7 @@
 #define MAX_DISKS 16
 #define MAX_PEERS 32
 #define XL_ARGS_MAX 32
+#define RELEASE_MS_DEFAULT 10000u /* what a guest gets to let go before a save */
 
 extern char **environ;
 
@@ -238,8 +239,8 @@ out:
 #define MAX_DOMS 1024
 
 /* MemFlex disks of a saved domain, one "memflex SPEC" line each, beside the save file. */
-static int write_sidecar(struct xo *x, xo_domid_t domid, const uint32_t *ids, unsigned int n, const char *file,
-			 FILE *err)
+static int write_sidecar(struct xo *x, xo_domid_t domid, const uint32_t *ids, unsigned int n,
+			 const uint32_t *shm_ids, unsigned int nshm, const char *file, FILE *err)
 {
 	char path[512];
 	FILE *f;
@@ -265,7 +266,79 @@ static int write_sidecar(struct xo *x, xo_domid_t domid, const uint32_t *ids, un
 		free(size);
 		free(mem);
 	}
+	/* xenshm devices: "xenshm DEVID QUOTA-KB PEERS" (PEERS the mempipe-peers node, "-" if
+	 * absent), for the restored domain's fresh devices. */
+	for (unsigned int i = 0; i < nshm; i++) {
+		char key[XSP_MAX], *quota = NULL, *peers = NULL;
+		unsigned long long q = 65536; /* xenshm attach's default, should the node be gone */
+		if (!xsp_be_quota_kb(key, sizeof(key), domid, shm_ids[i]) && !xo_read_str(x, XO_TXN_NONE, key, &quota))
+			xo_parse_uint(quota, UINT64_MAX, &q);
+		if (!xsp_be_mempipe_peers(key, sizeof(key), domid, shm_ids[i]))
+			xo_read_str(x, XO_TXN_NONE, key, &peers);
+		fprintf(f, "xenshm %u %llu %s\n", shm_ids[i], q, peers ? peers : "-");
+		free(quota);
+		free(peers);
+	}
 	return fclose(f) ? -EIO : 0;
+}
+
+/* Remove the release requests of a domain's xenshm devices (the save failed or gave up). */
+static void withdraw_release(struct xo *x, xo_domid_t domid, const uint32_t *ids, unsigned int n)
+{
+	char path[XSP_MAX];
+
+	for (unsigned int i = 0; i < n; i++)
+		if (!xsp_be_release(path, sizeof(path), domid, ids[i]))
+			x->ops->xs_rm(x, XO_TXN_NONE, path);
+}
+
+/*
+ * Ask every xenshm device of the domain to let go (backend/.../release) and
+ * wait up to release_ms for each backend to be Closed: then the guest maps
+ * nothing of dom0's and holds no event channel of xenshmd's, and the suspend
+ * is safe.  On timeout the requests are withdrawn and the guest runs on.
+ */
+static int release_devices(struct xo *x, xo_domid_t domid, const uint32_t *ids, unsigned int n,
+			   unsigned int release_ms, FILE *err)
+{
+	char path[XSP_MAX];
+	unsigned int open = n;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (xsp_be_release(path, sizeof(path), domid, ids[i]) ||
+		    xo_printf(x, XO_TXN_NONE, path, "%u", release_ms)) {
+			fprintf(err, "xenshm save: domain %u device xenshm/%u: cannot write %s\n", domid, ids[i], path);
+			withdraw_release(x, domid, ids, n);
+			return -EIO;
+		}
+	}
+	/* xenshmd closes a device once its guest has let go (or at once if it was not connected). */
+	for (unsigned int waited = 0; open && waited <= release_ms + 1000; waited += 50) {
+		open = 0;
+		for (unsigned int i = 0; i < n; i++) {
+			char *state = NULL;
+			if (!xsp_be_state(path, sizeof(path), domid, ids[i]) &&
+			    !xo_read_str(x, XO_TXN_NONE, path, &state) && strcmp(state, "6"))
+				open++;
+			free(state);
+		}
+		if (open)
+			usleep(50000);
+	}
+	if (!open)
+		return 0;
+	for (unsigned int i = 0; i < n; i++) {
+		char *state = NULL;
+		if (!xsp_be_state(path, sizeof(path), domid, ids[i]) && !xo_read_str(x, XO_TXN_NONE, path, &state) &&
+		    strcmp(state, "6"))
+			fprintf(err,
+				"xenshm save: domain %u device xenshm/%u did not let go of its shared memory within %u ms "
+				"(backend state %s): its programs must handle SHM_EV_RELEASE (xenshm(1))\n",
+				domid, ids[i], release_ms, state);
+		free(state);
+	}
+	withdraw_release(x, domid, ids, n);
+	return -ETIMEDOUT;
 }
 
 static void mark_keep(struct xo *x, xo_domid_t domid, const uint32_t *ids, unsigned int n, bool keep)
@@ -284,36 +357,56 @@ static void mark_keep(struct xo *x, xo_domid_t domid, const uint32_t *ids, unsig
 int xshm_cli_save(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err)
 {
 	const char *args[XL_ARGS_MAX + 1];
-	uint32_t ids[MAX_DISKS];
-	unsigned int n = 0;
+	uint32_t ids[MAX_DISKS], shm_ids[MAX_DISKS];
+	unsigned int n = 0, nshm = 0, release_ms = RELEASE_MS_DEFAULT;
+	unsigned long long v;
 	char id[16], path[XSP_MAX];
-	int na = 0;
+	int na = 0, first_xl = 3;
 
-	if (argc < 3 || argc - 3 > XL_ARGS_MAX - 4)
+	if (argc > 4 && !strcmp(argv[3], "--release-ms")) {
+		if (xo_parse_uint(argv[4], 600000, &v) || v < 100) {
+			fprintf(err, "xenshm save: --release-ms wants 100 .. 600000, got '%s'\n", argv[4]);
+			return XSHM_CLI_USAGE;
+		}
+		release_ms = (unsigned int)v;
+		first_xl = 5;
+	}
+	if (argc < 3 || argc - first_xl > XL_ARGS_MAX - 4)
 		return XSHM_CLI_USAGE;
 	snprintf(path, sizeof(path), "/local/domain/0/backend/memflex/%u", domid);
 	if (xo_list_ids(x, path, UINT32_MAX, ids, MAX_DISKS, &n))
 		n = 0;
-	if (write_sidecar(x, domid, ids, n, argv[2], err))
+	snprintf(path, sizeof(path), "/local/domain/0/backend/xenshm/%u", domid);
+	if (xo_list_ids(x, path, 255, shm_ids, MAX_DISKS, &nshm))
+		nshm = 0;
+	/* First: nothing of ours may stay mapped across the suspend (it corrupts the guest). */
+	if (nshm && release_devices(x, domid, shm_ids, nshm, release_ms, err)) {
+		fprintf(err, "xenshm save: domain %u not saved; it runs on as before\n", domid);
 		return XSHM_CLI_FAIL;
+	}
+	if (write_sidecar(x, domid, ids, n, shm_ids, nshm, argv[2], err)) {
+		withdraw_release(x, domid, shm_ids, nshm);
+		return XSHM_CLI_FAIL;
+	}
 	/* Before xl: the domain's death at the end of the save must keep the stores. */
 	mark_keep(x, domid, ids, n, true);
 	snprintf(id, sizeof(id), "%u", domid);
 	args[na++] = "save";
-	for (int i = 3; i < argc; i++)
+	for (int i = first_xl; i < argc; i++)
 		args[na++] = argv[i];
 	args[na++] = id;
 	args[na++] = argv[2];
 	args[na] = NULL;
 	if (run_xl(args, err)) {
 		mark_keep(x, domid, ids, n, false);
+		withdraw_release(x, domid, shm_ids, nshm);
 		snprintf(path, sizeof(path), "%s" SIDECAR_SUFFIX, argv[2]);
 		unlink(path);
 		fprintf(err, "xenshm save: xl save of domain %u failed (see above); its disks stay as they were\n", domid);
 		return XSHM_CLI_FAIL;
 	}
-	fprintf(out, "domain %u saved to %s with %u MemFlex disk%s (%s" SIDECAR_SUFFIX ")\n", domid, argv[2], n,
-		n == 1 ? "" : "s", argv[2]);
+	fprintf(out, "domain %u saved to %s with %u MemFlex disk%s and %u xenshm device%s (%s" SIDECAR_SUFFIX ")\n",
+		domid, argv[2], n, n == 1 ? "" : "s", nshm, nshm == 1 ? "" : "s", argv[2]);
 	return XSHM_CLI_OK;
 }
 
@@ -331,7 +424,8 @@ int xshm_cli_restore(struct xo *x, int argc, char **argv, FILE *out, FILE *err)
 	const char *args[XL_ARGS_MAX + 1];
 	struct xshm_spec_memflex disks[MAX_DISKS];
 	static uint32_t before[MAX_DOMS], after[MAX_DOMS];
-	unsigned int ndisks = 0, nb, na, line = 0;
+	struct { uint32_t devid; unsigned long long quota_kb; char peers[200]; } shms[MAX_DISKS];
+	unsigned int ndisks = 0, nshm = 0, nb, na, line = 0;
 	char path[512], buf[300], msg[256], id[16];
 	xo_domid_t domid = XO_DOMID_FIRST_RESERVED;
 	int n = 0;
@@ -343,9 +437,17 @@ int xshm_cli_restore(struct xo *x, int argc, char **argv, FILE *out, FILE *err)
 	while (f && fgets(buf, sizeof(buf), f)) {
 		line++;
 		buf[strcspn(buf, "\n")] = 0;
+		int used = 0;
+		if (!strncmp(buf, "xenshm ", 7) && nshm < MAX_DISKS &&
+		    sscanf(buf + 7, "%u %llu %n", &shms[nshm].devid, &shms[nshm].quota_kb, &used) == 2 && used > 0 &&
+		    shms[nshm].devid < 256 && strlen(buf + 7 + used) < sizeof(shms[nshm].peers)) {
+			snprintf(shms[nshm].peers, sizeof(shms[nshm].peers), "%s", buf + 7 + used);
+			nshm++;
+			continue;
+		}
 		if (strncmp(buf, "memflex ", 8) || ndisks == MAX_DISKS ||
 		    xshm_spec_memflex(buf + 8, &disks[ndisks], msg, sizeof(msg))) {
-			fprintf(err, "%s:%u: not a MemFlex disk this xenshm wrote\n", path, line);
+			fprintf(err, "%s:%u: not a device line this xenshm wrote\n", path, line);
 			fclose(f);
 			return XSHM_CLI_USAGE;
 		}
@@ -389,12 +491,25 @@ int xshm_cli_restore(struct xo *x, int argc, char **argv, FILE *out, FILE *err)
 			return XSHM_CLI_FAIL;
 		}
 	}
+	/* Its xenshm devices, fresh (nothing survives a save): its programs open them again. */
+	for (unsigned int i = 0; i < nshm; i++) {
+		char key[XSP_MAX];
+		int rc = xshm_device_create(x, domid, shms[i].devid, shms[i].quota_kb);
+		if (!rc && strcmp(shms[i].peers, "-") && !xsp_be_mempipe_peers(key, sizeof(key), domid, shms[i].devid))
+			rc = xo_write_str(x, XO_TXN_NONE, key, shms[i].peers);
+		if (rc) {
+			fprintf(err, "xenshm restore: domain %u device xenshm/%u: %s; destroying it\n", domid,
+				shms[i].devid, strerror(-rc));
+			run_xl((const char *const[]){ "destroy", id, NULL }, err);
+			return XSHM_CLI_FAIL;
+		}
+	}
 	if (run_xl((const char *const[]){ "unpause", id, NULL }, err)) {
 		run_xl((const char *const[]){ "destroy", id, NULL }, err);
 		return XSHM_CLI_FAIL;
 	}
 	unlink(path);
-	fprintf(out, "domain %u restored from %s with %u MemFlex disk%s\n", domid, argv[1], ndisks,
-		ndisks == 1 ? "" : "s");
+	fprintf(out, "domain %u restored from %s with %u MemFlex disk%s and %u xenshm device%s\n", domid, argv[1],
+		ndisks, ndisks == 1 ? "" : "s", nshm, nshm == 1 ? "" : "s");
 	return XSHM_CLI_OK;
 }

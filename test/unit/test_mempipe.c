@@ -630,6 +630,110 @@ START_TEST(a_request_is_pushed_before_waiting_for_its_answer)
 }
 END_TEST
 
+/* Poll (up to 3 s) until xenshmd has told s to let go. */
+static bool wait_release_asked(struct shm *s)
+{
+	for (int i = 0; i < 300; i++) {
+		if (shm_release_asked(s))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * xenshm save asks a guest to let go before xl save (a mapping kept across
+ * the suspend corrupts it): the guest hears it on every MemPipe call and as
+ * an event, reads what reached it, lets go, cannot come back while the save
+ * is pending, and comes back once it is withdrawn.
+ */
+START_TEST(release_for_a_save_and_back)
+{
+	struct pair p;
+	struct shm_event ev;
+	char path[XSP_MAX];
+	uint8_t buf[64];
+
+	pair_open(&p, &small);
+	ck_assert_int_eq(mempipe_write(p.b, "before", 6), 6);
+	struct mempipe_stats st = { 0 };
+	for (int i = 0; i < 300 && st.rx_fill_bytes < 6; i++) {
+		usleep(10000);
+		mempipe_stats(p.a, &st);
+	}
+	ck_assert_uint_eq(st.rx_fill_bytes, 6); /* relayed into g1's ring */
+	ck_assert_int_eq(xsp_be_release(path, sizeof(path), p.h.g1, 0), 0);
+	ck_assert_int_eq(xo_write_str(p.h.tool, XO_TXN_NONE, path, "5000"), 0);
+	ck_assert(wait_release_asked(p.s1));
+	ck_assert_int_eq(shm_next_event(p.s1, &ev), 1);
+	ck_assert_int_eq(ev.type, SHM_EV_RELEASE);
+	ck_assert_uint_eq(ev.deadline_ms, 5000);
+	ck_assert_int_eq(shm_next_event(p.s1, &ev), 0); /* said once */
+	/* A sender going on does not keep the releasing guest's ring full. */
+	ck_assert_int_eq(mempipe_write(p.b, "more", 4), 4);
+	usleep(50000);
+	/* What reached the ring is still read; then the calls say why they stop. */
+	ck_assert_int_eq(mempipe_read(p.a, buf, sizeof(buf)), 6);
+	ck_assert_int_eq(memcmp(buf, "before", 6), 0);
+	ck_assert_int_eq(mempipe_read(p.a, buf, sizeof(buf)), -ESHUTDOWN);
+	ck_assert_int_eq(mempipe_write(p.a, "x", 1), -ESHUTDOWN);
+	ck_assert_ptr_null(mempipe_connect(p.s1, p.h.g2, "other", &small));
+	ck_assert_int_eq(errno, ESHUTDOWN);
+	/* The other guest is not asked anything. */
+	ck_assert_uint_eq(shm_release_asked(p.s2), 0);
+	mempipe_close(p.a);
+	mempipe_close(p.l);
+	p.a = p.l = NULL;
+	shm_exit(p.s1);
+	p.s1 = NULL;
+	ck_assert(wait_be_state(&p.h, p.h.g1, "6"));
+	ck_assert_int_eq(mempipe_write(p.b, "x", 1), -EPIPE); /* its peer closed */
+	/* No new session while the save is pending. */
+	ck_assert_ptr_null(shm_open_xo(p.h.x1, 0, &fast));
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert(wait_be_state(&p.h, p.h.g1, "6"));
+	/* Withdrawn (the save failed, or the domain moved): the guest connects again. */
+	ck_assert_int_eq(p.h.tool->ops->xs_rm(p.h.tool, XO_TXN_NONE, path), 0);
+	struct shm *again = NULL;
+	for (int i = 0; i < 300 && !(again = shm_open_xo(p.h.x1, 0, &fast)); i++)
+		usleep(10000);
+	ck_assert_ptr_nonnull(again);
+	ck_assert_uint_eq(shm_release_asked(again), 0);
+	p.l = mempipe_listen(again, "pipe.again", &small);
+	ck_assert_ptr_nonnull(p.l);
+	mempipe_close(p.b);
+	p.b = mempipe_connect(p.s2, p.h.g1, "pipe.again", &small);
+	ck_assert_ptr_nonnull(p.b);
+	p.a = mempipe_accept(p.l);
+	ck_assert_ptr_nonnull(p.a);
+	ck_assert_int_eq(mempipe_write(p.b, "after", 5), 5);
+	ck_assert_int_eq(mempipe_read(p.a, buf, sizeof(buf)), 5);
+	p.s1 = again;
+	pair_close(&p);
+}
+END_TEST
+
+/* A guest not connected when the save asks is closed at once: nothing can get mapped. */
+START_TEST(release_closes_an_idle_device_at_once)
+{
+	struct host h;
+	char path[XSP_MAX];
+
+	host_init(&h, true);
+	ck_assert_int_eq(xsp_be_release(path, sizeof(path), h.g2, 0), 0);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, path, "100"), 0);
+	ck_assert(wait_be_state(&h, h.g2, "6"));
+	ck_assert_ptr_null(shm_open_xo(h.x2, 0, &fast));
+	ck_assert_int_eq(errno, EAGAIN);
+	/* A value out of range is refused, and asks nothing. */
+	ck_assert_int_eq(xsp_be_release(path, sizeof(path), h.g1, 0), 0);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, path, "99"), 0);
+	usleep(100000);
+	ck_assert(host_logged("refused release '99'"));
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(peer_death_is_a_reset)
 {
 	struct pair p;
@@ -840,6 +944,8 @@ Suite *mempipe_suite(void)
 	tcase_add_test(tc, timeouts_and_nonblocking);
 	tcase_add_test(tc, small_writes_do_not_kick_each_time);
 	tcase_add_test(tc, a_request_is_pushed_before_waiting_for_its_answer);
+	tcase_add_test(tc, release_for_a_save_and_back);
+	tcase_add_test(tc, release_closes_an_idle_device_at_once);
 	tcase_add_test(tc, peer_death_is_a_reset);
 	tcase_add_test(tc, lying_ring_index_disconnects_the_liar);
 	tcase_add_test(tc, sized_rings_follow_the_load_without_losing_a_byte);

@@ -166,36 +166,55 @@ static int serve_tcp(int port)
 	}
 }
 
+/*
+ * Serve channel NAME; when the host asks this domain to let go for a save
+ * (SHM_EV_RELEASE: calls fail with ESHUTDOWN), close everything, and open
+ * again once the domain has moved (shm_init says EAGAIN until then).
+ */
 static int serve_mempipe(const char *name)
 {
 	struct mempipe_opts o = { .timeout_ms = -1 };
-	struct shm *s = shm_init(0);
-	struct mempipe *l;
+	bool resumed = false;
 
-	if (!s) {
-		fprintf(stderr, "mempipe-bench: shm_init: %s\n", strerror(errno));
-		return 1;
-	}
-	l = mempipe_listen(s, name, &o);
-	if (!l) {
-		fprintf(stderr, "mempipe-bench: listen %s: %s\n", name, strerror(errno));
-		shm_exit(s);
-		return 1;
-	}
-	printf("serving mempipe %s\n", name);
-	fflush(stdout);
 	for (;;) {
-		struct conn c = { .mp = mempipe_accept(l), .fd = -1 };
-		if (!c.mp) {
-			fprintf(stderr, "mempipe-bench: accept: %s\n", strerror(errno));
-			break;
+		struct shm *s = shm_init(0);
+		if (!s && errno == EAGAIN) {
+			usleep(200000);
+			continue;
 		}
-		serve_conn(&c);
-		mempipe_close(c.mp);
+		if (!s) {
+			fprintf(stderr, "mempipe-bench: shm_init: %s\n", strerror(errno));
+			return 1;
+		}
+		struct mempipe *l = mempipe_listen(s, name, &o);
+		if (!l) {
+			fprintf(stderr, "mempipe-bench: listen %s: %s\n", name, strerror(errno));
+			shm_exit(s);
+			return 1;
+		}
+		printf("serving mempipe %s%s\n", name, resumed ? " again, after a release" : "");
+		fflush(stdout);
+		for (;;) {
+			struct conn c = { .mp = mempipe_accept(l), .fd = -1 };
+			if (!c.mp) {
+				if (errno != ESHUTDOWN)
+					fprintf(stderr, "mempipe-bench: accept: %s\n", strerror(errno));
+				break;
+			}
+			serve_conn(&c);
+			mempipe_close(c.mp);
+			if (shm_release_asked(s))
+				break;
+		}
+		mempipe_close(l);
+		bool release = shm_release_asked(s) != 0;
+		shm_exit(s);
+		if (!release)
+			return 1;
+		printf("released everything for a save\n");
+		fflush(stdout);
+		resumed = true;
 	}
-	mempipe_close(l);
-	shm_exit(s);
-	return 1;
 }
 
 static int serve_vchan(unsigned int peer, const char *path, size_t ring_kb)

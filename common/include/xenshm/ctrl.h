@@ -38,7 +38,10 @@ struct xshm_ctrl_page {
 	uint16_t version;
 	uint8_t be_live;   /* unmap-notify byte of xenshmd */
 	uint8_t fe_live;   /* unmap-notify byte of the guest */
-	uint8_t pad0[XSHM_RING_CACHELINE - 8];
+	/* Nonzero: xenshmd asks the guest to let go of everything within this many ms (a save or
+	 * migration is waiting); written by xenshmd only, read by the guest on every call. */
+	uint32_t be_release;
+	uint8_t pad0[XSHM_RING_CACHELINE - 12];
 	struct xshm_ring_shared req;   /* guest produces */
 	struct xshm_ring_shared rsp;   /* host produces */
 	uint8_t reserved[XSHM_CTRL_RING_OFFSET_REQ - XSHM_RING_CACHELINE -

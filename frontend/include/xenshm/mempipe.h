@@ -22,7 +22,10 @@
  *
  * Errors are negative errnos: -EAGAIN (non-blocking, nothing possible
  * now), -ETIMEDOUT, -EPIPE (writing after the peer closed), -ECONNRESET
- * (the peer died or was disconnected, or xenshmd went away), -EMSGSIZE.
+ * (the peer died or was disconnected, or xenshmd went away), -EMSGSIZE,
+ * -ESHUTDOWN (the host is saving or migrating this domain: close every
+ * channel and shm_exit(), see SHM_EV_RELEASE in shm.h; a read still returns
+ * what its ring holds first).
  * A read returns 0 at end of stream: the peer closed and everything it
  * sent has been read.  Functions returning a pointer set errno instead.
  *

@@ -94,17 +94,27 @@ int shm_resize(struct shm *s, size_t size);
 /* Pollable (POLLIN) when xenshmd has something for this process. */
 int shm_fd(struct shm *s);
 
-enum shm_event_type { SHM_EV_RECLAIM = 1 };
+/*
+ * SHM_EV_RELEASE: the host is about to save or migrate this domain and asks
+ * the process to let go of everything within deadline_ms: close its MemPipe
+ * channels (their calls fail with ESHUTDOWN from now on) and shm_exit().  A
+ * mapping kept across the suspend would corrupt the guest.  Opening again
+ * fails with EAGAIN until the domain has moved (or the host gave up the
+ * save); then it works as before, under the new domid.
+ */
+enum shm_event_type { SHM_EV_RECLAIM = 1, SHM_EV_RELEASE = 2 };
 struct shm_event {
 	enum shm_event_type type;
-	uint32_t id;           /* pass to shm_reclaim_done */
-	size_t bytes;          /* how much xenshmd asks back */
+	uint32_t id;           /* pass to shm_reclaim_done (reclaim) */
+	size_t bytes;          /* how much xenshmd asks back (reclaim) */
 	uint32_t deadline_ms;  /* from when the notice arrived */
 };
 /* Never blocks: 1 and *ev filled, 0 if nothing, -ECONNRESET if xenshmd went away. */
 int shm_next_event(struct shm *s, struct shm_event *ev);
 /* Tell xenshmd a notice was handled (it measures what was freed itself). */
 int shm_reclaim_done(struct shm *s, uint32_t id);
+/* Nonzero (the deadline in ms) once the host asked this process to let go (SHM_EV_RELEASE). */
+uint32_t shm_release_asked(const struct shm *s);
 
 /* Ask xenshmd for this guest's accounting: 0 or a negative errno. */
 int shm_stats(struct shm *s, struct shm_stats *out);
