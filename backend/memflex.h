@@ -41,6 +41,7 @@
                                       * bounce pages reserved for them, touched only for the disk tier */
 #define XSHM_MF_DEMOTE_BATCH 256u    /* pages moved to disk per loop pass while over quota */
 #define XSHM_MF_STATS_MS 1000u
+#define XSHM_MF_LAT_SAMPLE 8u        /* one batch in 8 is timed for the latency histogram */
 #define XSHM_MF_PASS_REQUESTS 256u  /* per disk per loop pass: one busy guest cannot starve the rest */
 
 struct mf_batch;
@@ -72,7 +73,7 @@ struct xshm_mf {
 	uint64_t requests, errors, batches, stats_ms;
 	struct xshm_storm storm;        /* its port's spurious kicks (dom0/storm.h) */
 	uint64_t published_gen, gen;    /* stats node refreshed when gen moved */
-	uint32_t lat_hist[32];          /* batch service time, log2(us) buckets */
+	uint32_t lat_hist[32];          /* batch service time, log2(us) buckets, sampled batches */
 	char fe_state_path[XSP_MAX];
 	char token[48];
 };

@@ -79,6 +79,17 @@ int xo_parse_uint(const char *untrusted, unsigned long long max, unsigned long l
 	return 0;
 }
 
+int xo_read_uint(struct xo *x, xo_txn_t t, const char *path, unsigned long long max, unsigned long long *out)
+{
+	char *untrusted = NULL;
+	int rc = xo_read_str(x, t, path, &untrusted);
+
+	if (!rc)
+		rc = xo_parse_uint(untrusted, max, out);
+	free(untrusted);
+	return rc;
+}
+
 int xo_parse_domid(const char *untrusted, xo_domid_t *out)
 {
 	unsigned long long v;

@@ -70,17 +70,6 @@ static void deadline_in(struct timespec *d, int ms)
 	}
 }
 
-static int read_uint(struct shm *s, const char *path, unsigned long long max, unsigned long long *out)
-{
-	char *untrusted = NULL;
-	int rc = xo_read_str(s->x, XO_TXN_NONE, path, &untrusted);
-
-	if (!rc)
-		rc = xo_parse_uint(untrusted, max, out);
-	free(untrusted);
-	return rc;
-}
-
 /* Done when the backend state reads `want`; a removed device or a XenStore failure ends it. */
 static int backend_in_state(const char *untrusted, int read_rc, void *arg)
 {
@@ -230,12 +219,13 @@ static int connect_device(struct shm *s, const struct timespec *deadline)
 	s->fe_state[0] = 0;
 	xsp_fe_state(s->fe_state, sizeof(s->fe_state), s->me, d);
 	xsp_be_state(s->be_state, sizeof(s->be_state), s->me, d);
-	rc = read_uint(s, s->be_state, 8, &be);
+	rc = xo_read_uint(x, XO_TXN_NONE, s->be_state, 8, &be);
 	if (rc == -ENOENT || rc == -EACCES)
 		return -ENODEV;
-	read_uint(s, s->fe_state, 8, &fe);
+	xo_read_uint(x, XO_TXN_NONE, s->fe_state, 8, &fe);
 	/* The host is saving or migrating this domain: nothing may be mapped until it has moved. */
-	if (xsp_be_release(path, sizeof(path), s->me, d) == 0 && read_uint(s, path, UINT32_MAX, &ref) != -ENOENT) {
+	if (xsp_be_release(path, sizeof(path), s->me, d) == 0 &&
+	    xo_read_uint(x, XO_TXN_NONE, path, UINT32_MAX, &ref) != -ENOENT) {
 		s->fe_state[0] = 0;
 		return -EAGAIN;
 	}
@@ -250,9 +240,10 @@ static int connect_device(struct shm *s, const struct timespec *deadline)
 	if (rc)
 		return rc;
 	/* The backend dir is dom0's: still, parse every value strictly. */
-	if (xsp_be_ring_ref(path, sizeof(path), s->me, d) || read_uint(s, path, UINT32_MAX, &ref) ||
-	    xsp_be_event_channel(path, sizeof(path), s->me, d) || read_uint(s, path, 1u << 17, &port) ||
-	    xsp_be_version(path, sizeof(path), s->me, d) || read_uint(s, path, 65535, &version))
+	if (xsp_be_ring_ref(path, sizeof(path), s->me, d) || xo_read_uint(x, XO_TXN_NONE, path, UINT32_MAX, &ref) ||
+	    xsp_be_event_channel(path, sizeof(path), s->me, d) ||
+	    xo_read_uint(x, XO_TXN_NONE, path, 1u << 17, &port) ||
+	    xsp_be_version(path, sizeof(path), s->me, d) || xo_read_uint(x, XO_TXN_NONE, path, 65535, &version))
 		return -EPROTO;
 	if (version < XSHM_CTRL_VERSION)
 		return -EPROTONOSUPPORT;

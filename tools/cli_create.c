@@ -269,14 +269,14 @@ static int write_sidecar(struct xo *x, xo_domid_t domid, const uint32_t *ids, un
 	/* xenshm devices: "xenshm DEVID QUOTA-KB PEERS" (PEERS the mempipe-peers node, "-" if
 	 * absent), for the restored domain's fresh devices. */
 	for (unsigned int i = 0; i < nshm; i++) {
-		char key[XSP_MAX], *quota = NULL, *peers = NULL;
+		char key[XSP_MAX], *peers = NULL;
 		unsigned long long q = 65536; /* xenshm attach's default, should the node be gone */
-		if (!xsp_be_quota_kb(key, sizeof(key), domid, shm_ids[i]) && !xo_read_str(x, XO_TXN_NONE, key, &quota))
-			xo_parse_uint(quota, UINT64_MAX, &q);
+		if (!xsp_be_quota_kb(key, sizeof(key), domid, shm_ids[i]) &&
+		    xo_read_uint(x, XO_TXN_NONE, key, UINT64_MAX, &q))
+			q = 65536;
 		if (!xsp_be_mempipe_peers(key, sizeof(key), domid, shm_ids[i]))
 			xo_read_str(x, XO_TXN_NONE, key, &peers);
 		fprintf(f, "xenshm %u %llu %s\n", shm_ids[i], q, peers ? peers : "-");
-		free(quota);
 		free(peers);
 	}
 	return fclose(f) ? -EIO : 0;

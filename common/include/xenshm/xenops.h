@@ -218,6 +218,8 @@ int xo_printf(struct xo *x, xo_txn_t t, const char *path, const char *fmt, ...)
 int xo_parse_uint(const char *untrusted, unsigned long long max, unsigned long long *out);
 /* A domid below DOMID_FIRST_RESERVED. */
 int xo_parse_domid(const char *untrusted, xo_domid_t *out);
+/* Read a node and parse it with xo_parse_uint: -ENOENT if absent, -EINVAL/-ERANGE if bad. */
+int xo_read_uint(struct xo *x, xo_txn_t t, const char *path, unsigned long long max, unsigned long long *out);
 
 /*
  * Run body(x, t, arg) inside a transaction, retrying on -EAGAIN up to

@@ -58,17 +58,6 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static int read_uint(struct fe *f, const char *path, unsigned long long max, unsigned long long *out)
-{
-	char *v = NULL;
-	int rc = xo_read_str(f->x, XO_TXN_NONE, path, &v);
-
-	if (!rc)
-		rc = xo_parse_uint(v, max, out);
-	free(v);
-	return rc;
-}
-
 /* Waiting for Connected, a Closed backend is a refusal; otherwise it may be where we start. */
 static int state_is(const char *value, int read_rc, void *arg)
 {
@@ -131,10 +120,10 @@ static int handshake(struct fe *f, const char *version)
 		return rc;
 	}
 	xsp_be_ring_ref(path, sizeof(path), f->me, 0);
-	rc = read_uint(f, path, UINT32_MAX, &ref);
+	rc = xo_read_uint(f->x, XO_TXN_NONE, path, UINT32_MAX, &ref);
 	xsp_be_event_channel(path, sizeof(path), f->me, 0);
 	if (!rc)
-		rc = read_uint(f, path, 1u << 17, &port);
+		rc = xo_read_uint(f->x, XO_TXN_NONE, path, 1u << 17, &port);
 	if (!rc)
 		rc = x->ops->evtchn_bind_interdomain(x, 0, (xo_port_t)port, &f->port);
 	if (!rc)
