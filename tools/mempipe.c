@@ -48,10 +48,13 @@ struct pair {
 };
 
 struct proxy {
-	struct shm *s;
+	struct shm *s;             /* NULL while the host saves this domain (or there is no device) */
 	struct pair *pairs[MAX_PAIRS];
 	unsigned int npairs;
 	bool one_shot;             /* listen/connect: exit when the pair ends */
+	bool reopen;               /* forward/expose: open the device again after a release */
+	const char *listen_name;   /* expose: the channel to listen on, again after a release */
+	struct mempipe *listener;
 };
 
 static int set_nonblock(int fd)
@@ -227,11 +230,60 @@ struct handlers {
 	void *arg;
 };
 
-static void loop(struct proxy *p, int listen_fd, struct mempipe *listener, const struct handlers *h)
+/*
+ * The host saves this domain (SHM_EV_RELEASE): every channel goes (its TCP
+ * client sees the connection end; bytes in flight are the applications' to
+ * resend), then the device, so that nothing stays mapped across the suspend.
+ * TCP-carried pairs stay; forwarded clients go over TCP until the device is
+ * back.
+ */
+static void release_all(struct proxy *p)
+{
+	unsigned int closed = 0;
+
+	for (unsigned int i = 0; i < p->npairs;) {
+		if (p->pairs[i]->mp) {
+			drop_pair(p, i);
+			closed++;
+		} else {
+			i++;
+		}
+	}
+	mempipe_close(p->listener);
+	p->listener = NULL;
+	shm_exit(p->s);
+	p->s = NULL;
+	fprintf(stderr, "mempipe: the host is saving this domain: %u channel%s closed, xenshm let go\n", closed,
+		closed == 1 ? "" : "s");
+}
+
+/* After a release: the device again (EAGAIN until the domain has moved), and the listener. */
+static void try_reopen(struct proxy *p)
+{
+	struct mempipe_opts forever = { .timeout_ms = -1 };
+
+	p->s = shm_init(0);
+	if (!p->s)
+		return;
+	if (p->listen_name && !(p->listener = mempipe_listen(p->s, p->listen_name, &forever))) {
+		fprintf(stderr, "mempipe: listen %s again: %s\n", p->listen_name, strerror(errno));
+		shm_exit(p->s);
+		p->s = NULL;
+		return;
+	}
+	fprintf(stderr, "mempipe: xenshm is back: channels again\n");
+}
+
+static void loop(struct proxy *p, int listen_fd, const struct handlers *h)
 {
 	for (;;) {
 		struct pollfd fds[MAX_PAIRS * 2 + 2];
 		nfds_t n = 0;
+
+		if (p->s && p->reopen && shm_release_asked(p->s))
+			release_all(p);
+		else if (!p->s && p->reopen)
+			try_reopen(p);
 
 		for (unsigned int i = 0; i < p->npairs;) {
 			if (shovel(p->pairs[i])) {
@@ -242,10 +294,10 @@ static void loop(struct proxy *p, int listen_fd, struct mempipe *listener, const
 					return;
 			}
 		}
-		if (listener) {
+		if (p->listener) {
 			struct mempipe *mp;
-			mempipe_set_nonblock(listener, true);
-			while ((mp = mempipe_accept(listener)))
+			mempipe_set_nonblock(p->listener, true);
+			while ((mp = mempipe_accept(p->listener)))
 				h->channel(p, mp, h->arg);
 		}
 		if (listen_fd >= 0) {
@@ -366,7 +418,8 @@ int main(int argc, char **argv)
 		}
 		fprintf(stderr, "mempipe: forwarding port %s to channel %s of domain %u\n", argv[2], f.name, f.domid);
 		struct handlers h = { .tcp_client = forward_client, .arg = &f };
-		loop(&p, l, NULL, &h);
+		p.reopen = p.s != NULL;
+		loop(&p, l, &h);
 	} else if (!strcmp(argv[1], "expose") && argc == 4) {
 		struct sockaddr_in target;
 		struct mempipe *l;
@@ -381,8 +434,11 @@ int main(int argc, char **argv)
 		}
 		fprintf(stderr, "mempipe: channel %s leads to %s\n", argv[2], argv[3]);
 		struct handlers h = { .channel = expose_accepted, .arg = &target };
-		loop(&p, -1, l, &h);
-		mempipe_close(l);
+		p.listener = l;
+		p.listen_name = argv[2];
+		p.reopen = true;
+		loop(&p, -1, &h);
+		mempipe_close(p.listener);
 	} else if (!strcmp(argv[1], "listen") && argc == 3 && p.s) {
 		struct mempipe *l = mempipe_listen(p.s, argv[2], &forever), *mp = NULL;
 		if (l)
@@ -394,7 +450,7 @@ int main(int argc, char **argv)
 		} else {
 			p.one_shot = true;
 			add_pair(&p, 0, 1, mp, -1);
-			loop(&p, -1, NULL, NULL);
+			loop(&p, -1, NULL);
 		}
 	} else if (!strcmp(argv[1], "connect") && argc == 4 && p.s) {
 		struct mempipe_opts o = { .timeout_ms = 10000 };
@@ -405,7 +461,7 @@ int main(int argc, char **argv)
 		} else {
 			p.one_shot = true;
 			add_pair(&p, 0, 1, mp, -1);
-			loop(&p, -1, NULL, NULL);
+			loop(&p, -1, NULL);
 		}
 	} else {
 		if (!p.s && (!strcmp(argv[1], "listen") || !strcmp(argv[1], "connect")))

@@ -3,6 +3,7 @@
 # Unmodified TCP programs over MemPipe: tcpblast (checksummed) and busybox nc run between two
 # guests through `mempipe forward` (client side) and `mempipe expose` (server side); with the
 # channel's listener gone, the same forward carries the next client over the network instead.
+# In between, the client guest is saved and restored with `xenshm save`/`restore`.
 . /xenlab/lib.sh
 xenshmd -f --budget-kb 65536 --quota-kb 16384 > /tmp/xenshmd.log 2>&1 &
 XD=$!
@@ -55,6 +56,17 @@ if [ "$NC" != from-g2 ]; then
     guest_exec g1 'echo "expose2.log:"; cat /tmp/expose2.log; ps'
 fi
 expect_eq "$NC" "from-g2" "nc through MemPipe"
+
+# g2, both forwards in it, saved and restored: the proxies let go when asked (nothing mapped
+# across the suspend), open their devices again after the restore and carry the next client
+# over MemPipe again.
+xenshm save g2 /tmp/g2.save || fail "xenshm save of g2 with its proxies"
+xenshm restore /tmp/g2.save || fail "xenshm restore of g2"
+guest_exec g2 'for i in $(seq 150); do grep -q "xenshm is back" /tmp/fwd.log && exit 0; sleep 0.2; done; exit 1' ||
+    fail "the forward did not come back: $(guest_exec g2 cat /tmp/fwd.log)"
+guest_exec g2 cat /tmp/fwd.log
+blast 6000
+guest_exec g2 'grep -q "goes over TCP" /tmp/fwd.log' && fail "after the restore the client went over TCP"
 
 # The listener goes away: the same forward falls back to the network, no byte lost.
 guest_exec g1 'kill $(cat /tmp/expose.pid)' || fail "stopping the expose"
