@@ -118,7 +118,7 @@ struct dev_row {
 	long long state, quota_kb;
 	unsigned long long used_kb;
 	unsigned int segments;
-	char *reclaim, *error;
+	char *reclaim, *error, *release;
 	/* MemPipe channel ends and listeners (schema: be-channel). */
 	uint32_t chan_ids[32];
 	char *chans[32];
@@ -143,6 +143,8 @@ static void row_fill(struct xo *x, xo_domid_t domid, uint32_t devid, struct dev_
 	r->reclaim = read_or_null(x, path);
 	xsp_be_error(path, sizeof(path), domid, devid);
 	r->error = read_or_null(x, path);
+	xsp_be_release(path, sizeof(path), domid, devid);
+	r->release = read_or_null(x, path);
 	xsp_be_dir(path, sizeof(path), domid, devid);
 	strncat(path, "/segment", sizeof(path) - strlen(path) - 1);
 	r->segments = numbered_children(x, path, segs, 1024);
@@ -167,6 +169,7 @@ static void row_free(struct dev_row *r)
 {
 	free(r->reclaim);
 	free(r->error);
+	free(r->release);
 	for (unsigned int i = 0; i < r->nchans; i++)
 		free(r->chans[i]);
 }
@@ -205,6 +208,8 @@ static void row_json(FILE *out, const struct dev_row *r)
 	xshm_json_str(out, r->reclaim);
 	fputs(",\"error\":", out);
 	xshm_json_str(out, r->error);
+	fputs(",\"release_ms\":", out);
+	xshm_json_str(out, r->release);
 	fputs(",\"channels\":[", out);
 	for (unsigned int i = 0; i < r->nchans; i++) {
 		fprintf(out, "%s{\"id\":%u,\"info\":", i ? "," : "", r->chan_ids[i]);
@@ -222,8 +227,9 @@ static void row_header(FILE *out)
 
 static void row_print(FILE *out, const struct dev_row *r)
 {
-	fprintf(out, "%5u %-16.16s %3u %-12s %10lld %10llu %5u  %s%s%s\n", r->domid, r->name, r->devid,
+	fprintf(out, "%5u %-16.16s %3u %-12s %10lld %10llu %5u  %s%s%s%s%s\n", r->domid, r->name, r->devid,
 		state_name(r->state), r->quota_kb, r->used_kb, r->segments, r->reclaim ? r->reclaim : "-",
+		r->release ? "  releasing for a save (ms): " : "", r->release ? r->release : "",
 		r->error ? "  error: " : "", r->error ? r->error : "");
 }
 

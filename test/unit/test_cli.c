@@ -102,7 +102,7 @@ START_TEST(attach_list_show_detach)
 	r = cli(&h, "list", "--json", (char *)NULL);
 	ck_assert_int_eq(r->rc, 0);
 	snprintf(want, sizeof(want), "{\"domid\":%u,\"name\":\"g1\",\"devid\":0,\"state\":4,\"state_name\":\"connected\","
-		 "\"quota_kb\":4096,\"used_kb\":12,\"segments\":1,\"reclaim\":null,\"error\":null,\"channels\":[]}",
+		 "\"quota_kb\":4096,\"used_kb\":12,\"segments\":1,\"reclaim\":null,\"error\":null,\"release_ms\":null,\"channels\":[]}",
 		 h.g1);
 	ck_assert_msg(strstr(r->out, want), "no '%s' in\n%s", want, r->out);
 	r = cli(&h, "show", "g1", (char *)NULL);
@@ -123,6 +123,13 @@ START_TEST(attach_list_show_detach)
 	r = cli(&h, "show", "nosuch", (char *)NULL);
 	ck_assert_int_eq(r->rc, XSHM_CLI_NOTFOUND);
 	ck_assert_msg(strstr(r->err, "no domain 'nosuch'"), "%s", r->err);
+	/* A save waiting for a guest to let go is visible to the admin. */
+	char rel[XSP_MAX];
+	xsp_be_release(rel, sizeof(rel), g3, 0);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, rel, "5000"), 0);
+	r = cli(&h, "list", (char *)NULL);
+	ck_assert_msg(strstr(r->out, "releasing for a save (ms): 5000"), "%s", r->out);
+	h.tool->ops->xs_rm(h.tool, XO_TXN_NONE, rel);
 	shm_exit(s);
 	r = cli(&h, "detach", "web-3", (char *)NULL);
 	ck_assert_msg(r->rc == 0, "%s", r->err);
