@@ -626,6 +626,9 @@ void xshm_dev_release_changed(struct xshm_dev *dev)
 		DEVLOG(dev, LOG_INFO, "release request withdrawn: the guest may connect again");
 		if (dev->ctrl)
 			__atomic_store_n(&dev->ctrl->be_release, 0, __ATOMIC_RELEASE);
+		/* The relay into this guest stopped without asking anyone for a kick: start it. */
+		if (dev->rings_attached)
+			xshm_chan_dev_event(dev);
 		return;
 	}
 	if (!dev->rings_attached) {

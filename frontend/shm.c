@@ -682,6 +682,8 @@ int shm_next_event(struct shm *s, struct shm_event *ev)
 	if (rc && rc != -ECONNRESET)
 		return rc;
 	uint32_t release_ms = shm_release_asked(s);
+	if (!release_ms)
+		s->release_handed = false; /* withdrawn (the save gave up): a later one is news again */
 	if (release_ms && !s->release_handed) {
 		s->release_handed = true;
 		memset(ev, 0, sizeof(*ev));

@@ -713,6 +713,34 @@ START_TEST(release_for_a_save_and_back)
 }
 END_TEST
 
+/* A save that gave up withdraws its request; the next one is reported again. */
+START_TEST(a_withdrawn_release_is_news_the_next_time)
+{
+	struct pair p;
+	struct shm_event ev;
+	char path[XSP_MAX];
+
+	pair_open(&p, &small);
+	ck_assert_int_eq(xsp_be_release(path, sizeof(path), p.h.g1, 0), 0);
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(xo_write_str(p.h.tool, XO_TXN_NONE, path, "3000"), 0);
+		ck_assert(wait_release_asked(p.s1));
+		ck_assert_int_eq(shm_next_event(p.s1, &ev), 1);
+		ck_assert_int_eq(ev.type, SHM_EV_RELEASE);
+		ck_assert_int_eq(p.h.tool->ops->xs_rm(p.h.tool, XO_TXN_NONE, path), 0);
+		for (int i = 0; i < 300 && shm_release_asked(p.s1); i++)
+			usleep(10000);
+		ck_assert_uint_eq(shm_release_asked(p.s1), 0);
+		ck_assert_int_eq(shm_next_event(p.s1, &ev), 0);
+		/* The guest held on and goes on as before. */
+		ck_assert_int_eq(mempipe_write(p.b, "x", 1), 1);
+		uint8_t c;
+		ck_assert_int_eq(mempipe_read(p.a, &c, 1), 1);
+	}
+	pair_close(&p);
+}
+END_TEST
+
 /* A guest not connected when the save asks is closed at once: nothing can get mapped. */
 START_TEST(release_closes_an_idle_device_at_once)
 {
@@ -946,6 +974,7 @@ Suite *mempipe_suite(void)
 	tcase_add_test(tc, a_request_is_pushed_before_waiting_for_its_answer);
 	tcase_add_test(tc, release_for_a_save_and_back);
 	tcase_add_test(tc, release_closes_an_idle_device_at_once);
+	tcase_add_test(tc, a_withdrawn_release_is_news_the_next_time);
 	tcase_add_test(tc, peer_death_is_a_reset);
 	tcase_add_test(tc, lying_ring_index_disconnects_the_liar);
 	tcase_add_test(tc, sized_rings_follow_the_load_without_losing_a_byte);
