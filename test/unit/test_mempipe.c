@@ -753,6 +753,26 @@ START_TEST(release_closes_an_idle_device_at_once)
 	ck_assert(wait_be_state(&h, h.g2, "6"));
 	ck_assert_ptr_null(shm_open_xo(h.x2, 0, &fast));
 	ck_assert_int_eq(errno, EAGAIN);
+	/* A xenshmd restarted meanwhile finds the request and keeps the device closed; withdrawn,
+	 * the guest connects. */
+	daemon_stop(&h);
+	daemon_start(&h);
+	ck_assert_ptr_null(shm_open_xo(h.x2, 0, &fast));
+	ck_assert_int_eq(errno, EAGAIN);
+	/* A guest that skips the library's check and asks for a session anyway is not served. */
+	char fe[XSP_MAX];
+	xsp_fe_state(fe, sizeof(fe), h.g2, 0);
+	ck_assert_int_eq(xo_write_str(h.x2, XO_TXN_NONE, fe, "1"), 0);
+	usleep(200000);
+	char *be = read_be(&h, h.g2, xsp_be_state);
+	ck_assert_str_eq(be, "6");
+	free(be);
+	ck_assert_int_eq(h.tool->ops->xs_rm(h.tool, XO_TXN_NONE, path), 0);
+	struct shm *s = NULL;
+	for (int i = 0; i < 300 && !(s = shm_open_xo(h.x2, 0, &fast)); i++)
+		usleep(10000);
+	ck_assert_ptr_nonnull(s);
+	shm_exit(s);
 	/* A value out of range is refused, and asks nothing. */
 	ck_assert_int_eq(xsp_be_release(path, sizeof(path), h.g1, 0), 0);
 	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, path, "99"), 0);
