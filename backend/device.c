@@ -49,15 +49,13 @@ static int read_state(struct xshm_dev *dev, unsigned long long *state)
 
 static int write_state(struct xshm_dev *dev, int state)
 {
-	char path[XSP_MAX];
-	unsigned long long now;
+	char path[XSP_MAX], val[16];
 	int rc = xsp_be_state(path, sizeof(path), dev->domid, dev->devid);
 
+	snprintf(val, sizeof(val), "%d", state);
 	/* A write creates missing parents: never bring back a dir the toolstack removed. */
-	if (!rc && read_state(dev, &now) == -ENOENT)
-		return -ENOENT;
 	if (!rc)
-		rc = xo_printf(dev->h->x, XO_TXN_NONE, path, "%d", state);
+		rc = xo_write_if_exists(dev->h->x, path, path, val);
 	if (!rc)
 		dev->be_state = state;
 	else if (rc != -ENOENT)

@@ -79,6 +79,28 @@ int xo_parse_uint(const char *untrusted, unsigned long long max, unsigned long l
 	return 0;
 }
 
+struct guarded_write {
+	const char *guard, *path, *value;
+};
+
+static int guarded_write_body(struct xo *x, xo_txn_t t, void *arg)
+{
+	const struct guarded_write *g = arg;
+	char *v = NULL;
+	size_t len = 0;
+	int rc = x->ops->xs_read(x, t, g->guard, &v, &len);
+
+	free(v);
+	return rc ? rc : x->ops->xs_write(x, t, g->path, g->value, strlen(g->value));
+}
+
+int xo_write_if_exists(struct xo *x, const char *guard, const char *path, const char *value)
+{
+	struct guarded_write g = { guard, path, value };
+
+	return xo_transaction(x, 20, guarded_write_body, &g);
+}
+
 int xo_read_uint(struct xo *x, xo_txn_t t, const char *path, unsigned long long max, unsigned long long *out)
 {
 	char *untrusted = NULL;

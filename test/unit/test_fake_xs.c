@@ -92,6 +92,27 @@ START_TEST(read_write_rm_dir)
 }
 END_TEST
 
+/* A backend's write never brings back a dir the toolstack removed (lab 92's leak). */
+START_TEST(guarded_write_does_not_recreate)
+{
+	struct env e;
+	char *v;
+	int rc;
+
+	env_init(&e);
+	ck_assert_int_eq(wr(e.d0, "/tool/be/1/frontend-id", "1"), 0);
+	ck_assert_int_eq(xo_write_if_exists(e.d0, "/tool/be/1/frontend-id", "/tool/be/1/stats", "x=1"), 0);
+	v = rd(e.d0, "/tool/be/1/stats", &rc);
+	ck_assert_str_eq(v, "x=1");
+	free(v);
+	ck_assert_int_eq(e.d0->ops->xs_rm(e.d0, XO_TXN_NONE, "/tool/be/1"), 0);
+	ck_assert_int_eq(xo_write_if_exists(e.d0, "/tool/be/1/frontend-id", "/tool/be/1/stats", "x=2"), -ENOENT);
+	rd(e.d0, "/tool/be/1", &rc);
+	ck_assert_int_eq(rc, -ENOENT);
+	env_fini(&e);
+}
+END_TEST
+
 START_TEST(binary_values)
 {
 	struct env e;
@@ -685,6 +706,7 @@ Suite *fake_xs_suite(void)
 	TCase *tc = tcase_create("xs");
 
 	tcase_add_test(tc, read_write_rm_dir);
+	tcase_add_test(tc, guarded_write_does_not_recreate);
 	tcase_add_test(tc, binary_values);
 	tcase_add_test(tc, relative_paths);
 	tcase_add_test(tc, bad_paths);

@@ -218,6 +218,12 @@ int xo_printf(struct xo *x, xo_txn_t t, const char *path, const char *fmt, ...)
 int xo_parse_uint(const char *untrusted, unsigned long long max, unsigned long long *out);
 /* A domid below DOMID_FIRST_RESERVED. */
 int xo_parse_domid(const char *untrusted, xo_domid_t *out);
+/*
+ * Write `path` only while `guard` exists, in one transaction: a write creates missing
+ * parents, and a backend must never bring back a directory the toolstack removed (as
+ * Linux's xenbus_switch_state checks).  -ENOENT when the guard is gone.
+ */
+int xo_write_if_exists(struct xo *x, const char *guard, const char *path, const char *value);
 /* Read a node and parse it with xo_parse_uint: -ENOENT if absent, -EINVAL/-ERANGE if bad. */
 int xo_read_uint(struct xo *x, xo_txn_t t, const char *path, unsigned long long max, unsigned long long *out);
 
