@@ -28,6 +28,7 @@ while [ "$(xenstore-read /tool/xenshm/used-kb)" != 0 ] && [ $i -lt 50 ]; do slee
 ls /dev/shm | grep -q "memflex-.*\.mem\.saved$" || fail "the store was not kept for the restore: $(ls /dev/shm)"
 t0=$(now)
 xenshm restore /tmp/g1.save || fail "xenshm restore"
+rm -f /tmp/g1.save # dom0's root is RAM
 metric memflex_restore_s "$(elapsed "$t0")"
 D2=$(guest_domid g1) || fail "no g1 after the restore"
 echo "g1 was domain $D1, is domain $D2"
