@@ -15,7 +15,7 @@ xenshmd -f --budget-kb 262144 --spill-dir /var/lib/xenshm > /tmp/xenshmd.log 2>&
 XD=$!
 trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log' EXIT
 # The lab's guest config (guest_create writes it), with xenshm's keys.
-GUEST_MEM=96 guest_create soak 0 || fail "template guest"
+guest_create soak 0 || fail "template guest"
 xl destroy soak
 cp /etc/xen/soak.cfg /tmp/soak.cfg
 printf 'xenshm = "quota=8M"\nmemflex = "size=64M,mem=16M"\n' >> /tmp/soak.cfg

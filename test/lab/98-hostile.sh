@@ -15,7 +15,7 @@ XD=$!
 trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log' EXIT
 guest_create g1 0 || fail "guest g1"
 guest_create g2 1 || fail "guest g2"
-guest_create g3 2 mem=96 || fail "guest g3"
+guest_create g3 2 || fail "guest g3"
 for g in g1 g2; do xenshm attach $g || fail "attach $g"; done
 # g3's quota, not the host's budget, is what its greed meets first.
 xenshm attach g3 --quota 16M || fail "attach g3"

@@ -70,7 +70,13 @@ guest_create() {
         xl create -q "/etc/xen/$name.cfg" || { echo "xl create $name failed"; return 1; }
     fi
     domid=$(xl domid "$name") || return 1
-    labexec -t 10 "$domid" true >/dev/null || { echo "guest $name ($domid): agent not up"; return 1; }
+    if ! labexec -t 10 "$domid" true >/dev/null; then
+        # Name the cause when the console has it: a guest too small for the image dies
+        # unpacking its initramfs ("Out of memory and no killable processes").
+        echo "guest $name ($domid): agent not up;" \
+            "console: $(grep -m 2 -E 'Kernel panic|Out of memory|BUG' "/var/log/xen/guest-$name.log" 2>/dev/null | tr '\n' ' ')"
+        return 1
+    fi
     metric "guest_ready_s.$name" "$(elapsed "$t0")"
 }
 
