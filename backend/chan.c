@@ -368,6 +368,31 @@ int xshm_chan_open(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req,
 	return connect_to(dev, req, rsp);
 }
 
+/*
+ * A guest cannot read another domain's name in XenStore; xenshmd can.  Only a guest connected
+ * to xenshm right now is found (nothing else can be a MemPipe peer), and only when the two
+ * guests' mempipe-peers lists would let them open a channel: anything else is -ENOENT, so that
+ * a lookup tells a guest no more about its neighbours than a connect would.
+ */
+int xshm_chan_peer_lookup(struct xshm_dev *dev, const char *peer_name, uint32_t *domid)
+{
+	struct xshm_dev *found = NULL;
+	uint32_t cap;
+
+	for (struct xshm_dev *d = dev->h->devs; d && !found; d = d->next) {
+		char *name = NULL;
+		if (!d->rings_attached || d->gone || xo_domain_name(dev->h->x, d->domid, &name))
+			continue;
+		if (!strncmp(name, peer_name, XSHM_CTRL_NAME_MAX))
+			found = d;
+		free(name);
+	}
+	if (!found || peer_consents(dev, found, &cap) || peer_consents(found, dev, &cap))
+		return -ENOENT;
+	*domid = found->domid;
+	return 0;
+}
+
 static struct xshm_dev *pump(struct xshm_host *h, struct xshm_chan *c);
 
 int xshm_chan_close(struct xshm_dev *dev, uint32_t id)

@@ -72,6 +72,9 @@ struct xshm_chan {
 int xshm_chan_open(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req,
 		   struct xshm_ctrl_rsp_chan_open *rsp);
 int xshm_chan_close(struct xshm_dev *dev, uint32_t id);
+/* The domid of the connected guest named peer_name that dev's guest may open channels with,
+ * or -ENOENT. */
+int xshm_chan_peer_lookup(struct xshm_dev *dev, const char *peer_name, uint32_t *domid);
 /* The guest sends no more on this end: once its tx is drained the peer reads end of stream
  * (XSHM_PEER_SHUTDOWN) and may go on writing; later bytes in the tx are dropped. */
 int xshm_chan_shutdown(struct xshm_dev *dev, uint32_t id);

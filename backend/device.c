@@ -497,6 +497,7 @@ static bool handle(struct xshm_dev *dev, const struct xshm_ctrl_msg *req, struct
 	rsp->hdr.id = req->hdr.id;
 	switch (req->hdr.type) {
 	case XSHM_CTRL_HELLO:
+		rsp->u.rsp_hello.features = req->u.hello.features & XSHM_FEAT_ALL;
 		rsp->u.rsp_hello.max_pages = (uint32_t)(dev->acct.quota > UINT32_MAX ? UINT32_MAX : dev->acct.quota);
 		return true;
 	case XSHM_CTRL_SEG_ALLOC:
@@ -515,6 +516,10 @@ static bool handle(struct xshm_dev *dev, const struct xshm_ctrl_msg *req, struct
 		return true;
 	case XSHM_CTRL_CHAN_OPEN:
 		rsp->u.rsp_chan_open.status = xshm_chan_open(dev, &req->u.chan_open, &rsp->u.rsp_chan_open);
+		return true;
+	case XSHM_CTRL_PEER_LOOKUP:
+		rsp->u.rsp_peer_lookup.status =
+			xshm_chan_peer_lookup(dev, req->u.peer_lookup.name, &rsp->u.rsp_peer_lookup.domid);
 		return true;
 	case XSHM_CTRL_CHAN_CLOSE:
 		rsp->u.rsp_status.status = xshm_chan_close(dev, req->u.chan_close.chan_id);

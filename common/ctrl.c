@@ -48,6 +48,8 @@ static const struct type_info types[XSHM_CTRL_TYPE_MAX_ + 1] = {
 				    XSHM_FROM_HOST },
 	[XSHM_CTRL_CHAN_SHUTDOWN] = { "chan-shutdown", sizeof(struct xshm_ctrl_chan_close),
 				      sizeof(struct xshm_ctrl_rsp_status), XSHM_FROM_GUEST },
+	[XSHM_CTRL_PEER_LOOKUP] = { "peer-lookup", sizeof(struct xshm_ctrl_peer_lookup),
+				    sizeof(struct xshm_ctrl_rsp_peer_lookup), XSHM_FROM_GUEST },
 };
 
 static const char *const errors[XSHM_CTRL_E_MAX_] = {
@@ -63,7 +65,7 @@ static const char *const errors[XSHM_CTRL_E_MAX_] = {
 	[XSHM_CTRL_E_RANGE] = "count or size out of range",
 	[XSHM_CTRL_E_PURPOSE] = "unknown segment purpose",
 	[XSHM_CTRL_E_FLAGS] = "unknown flag bits",
-	[XSHM_CTRL_E_NAME] = "bad channel name",
+	[XSHM_CTRL_E_NAME] = "bad channel or domain name",
 	[XSHM_CTRL_E_DOMID] = "bad peer domid",
 	[XSHM_CTRL_E_STATUS] = "bad response status",
 };
@@ -121,6 +123,17 @@ static bool name_ok(const char *untrusted_name)
 	return true;
 }
 
+bool xshm_ctrl_name_pack(const char *name, char out[XSHM_CTRL_NAME_MAX])
+{
+	size_t n = name ? strnlen(name, XSHM_CTRL_NAME_MAX) : 0;
+
+	memset(out, 0, XSHM_CTRL_NAME_MAX);
+	if (!n || n == XSHM_CTRL_NAME_MAX)
+		return false;
+	memcpy(out, name, n);
+	return name_ok(out);
+}
+
 static int status_ok(int32_t s)
 {
 	return s <= 0 && s > -4096 ? 0 : -XSHM_CTRL_E_STATUS;
@@ -145,6 +158,8 @@ static int check_body(const struct xshm_ctrl_msg *m)
 	switch (m->hdr.type) {
 	case XSHM_CTRL_HELLO:
 		return m->u.hello.reserved ? -XSHM_CTRL_E_RESERVED : 0;
+	case XSHM_CTRL_PEER_LOOKUP:
+		return name_ok(m->u.peer_lookup.name) ? 0 : -XSHM_CTRL_E_NAME;
 	case XSHM_CTRL_SEG_ALLOC:
 		if (m->u.seg_alloc.flags)
 			return -XSHM_CTRL_E_FLAGS;
@@ -188,6 +203,8 @@ static int check_body(const struct xshm_ctrl_msg *m)
 	case XSHM_CTRL_HELLO | XSHM_CTRL_RESPONSE:
 		if (m->u.rsp_hello.reserved)
 			return -XSHM_CTRL_E_RESERVED;
+		if (m->u.rsp_hello.features & ~XSHM_FEAT_ALL)
+			return -XSHM_CTRL_E_FLAGS;
 		return status_ok(m->u.rsp_hello.status);
 	case XSHM_CTRL_SEG_ALLOC | XSHM_CTRL_RESPONSE:
 		if (m->u.rsp_seg_alloc.status == 0 &&
@@ -212,6 +229,11 @@ static int check_body(const struct xshm_ctrl_msg *m)
 		return status_ok(m->u.rsp_chan_open.status);
 	case XSHM_CTRL_STATS | XSHM_CTRL_RESPONSE:
 		return status_ok(m->u.rsp_stats.status);
+	case XSHM_CTRL_PEER_LOOKUP | XSHM_CTRL_RESPONSE:
+		if (m->u.rsp_peer_lookup.status == 0 &&
+		    (m->u.rsp_peer_lookup.domid == 0 || m->u.rsp_peer_lookup.domid >= 0x7ff0u))
+			return -XSHM_CTRL_E_DOMID;
+		return status_ok(m->u.rsp_peer_lookup.status);
 	}
 	return -XSHM_CTRL_E_TYPE;
 }

@@ -84,23 +84,6 @@ static int left_ms_lazy(int64_t *deadline, int timeout_ms)
 	return timeout_ms < 0 ? -1 : timeout_ms; /* all of it: the clock was read just now */
 }
 
-static bool name_ok(const char *name, char out[XSHM_CTRL_NAME_MAX])
-{
-	size_t n = name ? strnlen(name, XSHM_CTRL_NAME_MAX) : 0;
-
-	if (!n || n == XSHM_CTRL_NAME_MAX)
-		return false;
-	memset(out, 0, XSHM_CTRL_NAME_MAX);
-	memcpy(out, name, n);
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 static uint32_t ring_pages_of(const struct mempipe_opts *o)
 {
 	if (!o || !o->ring_bytes)
@@ -169,7 +152,7 @@ struct mempipe *mempipe_listen(struct shm *s, const char *name, const struct mem
 	struct mempipe *p;
 	int rc;
 
-	if (!s || !name_ok(name, req.u.chan_open.name))
+	if (!s || !xshm_ctrl_name_pack(name, req.u.chan_open.name))
 		return fail_null(NULL, EINVAL);
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -241,7 +224,7 @@ struct mempipe *mempipe_connect(struct shm *s, unsigned int peer_domid, const ch
 	long backoff = 10;
 	int rc;
 
-	if (!s || !name_ok(name, req.u.chan_open.name) || !peer_domid || peer_domid >= 0x7ff0)
+	if (!s || !xshm_ctrl_name_pack(name, req.u.chan_open.name) || !peer_domid || peer_domid >= 0x7ff0)
 		return fail_null(NULL, EINVAL);
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -273,6 +256,27 @@ struct mempipe *mempipe_connect(struct shm *s, unsigned int peer_domid, const ch
 	if (!rc)
 		rc = attach(p, &rsp.u.rsp_chan_open.chan, peer_domid);
 	return rc ? fail_null(p, rc) : p;
+}
+
+struct mempipe *mempipe_connect_peer(struct shm *s, const char *peer, const char *name,
+				     const struct mempipe_opts *opts)
+{
+	unsigned int domid = 0;
+	char *end = NULL;
+	int rc;
+
+	if (!peer || !*peer)
+		return fail_null(NULL, EINVAL);
+	/* xl reads an all-digits argument as a domid too. */
+	unsigned long v = strtoul(peer, &end, 10);
+	if (peer[0] >= '0' && peer[0] <= '9' && !*end) {
+		if (!v || v >= 0x7ff0)
+			return fail_null(NULL, EINVAL);
+		domid = (unsigned int)v;
+	} else if ((rc = shm_peer_domid(s, peer, &domid))) {
+		return fail_null(NULL, -rc);
+	}
+	return mempipe_connect(s, domid, name, opts);
 }
 
 /*

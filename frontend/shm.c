@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "xenshm/ctrl.h"
 #include "xenshm/segdir.h"
@@ -39,6 +42,7 @@ struct shm {
 	bool port_bound, rings;
 	struct xshm_ring tx, rx;
 	uint32_t next_id;
+	uint32_t features; /* XSHM_FEAT_* both ends speak (hello) */
 	struct shm_seg segs[SHM_SEGS_MAX]; /* in offset order */
 	uint32_t nsegs;
 	uint64_t pages;       /* data pages of all segments */
@@ -49,6 +53,7 @@ struct shm {
 	unsigned int naccepts, accepts_cap;
 	bool broken; /* xenshmd sent something it may not: nothing more is trusted */
 	bool release_handed; /* SHM_EV_RELEASE was reported */
+	int claim_fd;        /* holds the device against the guest's other processes; -1: none */
 };
 
 static long ms_left(const struct timespec *deadline)
@@ -400,6 +405,38 @@ static int add_segment(struct shm *s, uint64_t pages)
 	return 0;
 }
 
+/*
+ * The device's states in XenStore say whether a session holds it, but reading them and
+ * writing ours are two steps: two processes starting at once (two proxies reopening after a
+ * restore, seen in lab 91) both saw it free and shared one control ring.  So a process first
+ * takes a name in the guest's abstract unix socket namespace: bind() is atomic, and the
+ * kernel lets go of the name when the process dies, however it dies.  -EBUSY if another
+ * process holds it; -1 (no claim, the states alone decide) if sockets are not available.
+ */
+static int claim_device(xo_domid_t me, uint32_t devid)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	/* sun_path[0] = 0: abstract, no file to create or clean up. */
+	int len = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "xenshm/%u/%u", me, devid);
+	if (bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len))) {
+		int err = errno;
+		close(fd);
+		return err == EADDRINUSE ? -EBUSY : -1;
+	}
+	return fd;
+}
+
+static void unclaim_device(struct shm *s)
+{
+	if (s->claim_fd >= 0)
+		close(s->claim_fd);
+	s->claim_fd = -1;
+}
+
 static void disconnect(struct shm *s)
 {
 	struct xo *x = s->x;
@@ -436,6 +473,7 @@ static void disconnect(struct shm *s)
 static void shm_free(struct shm *s)
 {
 	disconnect(s);
+	unclaim_device(s); /* after Closed: the next process finds the device free */
 	free(s->accepts);
 	if (s->own_x)
 		xo_close(s->x);
@@ -469,9 +507,15 @@ static int connect_any(struct shm *s)
 		rc = list_devices(s, ids, 256, &n);
 	for (unsigned int i = 0; !rc && i < n; i++) {
 		s->devid = ids[i];
+		s->claim_fd = claim_device(s->me, s->devid);
+		if (s->claim_fd == -EBUSY) {
+			s->claim_fd = -1;
+			continue;
+		}
 		rc = connect_device(s, &deadline);
 		if (rc != -EBUSY)
 			return rc;
+		unclaim_device(s);
 		rc = 0;
 	}
 	return rc ? rc : -EBUSY;
@@ -480,7 +524,7 @@ static int connect_any(struct shm *s)
 struct shm *shm_open_xo(struct xo *x, size_t size, const struct shm_opts *opts)
 {
 	struct shm *s;
-	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_HELLO } }, rsp;
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_HELLO }, .u.hello.features = XSHM_FEAT_ALL }, rsp;
 	size_t pages = (size + XO_PAGE_SIZE - 1) / XO_PAGE_SIZE;
 	int rc;
 
@@ -494,10 +538,13 @@ struct shm *shm_open_xo(struct xo *x, size_t size, const struct shm_opts *opts)
 		return NULL;
 	}
 	s->x = x;
+	s->claim_fd = -1;
 	s->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
 	rc = connect_any(s);
 	if (!rc)
 		rc = rpc(s, &req, &rsp);
+	if (!rc)
+		s->features = rsp.u.rsp_hello.features;
 	if (!rc && pages)
 		rc = add_segment(s, pages);
 	if (rc) {
@@ -750,5 +797,22 @@ int shm_stats(struct shm *s, struct shm_stats *out)
 		out->pages_quota = rsp.u.rsp_stats.pages_quota;
 		out->host_pages_free = rsp.u.rsp_stats.host_pages_free;
 	}
+	return rc;
+}
+
+int shm_peer_domid(struct shm *s, const char *peer_name, unsigned int *domid)
+{
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_PEER_LOOKUP } }, rsp;
+	int rc;
+
+	if (!s || !domid || !xshm_ctrl_name_pack(peer_name, req.u.peer_lookup.name))
+		return -EINVAL;
+	if (!(s->features & XSHM_FEAT_PEER_LOOKUP))
+		return -EOPNOTSUPP; /* an older xenshmd: it would cut us off for asking */
+	rc = rpc(s, &req, &rsp);
+	if (!rc)
+		rc = rsp.u.rsp_peer_lookup.status;
+	if (!rc)
+		*domid = rsp.u.rsp_peer_lookup.domid;
 	return rc;
 }

@@ -6,12 +6,14 @@
  *   mempipe expose NAME HOST:PORT
  *       listen on channel NAME; every connection is forwarded to the TCP
  *       service HOST:PORT of this guest (e.g. 127.0.0.1:5201 for iperf3 -s)
- *   mempipe forward PORT DOMID NAME [--fallback IP:PORT] [--bind ADDR]
+ *   mempipe forward PORT PEER NAME [--fallback IP:PORT] [--bind ADDR]
  *       listen on TCP PORT (127.0.0.1 unless --bind); every client is carried
- *       over a channel to NAME in domain DOMID.  When no channel can be made
+ *       over a channel to NAME in domain PEER (a domain name, looked up again
+ *       for every client so a restored peer is found, or a domid).  When no
+ *       channel can be made
  *       (the peer is not on this host, has no listener, or this guest has no
  *       xenshm device) the client goes to IP:PORT over the network instead.
- *   mempipe listen NAME | mempipe connect DOMID NAME
+ *   mempipe listen NAME | mempipe connect PEER NAME
  *       one channel between stdin/stdout and the peer, like nc
  *
  * One process, one poll loop: every channel shares the process's xenshm
@@ -326,7 +328,7 @@ static void loop(struct proxy *p, int listen_fd, const struct handlers *h)
 }
 
 struct forward_cfg {
-	unsigned int domid;
+	const char *peer; /* a domain name or a domid */
 	const char *name;
 	bool have_fallback;
 	struct sockaddr_in fallback;
@@ -336,7 +338,7 @@ static void forward_client(struct proxy *p, int c, void *arg)
 {
 	const struct forward_cfg *f = arg;
 	struct mempipe_opts o = { .timeout_ms = 5000 };
-	struct mempipe *mp = p->s ? mempipe_connect(p->s, f->domid, f->name, &o) : NULL;
+	struct mempipe *mp = p->s ? mempipe_connect_peer(p->s, f->peer, f->name, &o) : NULL;
 	int one = 1;
 
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -346,8 +348,8 @@ static void forward_client(struct proxy *p, int c, void *arg)
 	}
 	int err = p->s ? errno : ENODEV;
 	if (!f->have_fallback) {
-		fprintf(stderr, "mempipe: no channel to %s in domain %u (%s), no fallback: dropping a client\n",
-			f->name, f->domid, strerror(err));
+		fprintf(stderr, "mempipe: no channel to %s in domain %s (%s), no fallback: dropping a client\n",
+			f->name, f->peer, strerror(err));
 		close(c);
 		return;
 	}
@@ -358,8 +360,8 @@ static void forward_client(struct proxy *p, int c, void *arg)
 		close(c);
 		return;
 	}
-	fprintf(stderr, "mempipe: no channel to %s in domain %u (%s): this client goes over TCP\n", f->name,
-		f->domid, strerror(err));
+	fprintf(stderr, "mempipe: no channel to %s in domain %s (%s): this client goes over TCP\n", f->name,
+		f->peer, strerror(err));
 	add_pair(p, c, c, NULL, fd);
 }
 
@@ -378,9 +380,9 @@ static void expose_accepted(struct proxy *p, struct mempipe *mp, void *arg)
 static int usage(void)
 {
 	fprintf(stderr, "usage: mempipe expose NAME HOST:PORT\n"
-			"       mempipe forward PORT DOMID NAME [--fallback IP:PORT] [--bind ADDR]\n"
+			"       mempipe forward PORT PEER NAME [--fallback IP:PORT] [--bind ADDR]\n"
 			"       mempipe listen NAME\n"
-			"       mempipe connect DOMID NAME\n");
+			"       mempipe connect PEER NAME\n");
 	return 2;
 }
 
@@ -395,7 +397,7 @@ int main(int argc, char **argv)
 		return usage();
 	p.s = shm_init(0);
 	if (!strcmp(argv[1], "forward") && argc >= 5) {
-		struct forward_cfg f = { .domid = (unsigned int)atoi(argv[3]), .name = argv[4] };
+		struct forward_cfg f = { .peer = argv[3], .name = argv[4] };
 		struct sockaddr_in bind_to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2])) };
 		int one = 1, l;
 		bind_to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -416,7 +418,7 @@ int main(int argc, char **argv)
 			perror("mempipe: forward");
 			return 1;
 		}
-		fprintf(stderr, "mempipe: forwarding port %s to channel %s of domain %u\n", argv[2], f.name, f.domid);
+		fprintf(stderr, "mempipe: forwarding port %s to channel %s of domain %s\n", argv[2], f.name, f.peer);
 		struct handlers h = { .tcp_client = forward_client, .arg = &f };
 		p.reopen = p.s != NULL;
 		loop(&p, l, &h);
@@ -454,7 +456,7 @@ int main(int argc, char **argv)
 		}
 	} else if (!strcmp(argv[1], "connect") && argc == 4 && p.s) {
 		struct mempipe_opts o = { .timeout_ms = 10000 };
-		struct mempipe *mp = mempipe_connect(p.s, (unsigned int)atoi(argv[2]), argv[3], &o);
+		struct mempipe *mp = mempipe_connect_peer(p.s, argv[2], argv[3], &o);
 		if (!mp) {
 			fprintf(stderr, "mempipe: connect %s/%s: %s\n", argv[2], argv[3], strerror(errno));
 			rc = 1;

@@ -3,7 +3,8 @@
 # Unmodified TCP programs over MemPipe: tcpblast (checksummed) and busybox nc run between two
 # guests through `mempipe forward` (client side) and `mempipe expose` (server side); with the
 # channel's listener gone, the same forward carries the next client over the network instead.
-# In between, the client guest is saved and restored with `xenshm save`/`restore`.
+# In between, each guest is saved and restored with `xenshm save`/`restore`: the forward names
+# its peer (`g1`), so it finds the server again under its new domid.
 . /xenlab/lib.sh
 xenshmd -f --budget-kb 65536 --quota-kb 16384 > /tmp/xenshmd.log 2>&1 &
 XD=$!
@@ -33,7 +34,7 @@ blast() {  # blast PORT: tcpblast recv in g1, send from g2 through the forward; 
 }
 
 guest_exec g1 "mempipe expose blast 127.0.0.1:5555 > /tmp/expose.log 2>&1 & echo \$! > /tmp/expose.pid" || fail "expose"
-guest_exec g2 "mempipe forward 6000 $D1 blast --fallback $A:5555 > /tmp/fwd.log 2>&1 &" || fail "forward"
+guest_exec g2 "mempipe forward 6000 g1 blast --fallback $A:5555 > /tmp/fwd.log 2>&1 &" || fail "forward"
 ready g1 /tmp/expose.log "leads to"
 ready g2 /tmp/fwd.log "forwarding port"
 blast 6000
@@ -67,7 +68,20 @@ guest_exec g2 'for i in $(seq 150); do grep -q "xenshm is back" /tmp/fwd.log && 
     fail "the forward did not come back: $(guest_exec g2 cat /tmp/fwd.log)"
 guest_exec g2 cat /tmp/fwd.log
 blast 6000
-guest_exec g2 'grep -q "goes over TCP" /tmp/fwd.log' && fail "after the restore the client went over TCP"
+guest_exec g2 'grep -q "goes over TCP" /tmp/fwd.log' && fail "after the restore the client went over TCP: $(guest_exec g2 cat /tmp/fwd.log)"
+
+# Now the server side, g1: its expose lets go and listens again under a new domid, and the
+# forward, which looks the name up for every client, reaches it over MemPipe, not over TCP.
+xenshm save g1 /tmp/g1.save || fail "xenshm save of g1 with its exposes"
+xenshm restore /tmp/g1.save || fail "xenshm restore of g1"
+rm -f /tmp/g1.save
+D1B=$(guest_domid g1)
+[ "$D1B" != "$D1" ] || fail "g1 kept its domid across the restore: the test proves nothing"
+guest_exec g1 'for i in $(seq 150); do grep -q "xenshm is back" /tmp/expose.log && exit 0; sleep 0.2; done; exit 1' ||
+    fail "the expose did not come back: $(guest_exec g1 cat /tmp/expose.log)"
+echo "g1 was domain $D1, is $D1B"
+blast 6000
+guest_exec g2 'grep -q "goes over TCP" /tmp/fwd.log' && fail "the forward did not find g1 by name after its restore: $(guest_exec g2 cat /tmp/fwd.log)"
 
 # The listener goes away: the same forward falls back to the network, no byte lost.
 guest_exec g1 'kill $(cat /tmp/expose.pid)' || fail "stopping the expose"

@@ -105,6 +105,7 @@ START_TEST(roundtrip_every_type)
 		{ XSHM_CTRL_STATS, XSHM_FROM_GUEST },
 		{ XSHM_CTRL_CHAN_ACCEPT, XSHM_FROM_HOST },
 		{ XSHM_CTRL_CHAN_SHUTDOWN, XSHM_FROM_GUEST },
+		{ XSHM_CTRL_PEER_LOOKUP, XSHM_FROM_GUEST },
 		{ XSHM_CTRL_HELLO | XSHM_CTRL_RESPONSE, XSHM_FROM_HOST },
 		{ XSHM_CTRL_SEG_ALLOC | XSHM_CTRL_RESPONSE, XSHM_FROM_HOST },
 		{ XSHM_CTRL_SEG_FREE | XSHM_CTRL_RESPONSE, XSHM_FROM_HOST },
@@ -112,6 +113,7 @@ START_TEST(roundtrip_every_type)
 		{ XSHM_CTRL_CHAN_CLOSE | XSHM_CTRL_RESPONSE, XSHM_FROM_HOST },
 		{ XSHM_CTRL_CHAN_SHUTDOWN | XSHM_CTRL_RESPONSE, XSHM_FROM_HOST },
 		{ XSHM_CTRL_STATS | XSHM_CTRL_RESPONSE, XSHM_FROM_HOST },
+		{ XSHM_CTRL_PEER_LOOKUP | XSHM_CTRL_RESPONSE, XSHM_FROM_HOST },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct xshm_ctrl_msg m = { .hdr = { .type = cases[i].type, .id = (uint32_t)i + 100 } }, out;
@@ -140,6 +142,15 @@ START_TEST(roundtrip_every_type)
 			break;
 		case XSHM_CTRL_STATS | XSHM_CTRL_RESPONSE:
 			m.u.rsp_stats.pages_granted = 1ull << 40;
+			break;
+		case XSHM_CTRL_PEER_LOOKUP:
+			ck_assert(xshm_ctrl_name_pack("web-2.prod", m.u.peer_lookup.name));
+			break;
+		case XSHM_CTRL_PEER_LOOKUP | XSHM_CTRL_RESPONSE:
+			m.u.rsp_peer_lookup.domid = 0x7fef;
+			break;
+		case XSHM_CTRL_HELLO | XSHM_CTRL_RESPONSE:
+			m.u.rsp_hello.features = XSHM_FEAT_ALL;
 			break;
 		}
 		size_t n = enc(&m, buf);
@@ -305,6 +316,31 @@ START_TEST(err_name)
 	c = chan_open("ok");
 	c.u.chan_open.name[0] = (char)0xc3;
 	expect(c, XSHM_FROM_GUEST, -XSHM_CTRL_E_NAME);
+
+	/* A peer lookup's domain name: the same rules, the same error. */
+	struct xshm_ctrl_msg l = { .hdr = { .type = XSHM_CTRL_PEER_LOOKUP } };
+	expect(l, XSHM_FROM_GUEST, -XSHM_CTRL_E_NAME); /* empty */
+	memcpy(l.u.peer_lookup.name, "web 2", 5);
+	expect(l, XSHM_FROM_GUEST, -XSHM_CTRL_E_NAME);
+	memset(l.u.peer_lookup.name, 'w', sizeof(l.u.peer_lookup.name)); /* no terminator */
+	expect(l, XSHM_FROM_GUEST, -XSHM_CTRL_E_NAME);
+	ck_assert(xshm_ctrl_name_pack("web2", l.u.peer_lookup.name));
+	l.u.peer_lookup.name[40] = 'x';
+	expect(l, XSHM_FROM_GUEST, -XSHM_CTRL_E_NAME);
+	l.u.peer_lookup.name[40] = 0;
+	expect(l, XSHM_FROM_GUEST, 0);
+
+	/* The packer refuses what the parser would, so a library never sends it. */
+	char out[XSHM_CTRL_NAME_MAX], longest[XSHM_CTRL_NAME_MAX + 1];
+	ck_assert(!xshm_ctrl_name_pack(NULL, out));
+	ck_assert(!xshm_ctrl_name_pack("", out));
+	ck_assert(!xshm_ctrl_name_pack("a/b", out));
+	memset(longest, 'n', sizeof(longest) - 1);
+	longest[XSHM_CTRL_NAME_MAX] = 0;
+	ck_assert(!xshm_ctrl_name_pack(longest, out));
+	longest[XSHM_CTRL_NAME_MAX - 1] = 0;
+	ck_assert(xshm_ctrl_name_pack(longest, out));
+	ck_assert_int_eq(out[XSHM_CTRL_NAME_MAX - 1], 0);
 }
 END_TEST
 
@@ -323,6 +359,21 @@ START_TEST(err_domid_status)
 	expect(r, XSHM_FROM_HOST, -XSHM_CTRL_E_STATUS);
 	r.u.rsp_status.status = -EPERM;
 	expect(r, XSHM_FROM_HOST, 0);
+
+	/* A found peer is a real domid; a failed lookup carries none to check. */
+	struct xshm_ctrl_msg p = { .hdr = { .type = XSHM_CTRL_PEER_LOOKUP | XSHM_CTRL_RESPONSE } };
+	expect(p, XSHM_FROM_HOST, -XSHM_CTRL_E_DOMID);
+	p.u.rsp_peer_lookup.domid = 0x7ff0;
+	expect(p, XSHM_FROM_HOST, -XSHM_CTRL_E_DOMID);
+	p.u.rsp_peer_lookup.domid = 5;
+	expect(p, XSHM_FROM_HOST, 0);
+	p.u.rsp_peer_lookup.domid = 0;
+	p.u.rsp_peer_lookup.status = -ENOENT;
+	expect(p, XSHM_FROM_HOST, 0);
+	/* A host that claims features nobody asked for is not believed. */
+	struct xshm_ctrl_msg h = { .hdr = { .type = XSHM_CTRL_HELLO | XSHM_CTRL_RESPONSE } };
+	h.u.rsp_hello.features = XSHM_FEAT_ALL << 1;
+	expect(h, XSHM_FROM_HOST, -XSHM_CTRL_E_FLAGS);
 }
 END_TEST
 

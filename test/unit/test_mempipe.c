@@ -538,6 +538,78 @@ START_TEST(admin_peer_lists_refuse_and_cap)
 }
 END_TEST
 
+/*
+ * A guest cannot read its neighbours' names; xenshmd looks them up, for guests connected to
+ * xenshm only and only where the mempipe-peers lists would allow a channel (else ENOENT, as
+ * for a name nobody has).
+ */
+START_TEST(peers_are_found_by_name)
+{
+	struct host h;
+	char p1[XSP_MAX], p2[XSP_MAX], num[16], buf[8];
+	unsigned int domid = 0;
+
+	host_init(&h, true);
+	struct shm *s1 = shm_open_xo(h.x1, 0, &fast), *s2 = shm_open_xo(h.x2, 0, &fast);
+	ck_assert_ptr_nonnull(s1);
+	ck_assert_ptr_nonnull(s2);
+	ck_assert_int_eq(shm_peer_domid(s2, "g1", &domid), 0);
+	ck_assert_uint_eq(domid, h.g1);
+	ck_assert_int_eq(shm_peer_domid(s1, "g2", &domid), 0);
+	ck_assert_uint_eq(domid, h.g2);
+	ck_assert_int_eq(shm_peer_domid(s2, "g3", &domid), -ENOENT);
+	/* dom0 has a name too, but no xenshm device: not a peer. */
+	ck_assert_int_eq(shm_peer_domid(s2, "Domain-0", &domid), -ENOENT);
+	/* Refused before it is sent: xenshmd would cut the guest off for the bad name. */
+	ck_assert_int_eq(shm_peer_domid(s2, "g1; rm", &domid), -EINVAL);
+	ck_assert_int_eq(shm_peer_domid(s2, "g1", &domid), 0);
+
+	struct mempipe *l = mempipe_listen(s1, "svc", &small);
+	ck_assert_ptr_nonnull(l);
+	struct mempipe *b = mempipe_connect_peer(s2, "g1", "svc", &small);
+	ck_assert_msg(b != NULL, "%s", strerror(errno));
+	ck_assert_uint_eq(mempipe_peer(b), h.g1);
+	struct mempipe *a = mempipe_accept(l);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(mempipe_write(b, "named", 5), 5);
+	ck_assert_int_eq(mempipe_read(a, buf, sizeof(buf)), 5);
+	ck_assert_int_eq(memcmp(buf, "named", 5), 0);
+	mempipe_close(a);
+	mempipe_close(b);
+	/* A domid in decimal still works, and a peer that is no guest of ours is no channel. */
+	snprintf(num, sizeof(num), "%u", h.g1);
+	b = mempipe_connect_peer(s2, num, "svc", &small);
+	ck_assert_msg(b != NULL, "%s", strerror(errno));
+	mempipe_close(mempipe_accept(l));
+	mempipe_close(b);
+	errno = 0;
+	ck_assert_ptr_null(mempipe_connect_peer(s2, "g3", "svc", &small));
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_ptr_null(mempipe_connect_peer(s2, "0", "svc", &small));
+	ck_assert_int_eq(errno, EINVAL);
+
+	/* Either list that keeps the two apart hides the name. */
+	xsp_be_mempipe_peers(p1, sizeof(p1), h.g1, 0);
+	xsp_be_mempipe_peers(p2, sizeof(p2), h.g2, 0);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, p2, "db:0"), 0);
+	ck_assert_int_eq(shm_peer_domid(s2, "g1", &domid), -ENOENT);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, p2, "g1:0"), 0);
+	ck_assert_int_eq(shm_peer_domid(s2, "g1", &domid), 0);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, p1, "db:0"), 0);
+	ck_assert_int_eq(shm_peer_domid(s2, "g1", &domid), -ENOENT);
+	ck_assert_int_eq(h.tool->ops->xs_rm(h.tool, XO_TXN_NONE, p1), 0);
+	ck_assert_int_eq(h.tool->ops->xs_rm(h.tool, XO_TXN_NONE, p2), 0);
+
+	/* g1 lets go of xenshm: its name is no peer any more. */
+	mempipe_close(l);
+	shm_exit(s1);
+	ck_assert(wait_be_state(&h, h.g1, "6"));
+	ck_assert_int_eq(shm_peer_domid(s2, "g1", &domid), -ENOENT);
+	shm_exit(s2);
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(timeouts_and_nonblocking)
 {
 	struct mempipe_opts o = small;
@@ -995,6 +1067,7 @@ Suite *mempipe_suite(void)
 	tcase_add_test(tc, release_for_a_save_and_back);
 	tcase_add_test(tc, release_closes_an_idle_device_at_once);
 	tcase_add_test(tc, a_withdrawn_release_is_news_the_next_time);
+	tcase_add_test(tc, peers_are_found_by_name);
 	tcase_add_test(tc, peer_death_is_a_reset);
 	tcase_add_test(tc, lying_ring_index_disconnects_the_liar);
 	tcase_add_test(tc, sized_rings_follow_the_load_without_losing_a_byte);

@@ -158,6 +158,81 @@ START_TEST(no_device_no_daemon_busy)
 }
 END_TEST
 
+struct opener {
+	struct xo *x;
+	pthread_barrier_t *go;
+	struct shm *s;
+	int err;
+};
+
+static void *open_at_once(void *arg)
+{
+	struct opener *o = arg;
+
+	pthread_barrier_wait(o->go);
+	o->s = shm_open_xo(o->x, 4096, &fast);
+	o->err = o->s ? 0 : errno;
+	return NULL;
+}
+
+static bool be_state_is(struct host *h, uint32_t devid, const char *want)
+{
+	char path[XSP_MAX], *v = NULL;
+
+	for (int i = 0; i < 300; i++) {
+		xsp_be_state(path, sizeof(path), h->g1, devid);
+		bool ok = !xo_read_str(h->tool, XO_TXN_NONE, path, &v) && !strcmp(v, want);
+		free(v);
+		v = NULL;
+		if (ok)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * Two processes of one guest opening at the same moment (two proxies reopening after a
+ * restore) must take a device each: both saw the states of device 0 free and shared its
+ * control ring until the claim was made atomic.
+ */
+START_TEST(processes_opening_at_once_take_a_device_each)
+{
+	struct host h;
+	struct xo *xa, *xb;
+	pthread_barrier_t go;
+
+	host_init(&h, true);
+	ck_assert_int_eq(xshm_device_create(h.tool, h.g1, 1, 4096), 0);
+	ck_assert(be_state_is(&h, 1, "2"));
+	ck_assert_int_eq(xo_fake_open(h.w, h.g1, &xa), 0);
+	ck_assert_int_eq(xo_fake_open(h.w, h.g1, &xb), 0);
+	for (int round = 0; round < 20; round++) {
+		struct opener a = { .x = xa, .go = &go }, b = { .x = xb, .go = &go };
+		pthread_t ta, tb;
+		pthread_barrier_init(&go, NULL, 2);
+		pthread_create(&ta, NULL, open_at_once, &a);
+		pthread_create(&tb, NULL, open_at_once, &b);
+		pthread_join(ta, NULL);
+		pthread_join(tb, NULL);
+		pthread_barrier_destroy(&go);
+		ck_assert_msg(a.s && b.s, "round %d: %s / %s", round, strerror(a.err), strerror(b.err));
+		ck_assert_msg(be_state_is(&h, 0, "4") && be_state_is(&h, 1, "4"), "round %d: one device for two", round);
+		/* Each session is its own: what one puts, the other does not see. */
+		ck_assert_uint_eq(shm_put(a.s, "aaaa", 0, 4), 4);
+		ck_assert_uint_eq(shm_put(b.s, "bbbb", 0, 4), 4);
+		char got[4];
+		ck_assert_uint_eq(shm_get(a.s, got, 0, 4), 4);
+		ck_assert_mem_eq(got, "aaaa", 4);
+		shm_exit(a.s);
+		shm_exit(b.s);
+	}
+	xo_close(xa);
+	xo_close(xb);
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(guest_death_returns_everything)
 {
 	struct host h;
@@ -643,6 +718,7 @@ Suite *xenshmd_suite(void)
 	tcase_add_test(tc, reconnect_after_exit);
 	tcase_add_test(tc, quota_and_budget_refusals);
 	tcase_add_test(tc, no_device_no_daemon_busy);
+	tcase_add_test(tc, processes_opening_at_once_take_a_device_each);
 	tcase_add_test(tc, guest_death_returns_everything);
 	tcase_add_test(tc, death_in_every_state);
 	tcase_add_test(tc, skipped_initialised_state);

@@ -11,7 +11,7 @@
  *       serve one libxenvchan connection from domain DOMID, rings of K KiB
  *       (default 64) each way, announced at XS-PATH (default data/vchan-bench
  *       in this domain); the client names this domain and the same path
- *   mempipe-bench run --transport mempipe|tcp|vchan --peer DOMID|IPV4
+ *   mempipe-bench run --transport mempipe|tcp|vchan --peer DOMID|NAME|IPV4
  *                     [--name NAME] [--port PORT] [--sizes 64,128,...]
  *                     [--bytes N] [--rounds R] [--ring-kb K] [--warmup-ms W]
  *       one line per message size:
@@ -380,7 +380,7 @@ static int run(const struct run_opts *o)
 		if (!s)
 			rc = -errno;
 		if (!rc) {
-			c.mp = mempipe_connect(s, (unsigned int)strtoul(o->peer, NULL, 10), o->name, &mo);
+			c.mp = mempipe_connect_peer(s, o->peer, o->name, &mo);
 			if (!c.mp)
 				rc = -errno;
 		}
@@ -417,7 +417,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: mempipe-bench serve [--name NAME] [--port PORT]\n"
 			"       mempipe-bench serve-vchan --peer DOMID [--ring-kb K] [--path XS-PATH]\n"
-			"       mempipe-bench run --transport mempipe|tcp|vchan --peer DOMID|IPV4 [--name NAME]\n"
+			"       mempipe-bench run --transport mempipe|tcp|vchan --peer DOMID|NAME|IPV4 [--name NAME]\n"
 			"                         [--port PORT] [--sizes 64,128,...] [--bytes N] [--rounds R]\n"
 			"                         [--ring-kb K] [--path XS-PATH] [--warmup-ms W]\n");
 }

@@ -17,6 +17,7 @@
 #ifndef XENSHM_CTRL_H
 #define XENSHM_CTRL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,7 +62,8 @@ enum xshm_ctrl_type {
 	XSHM_CTRL_STATS = 8,         /* guest: my accounting, please */
 	XSHM_CTRL_CHAN_ACCEPT = 9,   /* host: a peer connected to one of your listeners */
 	XSHM_CTRL_CHAN_SHUTDOWN = 10, /* guest: I send no more on this channel end (half-close) */
-	XSHM_CTRL_TYPE_MAX_ = 10,
+	XSHM_CTRL_PEER_LOOKUP = 11,  /* guest: which domid has the co-located guest of this name? */
+	XSHM_CTRL_TYPE_MAX_ = 11,
 };
 #define XSHM_CTRL_RESPONSE 0x8000u   /* type bit of a response (host -> guest) */
 
@@ -79,6 +81,14 @@ enum xshm_seg_purpose { XSHM_SEG_SHM = 1, XSHM_SEG_RING = 2, XSHM_SEG_MAX_ = 2 }
 #define XSHM_CTRL_NAME_MAX 64   /* channel names: [A-Za-z0-9._-], NUL-padded */
 #define XSHM_SEG_PAGES_MAX (1u << 18)  /* 1 GiB per segment */
 
+/*
+ * Features: the guest's hello lists what it speaks, the response what xenshmd speaks of
+ * that.  A guest sends a feature's messages only when the response has its bit (an older
+ * xenshmd cuts off a guest that sends a type it does not know).
+ */
+#define XSHM_FEAT_PEER_LOOKUP (1u << 0)
+#define XSHM_FEAT_ALL XSHM_FEAT_PEER_LOOKUP
+
 struct xshm_ctrl_hello { uint32_t features; uint32_t reserved; };
 struct xshm_ctrl_seg_alloc { uint32_t pages; uint16_t purpose; uint16_t flags; };
 struct xshm_ctrl_seg_free { uint32_t seg_id; uint32_t reserved; };
@@ -94,6 +104,8 @@ struct xshm_ctrl_chan_open {
 /* Also the body of CHAN_SHUTDOWN. */
 struct xshm_ctrl_chan_close { uint32_t chan_id; uint32_t reserved; };
 struct xshm_ctrl_stats_req { uint32_t reserved[2]; };
+/* A domain name as `xl list` shows it: the channel names' rules, NUL-padded. */
+struct xshm_ctrl_peer_lookup { char name[XSHM_CTRL_NAME_MAX]; };
 
 #define XSHM_CHAN_LISTEN  (1u << 0)
 #define XSHM_CHAN_MESSAGE (1u << 1)
@@ -130,6 +142,7 @@ struct xshm_ctrl_rsp_seg_alloc { int32_t status; uint32_t seg_id; uint32_t pages
 struct xshm_ctrl_rsp_status { int32_t status; uint32_t reserved; };
 /* A listener answers with chan.chan_id only (its id); a connection with everything. */
 struct xshm_ctrl_rsp_chan_open { int32_t status; uint32_t peer_domid; struct xshm_ctrl_chan_info chan; };
+struct xshm_ctrl_rsp_peer_lookup { int32_t status; uint32_t domid; };
 struct xshm_ctrl_rsp_stats {
 	int32_t status;
 	uint32_t segments;
@@ -151,11 +164,13 @@ struct xshm_ctrl_msg {
 		struct xshm_ctrl_chan_close chan_close;
 		struct xshm_ctrl_stats_req stats;
 		struct xshm_ctrl_chan_accept chan_accept;
+		struct xshm_ctrl_peer_lookup peer_lookup;
 		struct xshm_ctrl_rsp_hello rsp_hello;
 		struct xshm_ctrl_rsp_seg_alloc rsp_seg_alloc;
 		struct xshm_ctrl_rsp_status rsp_status;
 		struct xshm_ctrl_rsp_chan_open rsp_chan_open;
 		struct xshm_ctrl_rsp_stats rsp_stats;
+		struct xshm_ctrl_rsp_peer_lookup rsp_peer_lookup;
 	} u;
 };
 
@@ -176,11 +191,15 @@ enum xshm_ctrl_err {
 	XSHM_CTRL_E_RANGE,         /* a count or size out of range */
 	XSHM_CTRL_E_PURPOSE,       /* unknown segment purpose */
 	XSHM_CTRL_E_FLAGS,         /* unknown flag bits */
-	XSHM_CTRL_E_NAME,          /* channel name empty, unterminated or bad characters */
+	XSHM_CTRL_E_NAME,          /* channel or domain name empty, unterminated or bad characters */
 	XSHM_CTRL_E_DOMID,         /* peer domid reserved or invalid */
 	XSHM_CTRL_E_STATUS,        /* response status not 0 or a negative errno */
 	XSHM_CTRL_E_MAX_
 };
+
+/* Copy a channel or domain name into a message field, NUL-padded: false if the peer would
+ * refuse it (empty, too long, a character outside [A-Za-z0-9._-]). */
+bool xshm_ctrl_name_pack(const char *name, char out[XSHM_CTRL_NAME_MAX]);
 
 const char *xshm_ctrl_strerror(int err);
 const char *xshm_ctrl_type_name(uint16_t type);

@@ -62,6 +62,14 @@ struct mempipe *mempipe_accept(struct mempipe *listener);
 struct mempipe *mempipe_connect(struct shm *s, unsigned int peer_domid, const char *name,
 				const struct mempipe_opts *opts);
 /*
+ * The same with the peer named as `xl list` shows it, or as a domid in decimal.  The name is
+ * looked up at every call, so a peer restored under a new domid is found again.  ENOENT: no
+ * guest of that name is connected to xenshm here (or the mempipe-peers lists keep the two
+ * apart); EOPNOTSUPP: xenshmd is too old to look names up.
+ */
+struct mempipe *mempipe_connect_peer(struct shm *s, const char *peer, const char *name,
+				     const struct mempipe_opts *opts);
+/*
  * Half-close, as shutdown(fd, SHUT_WR): this end sends no more (later writes fail with
  * -EPIPE); the peer reads everything written before, then end of stream, and may still write
  * to us until it closes.  0, or a negative errno.

@@ -116,6 +116,14 @@ int shm_reclaim_done(struct shm *s, uint32_t id);
 /* Nonzero (the deadline in ms) once the host asked this process to let go (SHM_EV_RELEASE). */
 uint32_t shm_release_asked(const struct shm *s);
 
+/*
+ * The domid of the co-located guest named peer_name (as `xl list` shows it), for
+ * mempipe_connect.  0, or -ENOENT when no such guest is connected to xenshm or the two
+ * guests' mempipe-peers lists keep them apart, -EINVAL for a name outside [A-Za-z0-9._-]
+ * (1-63 characters), -EOPNOTSUPP when xenshmd is too old to look names up.
+ */
+int shm_peer_domid(struct shm *s, const char *peer_name, unsigned int *domid);
+
 /* Ask xenshmd for this guest's accounting: 0 or a negative errno. */
 int shm_stats(struct shm *s, struct shm_stats *out);
 
