@@ -237,9 +237,10 @@ static int listen_on(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req
 /*
  * Does `dev`'s guest consent to a channel with `peer`'s (its mempipe-peers list, read now so
  * that an administrator's change applies to the next channel)?  0 and the cap on each ring in
- * pages (0: none), or -EACCES.
+ * pages (0: none), or -EACCES, said in the log unless `quiet` (a name lookup is no channel
+ * refused, and a program may look up a peer that is not there yet again and again).
  */
-static int peer_consents(struct xshm_dev *dev, const struct xshm_dev *peer, uint32_t *cap_pages)
+static int peer_consents(struct xshm_dev *dev, const struct xshm_dev *peer, uint32_t *cap_pages, bool quiet)
 {
 	struct xo *x = dev->h->x;
 	char path[XSP_MAX], why[160] = "", *untrusted = NULL, *name = NULL;
@@ -260,9 +261,10 @@ static int peer_consents(struct xshm_dev *dev, const struct xshm_dev *peer, uint
 		*cap_pages = (uint32_t)(max_kb / 4);
 		rc = 0;
 	} else {
-		DEVLOG(dev, LOG_NOTICE, "refused a MemPipe channel with domain %u (%s): %s%s", peer->domid,
-		       name ? name : "no name", rc == 0 ? "not in its mempipe-peers" : "mempipe-peers unreadable: ",
-		       rc == 0 ? "" : why[0] ? why : strerror(-rc));
+		if (!quiet)
+			DEVLOG(dev, LOG_NOTICE, "refused a MemPipe channel with domain %u (%s): %s%s", peer->domid,
+			       name ? name : "no name", rc == 0 ? "not in its mempipe-peers" : "mempipe-peers unreadable: ",
+			       rc == 0 ? "" : why[0] ? why : strerror(-rc));
 		rc = -EACCES;
 	}
 	free(name);
@@ -289,7 +291,7 @@ static int connect_to(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *re
 	if ((req->flags & XSHM_CHAN_MESSAGE) != l->flags)
 		return -EPROTOTYPE;
 	uint32_t cap_c, cap_l;
-	if (peer_consents(dev, l->ldev, &cap_c) || peer_consents(l->ldev, dev, &cap_l))
+	if (peer_consents(dev, l->ldev, &cap_c, false) || peer_consents(l->ldev, dev, &cap_l, false))
 		return -EACCES;
 	const uint32_t cap = tighter(cap_c, cap_l);
 	c = calloc(1, sizeof(*c));
@@ -387,7 +389,7 @@ int xshm_chan_peer_lookup(struct xshm_dev *dev, const char *peer_name, uint32_t 
 			found = d;
 		free(name);
 	}
-	if (!found || peer_consents(dev, found, &cap) || peer_consents(found, dev, &cap))
+	if (!found || peer_consents(dev, found, &cap, true) || peer_consents(found, dev, &cap, true))
 		return -ENOENT;
 	*domid = found->domid;
 	return 0;
