@@ -128,6 +128,12 @@ struct fake_handle {
 	struct fake_port *q_head, *q_tail;
 };
 
+struct fake_claim {
+	struct fake_claim *next;
+	struct fake_handle *owner;
+	char name[];
+};
+
 struct fault { int err; unsigned int count; };
 
 struct fake_world {
@@ -144,6 +150,7 @@ struct fake_world {
 	struct fake_share *shares;
 	struct fake_map *maps;
 	struct fake_port *ports;
+	struct fake_claim *claims;
 	int memfd;
 	size_t nslots;
 	uint8_t *slot_used;

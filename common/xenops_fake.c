@@ -140,6 +140,11 @@ void xo_fake_world_free(struct xo_fake_world *world)
 		w->ports = p->next;
 		free(p);
 	}
+	while (w->claims) { /* handles the test never closed */
+		struct fake_claim *c = w->claims;
+		w->claims = c->next;
+		free(c);
+	}
 	if (w->memfd >= 0)
 		close(w->memfd);
 	free(w->slot_used);
@@ -377,6 +382,56 @@ static int fake_domain_info(struct xo *x, xo_domid_t domid, struct xo_dominfo *o
 	return rc;
 }
 
+/* Claims are per domain, as the real ones are per guest: the holder's domid is in the key. */
+static struct fake_claim **claim_find_locked(struct fake_world *w, xo_domid_t domid, const char *name)
+{
+	for (struct fake_claim **pp = &w->claims; *pp; pp = &(*pp)->next)
+		if ((*pp)->owner->domid == domid && !strcmp((*pp)->name, name))
+			return pp;
+	return NULL;
+}
+
+static int fake_claim(struct xo *x, const char *name)
+{
+	struct fake_handle *h = fh(x);
+	size_t n = strlen(name);
+	struct fake_claim *c;
+	int rc = 0;
+
+	LOCK(h->w);
+	if (claim_find_locked(h->w, h->domid, name)) {
+		rc = -EBUSY;
+	} else if (!(c = calloc(1, sizeof(*c) + n + 1))) {
+		rc = -ENOMEM;
+	} else {
+		c->owner = h;
+		memcpy(c->name, name, n + 1);
+		c->next = h->w->claims;
+		h->w->claims = c;
+	}
+	UNLOCK(h->w);
+	return rc;
+}
+
+static void claim_drop_locked(struct fake_claim **pp)
+{
+	struct fake_claim *c = *pp;
+
+	*pp = c->next;
+	free(c);
+}
+
+static void fake_unclaim(struct xo *x, const char *name)
+{
+	struct fake_handle *h = fh(x);
+
+	LOCK(h->w);
+	struct fake_claim **pp = claim_find_locked(h->w, h->domid, name);
+	if (pp && (*pp)->owner == h)
+		claim_drop_locked(pp);
+	UNLOCK(h->w);
+}
+
 static void fake_close(struct xo *x)
 {
 	struct fake_handle *h = fh(x);
@@ -388,6 +443,12 @@ static void fake_close(struct xo *x)
 		fake_evtchn_handle_gone_locked(w, h);
 	}
 	fake_xs_handle_gone_locked(w, h);
+	for (struct fake_claim **pp = &w->claims; *pp;) {
+		if ((*pp)->owner == h)
+			claim_drop_locked(pp);
+		else
+			pp = &(*pp)->next;
+	}
 	for (struct fake_handle **pp = &w->handles; *pp; pp = &(*pp)->next) {
 		if (*pp == h) {
 			*pp = h->next;
@@ -450,6 +511,8 @@ static const struct xo_ops fake_ops = {
 	.domain_list = fake_domain_list,
 	.domain_info = fake_domain_info,
 	.host_info = fake_host_info,
+	.claim = fake_claim,
+	.unclaim = fake_unclaim,
 	.close = fake_close,
 };
 

@@ -9,8 +9,13 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <xenctrl.h>
 #include <xenevtchn.h>
@@ -19,6 +24,12 @@
 
 #include "xenshm/xenops.h"
 
+struct claim {
+	struct claim *next;
+	int fd; /* -1: no socket could be made, the XenBus states alone decide */
+	char name[];
+};
+
 struct real {
 	struct xo xo;
 	struct xs_handle *xs;
@@ -26,6 +37,7 @@ struct real {
 	xengnttab_handle *gt;
 	xenevtchn_handle *ev;
 	xc_interface *xc;
+	struct claim *claims;
 };
 
 static struct real *rx(struct xo *x)
@@ -476,9 +488,64 @@ static int r_host_info(struct xo *x, struct xo_hostinfo *out)
 	return 0;
 }
 
+/*
+ * A name in the abstract unix socket namespace (no file to create or clean up): bind() is
+ * atomic and the kernel lets go of the name when the process dies.  It is shared by every
+ * process of the guest's network namespace.
+ */
+static int r_claim(struct xo *x, const char *name)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	size_t n = strlen(name);
+	struct claim *c;
+
+	for (c = rx(x)->claims; c; c = c->next)
+		if (!strcmp(c->name, name))
+			return -EBUSY;
+	if (n + sizeof("xenshm/") > sizeof(a.sun_path) - 1)
+		return -ENAMETOOLONG;
+	c = calloc(1, sizeof(*c) + n + 1);
+	if (!c)
+		return -ENOMEM;
+	memcpy(c->name, name, n + 1);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd >= 0) {
+		int len = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "xenshm/%s", name);
+		if (bind(c->fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len))) {
+			int err = errno;
+			close(c->fd);
+			c->fd = -1;
+			if (err == EADDRINUSE) {
+				free(c);
+				return -EBUSY;
+			}
+		}
+	}
+	c->next = rx(x)->claims;
+	rx(x)->claims = c;
+	return 0;
+}
+
+static void r_unclaim(struct xo *x, const char *name)
+{
+	for (struct claim **pp = &rx(x)->claims; *pp; pp = &(*pp)->next) {
+		struct claim *c = *pp;
+		if (!strcmp(c->name, name)) {
+			*pp = c->next;
+			if (c->fd >= 0)
+				close(c->fd);
+			free(c);
+			return;
+		}
+	}
+}
+
 static void r_close(struct xo *x)
 {
 	struct real *r = rx(x);
+
+	while (r->claims)
+		r_unclaim(x, r->claims->name);
 
 	if (r->xs)
 		xs_close(r->xs);
@@ -525,6 +592,8 @@ static const struct xo_ops real_ops = {
 	.domain_list = r_domain_list,
 	.domain_info = r_domain_info,
 	.host_info = r_host_info,
+	.claim = r_claim,
+	.unclaim = r_unclaim,
 	.close = r_close,
 };
 

@@ -15,10 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "xenshm/ctrl.h"
 #include "xenshm/segdir.h"
@@ -53,7 +50,7 @@ struct shm {
 	unsigned int naccepts, accepts_cap;
 	bool broken; /* xenshmd sent something it may not: nothing more is trusted */
 	bool release_handed; /* SHM_EV_RELEASE was reported */
-	int claim_fd;        /* holds the device against the guest's other processes; -1: none */
+	bool claimed;        /* holds the device against the guest's other processes */
 };
 
 static long ms_left(const struct timespec *deadline)
@@ -409,32 +406,32 @@ static int add_segment(struct shm *s, uint64_t pages)
  * The device's states in XenStore say whether a session holds it, but reading them and
  * writing ours are two steps: two processes starting at once (two proxies reopening after a
  * restore, seen in lab 91) both saw it free and shared one control ring.  So a process first
- * takes a name in the guest's abstract unix socket namespace: bind() is atomic, and the
- * kernel lets go of the name when the process dies, however it dies.  -EBUSY if another
- * process holds it; -1 (no claim, the states alone decide) if sockets are not available.
+ * claims the device guest-wide (xo claim: atomic, and let go when the process dies).
  */
-static int claim_device(xo_domid_t me, uint32_t devid)
+static void claim_name(const struct shm *s, char *buf, size_t len)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(buf, len, "%u/%u", s->me, s->devid);
+}
 
-	if (fd < 0)
-		return -1;
-	/* sun_path[0] = 0: abstract, no file to create or clean up. */
-	int len = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "xenshm/%u/%u", me, devid);
-	if (bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len))) {
-		int err = errno;
-		close(fd);
-		return err == EADDRINUSE ? -EBUSY : -1;
-	}
-	return fd;
+static int claim_device(struct shm *s)
+{
+	char name[32];
+
+	claim_name(s, name, sizeof(name));
+	int rc = s->x->ops->claim(s->x, name);
+	s->claimed = !rc;
+	return rc;
 }
 
 static void unclaim_device(struct shm *s)
 {
-	if (s->claim_fd >= 0)
-		close(s->claim_fd);
-	s->claim_fd = -1;
+	char name[32];
+
+	if (!s->claimed)
+		return;
+	claim_name(s, name, sizeof(name));
+	s->x->ops->unclaim(s->x, name);
+	s->claimed = false;
 }
 
 static void disconnect(struct shm *s)
@@ -507,12 +504,13 @@ static int connect_any(struct shm *s)
 		rc = list_devices(s, ids, 256, &n);
 	for (unsigned int i = 0; !rc && i < n; i++) {
 		s->devid = ids[i];
-		s->claim_fd = claim_device(s->me, s->devid);
-		if (s->claim_fd == -EBUSY) {
-			s->claim_fd = -1;
+		rc = claim_device(s);
+		if (rc == -EBUSY) {
+			rc = 0;
 			continue;
 		}
-		rc = connect_device(s, &deadline);
+		if (!rc)
+			rc = connect_device(s, &deadline);
 		if (rc != -EBUSY)
 			return rc;
 		unclaim_device(s);
@@ -538,7 +536,6 @@ struct shm *shm_open_xo(struct xo *x, size_t size, const struct shm_opts *opts)
 		return NULL;
 	}
 	s->x = x;
-	s->claim_fd = -1;
 	s->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
 	rc = connect_any(s);
 	if (!rc)

@@ -182,6 +182,15 @@ struct xo_ops {
 	/* The hypervisor's settings that bound the pool (dom0 only). */
 	int (*host_info)(struct xo *x, struct xo_hostinfo *out);
 
+	/*
+	 * A name held domain-wide by this handle until unclaim or until the handle closes (its
+	 * process dies, however it dies): how a guest's processes share out its devices without
+	 * a read-then-write race on XenStore.  0, or -EBUSY while another handle (or this one)
+	 * holds it.
+	 */
+	int (*claim)(struct xo *x, const char *name);
+	void (*unclaim)(struct xo *x, const char *name);
+
 	void (*close)(struct xo *x);
 };
 
