@@ -19,7 +19,7 @@ HERE=$TOP/tools/xenlab
 BUILD=${BUILD:-$TOP/build}
 OUT=${OUT:-$BUILD/xenlab}
 CACHE=${XENLAB_CACHE:-${HOME:-/root}/.cache/xenshm-xenlab}
-BASE_REV=6                      # bump when the base layer's recipe changes
+BASE_REV=7                      # bump when the base layer's recipe changes
 XENBIN=/usr/lib/xen-4.17/bin
 KPKG=${KPKG:-}
 DISK_MB=${XENLAB_DISK_MB:-512}
@@ -128,7 +128,7 @@ if [ ! -f "$BASE/done" ]; then
     add_mods "$R" $XEN_MODS net/llc/llc net/802/stp net/bridge/bridge drivers/net/xen-netback/xen-netback \
         drivers/block/xen-blkback/xen-blkback drivers/virtio/virtio_ring drivers/virtio/virtio \
         drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci \
-        drivers/block/virtio_blk
+        drivers/block/virtio_blk lib/crc16 fs/mbcache fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4
     # A pre-decompressed guest kernel: libxenguest unpacking xz under TCG costs ~5 s per guest.
     extract_vmlinux "$BASE/vmlinuz" "$W/vmlinux"
     gzip -1 -c "$W/vmlinux" > "$R/boot/vmlinuz"

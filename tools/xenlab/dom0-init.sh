@@ -15,7 +15,8 @@ echo "XENLAB: dom0 init (uptime $(cut -d' ' -f1 /proc/uptime)s)"
 
 GNTALLOC_LIMIT=$(arg xenlab_gntalloc); GNTALLOC_LIMIT=${GNTALLOC_LIMIT:-65536}
 for m in xen-privcmd xenfs xen-evtchn xen-gntdev llc stp bridge xen-netback xen-blkback \
-         virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk; do
+         virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk \
+         crc16 mbcache jbd2 crc32c_generic ext4; do
     insmod /lib/modules/$m.ko 2>/dev/null || echo "XENLAB: insmod $m failed"
 done
 insmod /lib/modules/xen-gntalloc.ko limit=$GNTALLOC_LIMIT || echo "XENLAB: insmod xen-gntalloc failed"
