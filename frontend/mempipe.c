@@ -262,21 +262,19 @@ struct mempipe *mempipe_connect_peer(struct shm *s, const char *peer, const char
 				     const struct mempipe_opts *opts)
 {
 	unsigned int domid = 0;
-	char *end = NULL;
+	xo_domid_t d;
 	int rc;
 
-	if (!peer || !*peer)
+	if (!peer)
 		return fail_null(NULL, EINVAL);
-	/* xl reads an all-digits argument as a domid too. */
-	unsigned long v = strtoul(peer, &end, 10);
-	if (peer[0] >= '0' && peer[0] <= '9' && !*end) {
-		if (!v || v >= 0x7ff0)
-			return fail_null(NULL, EINVAL);
-		domid = (unsigned int)v;
-	} else if ((rc = shm_peer_domid(s, peer, &domid))) {
-		return fail_null(NULL, -rc);
-	}
-	return mempipe_connect(s, domid, name, opts);
+	/* A decimal domid first, as xl reads an all-digits argument (mempipe_connect refuses 0). */
+	rc = xo_parse_domid(peer, &d);
+	if (!rc)
+		return mempipe_connect(s, d, name, opts);
+	if (rc == -ERANGE)
+		return fail_null(NULL, EINVAL);
+	rc = shm_peer_domid(s, peer, &domid);
+	return rc ? fail_null(NULL, -rc) : mempipe_connect(s, domid, name, opts);
 }
 
 /*
