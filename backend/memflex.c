@@ -418,8 +418,10 @@ static void publish_responses(struct xshm_mf *mf)
 	mf->rsp_pushed = now;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	uint32_t untrusted_event = __atomic_load_n(&mf->sring->rsp_event, __ATOMIC_RELAXED);
-	if ((uint32_t)(now - untrusted_event) < (uint32_t)(now - old))
+	if ((uint32_t)(now - untrusted_event) < (uint32_t)(now - old)) {
 		x->ops->evtchn_notify(x, mf->port);
+		mf->notifies++;
+	}
 }
 
 static void serve(struct xshm_mf *mf)
@@ -498,6 +500,7 @@ static void serve(struct xshm_mf *mf)
 
 void xshm_mf_event(struct xshm_mf *mf)
 {
+	mf->events++;
 	if (mf->connected)
 		serve(mf);
 }
@@ -748,13 +751,16 @@ static void publish_stats(struct xshm_mf *mf)
 
 	if (write_be(mf, "stats",
 		     "mem-kb=%llu disk-kb=%llu reads=%llu writes=%llu discards=%llu zero=%llu spilled=%llu "
-		     "demoted=%llu errors=%llu p50-us=%llu p99-us=%llu",
+		     "demoted=%llu errors=%llu p50-us=%llu p99-us=%llu requests=%llu batches=%llu "
+		     "events=%llu notifies=%llu",
 		     (unsigned long long)st->in_mem * 4, (unsigned long long)st->on_disk * 4,
 		     (unsigned long long)st->reads, (unsigned long long)st->writes,
 		     (unsigned long long)st->discards, (unsigned long long)st->zero_writes,
 		     (unsigned long long)st->spilled, (unsigned long long)st->demoted,
 		     (unsigned long long)mf->errors, (unsigned long long)xshm_mf_latency_us(mf, 50),
-		     (unsigned long long)xshm_mf_latency_us(mf, 99)) == 0)
+		     (unsigned long long)xshm_mf_latency_us(mf, 99), (unsigned long long)mf->requests,
+		     (unsigned long long)mf->batches, (unsigned long long)mf->events,
+		     (unsigned long long)mf->notifies) == 0)
 		mf->published_gen = mf->gen;
 }
 

@@ -71,6 +71,8 @@ struct xshm_mf {
 	struct xblk_segment indirect[XBLK_MAX_INDIRECT_SEGMENTS]; /* an indirect request's segments,
 								    * copied out of the guest's page */
 	uint64_t requests, errors, batches, stats_ms;
+	uint64_t events, notifies;      /* wake-ups by the guest's port and kicks sent back: under TCG
+					 * each costs more than a page's copy, so stats count them */
 	struct xshm_storm storm;        /* its port's spurious kicks (dom0/storm.h) */
 	uint64_t published_gen, gen;    /* stats node refreshed when gen moved */
 	uint32_t lat_hist[32];          /* batch service time, log2(us) buckets, sampled batches */
