@@ -148,6 +148,64 @@ START_TEST(store_tiers_and_accounting)
 }
 END_TEST
 
+/* Is page p of file fd backed by data (not a hole)? */
+static bool page_has_data(const char *path, uint64_t p)
+{
+	int fd = open(path, O_RDONLY);
+	off_t at = lseek(fd, (off_t)(p * MF_PAGE), SEEK_DATA);
+
+	close(fd);
+	return at == (off_t)(p * MF_PAGE);
+}
+
+START_TEST(store_discard_frees_only_its_range)
+{
+	struct store_env e;
+	uint8_t page[MF_PAGE], zero[MF_PAGE] = { 0 };
+	bool again;
+
+	senv_init(&e, 5); /* pages 0-4 in memory, 5-9 on disk, 10 never written */
+	ck_assert_int_eq(mf_store_open(&e.s, e.mem, e.disk, 16, &e.ops, &again), 0);
+	for (uint64_t p = 0; p < 10; p++) {
+		fill(page, p, 0);
+		ck_assert_int_eq(store_put(&e, p, page), 0);
+	}
+	ck_assert_int_eq(mf_store_tier(&e.s, 4), MF_MEM);
+	ck_assert_int_eq(mf_store_tier(&e.s, 5), MF_DISK);
+	/* Across both tiers and past the written pages: runs of each tier, one hole each. */
+	mf_store_discard(&e.s, 2, 9);
+	ck_assert_uint_eq(e.q.used, 2);
+	ck_assert_uint_eq(e.s.st.in_mem, 2);
+	ck_assert_uint_eq(e.s.st.on_disk, 0);
+	ck_assert_uint_eq(e.s.st.discards, 9);
+	for (uint64_t p = 0; p < 16; p++) {
+		bool kept = p < 2;
+		ck_assert_msg(page_has_data(e.mem, p) == kept, "memory file page %llu", (unsigned long long)p);
+		ck_assert_msg(!page_has_data(e.disk, p), "spill file page %llu", (unsigned long long)p);
+		fill(page, p, 0);
+		store_expect(&e, p, kept ? page : zero);
+	}
+	/* The boundary pages of a discard inside one tier stay. */
+	for (uint64_t p = 2; p < 10; p++) {
+		fill(page, p, 1);
+		ck_assert_int_eq(store_put(&e, p, page), 0);
+	}
+	mf_store_discard(&e.s, 3, 4); /* 3-4 in memory, 5-6 on disk */
+	for (uint64_t p = 0; p < 10; p++) {
+		fill(page, p, p < 2 ? 0 : 1);
+		store_expect(&e, p, p >= 3 && p < 7 ? zero : page);
+	}
+	ck_assert(page_has_data(e.mem, 2) && !page_has_data(e.mem, 3));
+	ck_assert(!page_has_data(e.disk, 6) && page_has_data(e.disk, 7));
+	/* A count that wraps stops at the disk's end. */
+	mf_store_discard(&e.s, 1, UINT64_MAX);
+	ck_assert_uint_eq(e.s.st.in_mem + e.s.st.on_disk, 1);
+	ck_assert_uint_eq(e.q.used, 1);
+	mf_store_close(&e.s, true);
+	senv_fini(&e);
+}
+END_TEST
+
 START_TEST(store_partial_writes_land_in_place)
 {
 	struct store_env e;
@@ -1038,6 +1096,7 @@ Suite *memflex_suite(void)
 
 	tcase_add_test(tc, store_tiers_and_accounting);
 	tcase_add_test(tc, store_partial_writes_land_in_place);
+	tcase_add_test(tc, store_discard_frees_only_its_range);
 	tcase_add_test(tc, store_without_spill_refuses_when_full);
 	tcase_add_test(tc, store_demotes_cold_pages_first);
 	tcase_add_test(tc, store_reattaches_after_restart);
