@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -577,6 +578,34 @@ static void store_path(const struct xshm_mf *mf, const char *dir, const char *ex
 	snprintf(out, size, "%s/memflex-%s-%u.%s", dir, uuid, mf->devid, ext);
 }
 
+/*
+ * A spill file that cannot grow fails the guest's swap writes, and a guest
+ * whose swap fails OOM-kills its programs (seen in the lab with the spill
+ * directory on dom0's RAM root).  When a disk comes, say so if the spill
+ * directory could not take every page of every disk (`mf`, not yet listed,
+ * included) that is not there already: the worst case, a host budget
+ * squeezed to nothing.
+ */
+static void check_spill_room(const struct xshm_mf *mf)
+{
+	const struct xshm_host *h = mf->h;
+	struct statvfs sv;
+	uint64_t need = mf->pages - mf->store.st.on_disk;
+
+	if (!h->mf_spill_dir || statvfs(h->mf_spill_dir, &sv))
+		return;
+	for (const struct xshm_mf *m = h->mfs; m; m = m->next)
+		if (m != mf && m->store_open)
+			need += m->pages - m->store.st.on_disk;
+	uint64_t free_kb = (uint64_t)sv.f_bavail * sv.f_frsize / 1024;
+	if (free_kb < need * (MF_PAGE / 1024))
+		XSHM_MFLOG(mf, LOG_WARNING,
+			   "spill directory %s has %llu MiB free, but the disks could spill %llu MiB: if it fills, "
+			   "their guests' swap writes fail",
+			   h->mf_spill_dir, (unsigned long long)(free_kb / 1024),
+			   (unsigned long long)(need * (MF_PAGE / 1024) / 1024));
+}
+
 static int mf_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const uint8_t uuid[16],
 		  struct xshm_mf **out)
 {
@@ -627,6 +656,7 @@ static int mf_new(struct xshm_host *h, xo_domid_t domid, uint32_t devid, const u
 		goto fail;
 	}
 	mf->store_open = true;
+	check_spill_room(mf);
 	if (reattached)
 		XSHM_MFLOG(mf, LOG_INFO, "store reattached: %llu pages in memory, %llu on disk",
 			   (unsigned long long)mf->store.st.in_mem, (unsigned long long)mf->store.st.on_disk);

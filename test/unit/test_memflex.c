@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -586,6 +587,31 @@ START_TEST(disk_handshake_io_and_discard)
 }
 END_TEST
 
+/* A spill directory that could not take every disk's pages is named when a disk comes. */
+START_TEST(short_spill_room_is_said_when_a_disk_comes)
+{
+	struct host h;
+	struct statvfs sv;
+	uint32_t small, big;
+
+	host_init(&h, true);
+	ck_assert_int_eq(xshm_vbd_devid("xvds", &small), 0);
+	ck_assert_int_eq(xshm_memflex_create(h.tool, h.g1, small, "xvds", 1024, 1024), 0);
+	ck_assert(wait_mf_be(&h, h.g1, small, "state", "2"));
+	ck_assert(!host_logged("could spill"));
+	/* A disk larger than the directory's free space, when MemFlex allows one that large. */
+	ck_assert_int_eq(statvfs(h.spill_dir, &sv), 0);
+	uint64_t big_kb = ((uint64_t)sv.f_bavail * sv.f_frsize / 1024 + 65536) & ~UINT64_C(3);
+	if (big_kb <= (UINT64_C(1) << 30)) {
+		ck_assert_int_eq(xshm_vbd_devid("xvdt", &big), 0);
+		ck_assert_int_eq(xshm_memflex_create(h.tool, h.g1, big, "xvdt", big_kb, 1024), 0);
+		ck_assert(wait_mf_be(&h, h.g1, big, "state", "2"));
+		ck_assert_msg(host_logged("could spill"), "no warning for a %llu KiB disk", (unsigned long long)big_kb);
+	}
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(bad_requests_answered_lying_index_disconnects)
 {
 	struct host h;
@@ -1105,6 +1131,7 @@ Suite *memflex_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, vbd_names);
 	tcase_add_test(tc, disk_handshake_io_and_discard);
+	tcase_add_test(tc, short_spill_room_is_said_when_a_disk_comes);
 	tcase_add_test(tc, bad_requests_answered_lying_index_disconnects);
 	tcase_add_test(tc, unaligned_segments_straddle_disk_pages);
 	tcase_add_test(tc, multi_page_ring_and_batches_beyond_one_pass);
