@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # A hostile MemFlex frontend beside a swapping guest.  g1 swaps a checksummed workload to its
 # MemFlex disk; g2 unloads its xen-blkfront and plays blkfront itself (memflex-hostile): 2000
-# requests of random bytes, every one answered and the disk still connected; then a request
-# index 2^31 ahead, which closes g2's disk with an error node.  xenshmd stays up, g1's every
+# requests of random bytes, every one answered and the disk still connected; its event channel
+# kicked for 5 s with nothing queued (held to the storm window, logged, an honest read still
+# answered); then a request index 2^31 ahead, which closes g2's disk with an error node.  xenshmd stays up, g1's every
 # word comes back right, and g2's death takes back every page and grant it held.
 . /xenlab/lib.sh
 DEVID=268440064 # xvds
@@ -34,6 +35,11 @@ echo "$out"
 metric memflex_hostile.garbage_errors "$(echo "$out" | sed -n 's/.* errors=\([0-9]*\).*/\1/p')"
 metric memflex_hostile.garbage_okay "$(echo "$out" | sed -n 's/.* okay=\([0-9]*\).*/\1/p')"
 kill -0 $XD 2>/dev/null || fail "xenshmd died of g2's garbage"
+out=$(GUEST_TIMEOUT=120 guest_exec g2 "memflex-hostile $DEVID flood 5") || fail "flood: $out"
+echo "$out"
+metric memflex_hostile.flood_kicks "$(echo "$out" | sed -n 's/.*kicks=\([0-9]*\).*/\1/p')"
+grep -q "domain $D2 disk memflex/$DEVID: .* kicks of its event channel found no work" /tmp/xenshmd.log || fail "xenshmd did not notice g2's flood"
+kill -0 $XD 2>/dev/null || fail "xenshmd died of g2's flood"
 out=$(GUEST_TIMEOUT=120 guest_exec g2 "memflex-hostile $DEVID index") || fail "index: $out"
 echo "$out"
 expect_eq "$(xenstore-read "$BE2/state")" 6 "g2's disk after the lying index"

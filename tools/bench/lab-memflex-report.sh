@@ -29,22 +29,23 @@ ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b
     echo "(/proc/vmstat); *I/O busy*: the share of fill+run time the guest's block device had a"
     echo "request in flight; *read ms*: mean time of a read request as the guest's block layer saw"
     echo "it; *wake-ups*, *kicks*: xenshmd's wake-ups by the disk's event channel and its kicks back"
-    echo "to the guest, per page moved."
+    echo "to the guest, per page moved; *fault p50 / p99*: one access in 16 is timed in the"
+    echo "program, and those over 50 us (faults) give swap-in latency as the program sees it."
     for mib in $sizes; do
         base=$(get "$mib" blkback-disk run_ms)
         echo
         avail=$(sed -n "s/^memflex_bench\.$mib\.available_mib //p" "$M")
         echo "### Working set $mib MiB ($(ratio "$mib" "$avail" '%.2f')x the $avail MiB the guest's programs can have)"
         echo
-        echo "| swap | fill ms | run ms | run vs disk | in | out | I/O busy | read ms | wake-ups / page | kicks / page | bad words |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        echo "| swap | fill ms | run ms | run vs disk | fault p50 / p99 ms | in | out | I/O busy | read ms | wake-ups / page | kicks / page | bad words |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         for n in $SWAPS; do
             r=$(get "$mib" $n run_ms)
             if [ -z "$r" ]; then
                 [ -n "$(get "$mib" $n failed)" ] || continue
                 zram=
                 [ -n "$(get "$mib" $n zram_peak_kb)" ] && zram=" (zram's store peaked at $(($(get "$mib" $n zram_peak_kb) / 1024)) MiB of guest RAM)"
-                printf '| %s | - | - | killed: out of memory%s | %s | %s | - | - | - | - | - |\n' "$n" "$zram" \
+                printf '| %s | - | - | killed: out of memory%s | - | %s | %s | - | - | - | - | - |\n' "$n" "$zram" \
                     "$(get "$mib" $n pswpin)" "$(get "$mib" $n pswpout)"
                 continue
             fi
@@ -52,8 +53,11 @@ ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b
             pages=$(($(get "$mib" $n pswpin) + $(get "$mib" $n pswpout)))
             busy=-
             [ "$n" = enough-ram ] || busy=$(awk -v a="$(get "$mib" $n busy_ms)" -v b="$((fill + r))" 'BEGIN { printf "%.0f%%", 100 * a / b }')
-            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$fill" "$r" \
-                "$(ratio "$base" "$r" '%.2fx')" "$(get "$mib" $n pswpin)" "$(get "$mib" $n pswpout)" "$busy" \
+            lat=-
+            [ -n "$(get "$mib" $n fault_p50_us)" ] && [ "$(get "$mib" $n fault_p50_us)" != 0 ] &&
+                lat=$(awk -v a="$(get "$mib" $n fault_p50_us)" -v b="$(get "$mib" $n fault_p99_us)" 'BEGIN { printf "%.2f / %.2f", a / 1000, b / 1000 }')
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$fill" "$r" \
+                "$(ratio "$base" "$r" '%.2fx')" "$lat" "$(get "$mib" $n pswpin)" "$(get "$mib" $n pswpout)" "$busy" \
                 "$(ratio "$(get "$mib" $n rd_ms)" "$(get "$mib" $n rd)" '%.2f')" \
                 "$(ratio "$(get "$mib" $n events)" "$pages" '%.2f')" \
                 "$(ratio "$(get "$mib" $n notifies)" "$pages" '%.2f')" "$(get "$mib" $n bad)"

@@ -6,6 +6,8 @@
  *
  *   memflex-hostile DEVID garbage N   N requests of random bytes: each must be
  *                                     answered, and the disk stay connected
+ *   memflex-hostile DEVID flood S     its event channel kicked with nothing queued for S
+ *                                     seconds; then one honest read must still be answered
  *   memflex-hostile DEVID index       req_prod thrown 2^31 past what was consumed:
  *                                     xenshmd must close the disk with an error node
  *
@@ -211,6 +213,50 @@ static int case_garbage(struct hfe *f, unsigned long long n)
 	return rc;
 }
 
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Kicks with nothing queued for `seconds`, then one honest read: it must still be answered. */
+static int case_flood(struct hfe *f, unsigned long long seconds)
+{
+	unsigned long long kicks = 0;
+	uint64_t t0 = ms_now(), waited = 0;
+	struct timespec pause = { 0, 1000000 };
+
+	while (ms_now() - t0 < seconds * 1000u) {
+		for (int i = 0; i < 64; i++)
+			f->x->ops->evtchn_notify(f->x, f->port);
+		kicks += 64;
+	}
+	union xblk_request req;
+	memset(&req, 0, sizeof(req));
+	req.rw.operation = XBLK_OP_READ;
+	req.rw.nr_segments = 1;
+	req.rw.id = 42;
+	req.rw.seg[0].gref = f->data_refs[0];
+	req.rw.seg[0].last_sect = 7;
+	memcpy(&f->sring->ring[f->req_prod % f->nr_ents].req, &req, sizeof(req));
+	f->req_prod++;
+	uint64_t t1 = ms_now();
+	push(f);
+	while (__atomic_load_n(&f->sring->rsp_prod, __ATOMIC_ACQUIRE) == f->rsp_cons && waited < TIMEOUT_MS) {
+		nanosleep(&pause, NULL);
+		waited++;
+	}
+	bool answered = __atomic_load_n(&f->sring->rsp_prod, __ATOMIC_ACQUIRE) != f->rsp_cons;
+	struct xblk_response rsp = f->sring->ring[f->rsp_cons % f->nr_ents].rsp;
+	if (answered)
+		f->rsp_cons++;
+	printf("flood: kicks=%llu read_answered=%s status=%d ms=%llu\n", kicks, answered ? "yes" : "no",
+	       answered ? rsp.status : 99, (unsigned long long)(ms_now() - t1));
+	return answered && rsp.id == 42 && rsp.status == XBLK_RSP_OKAY ? 0 : -EPROTO;
+}
+
 static int case_index(struct hfe *f)
 {
 	char path[XSP_MAX], *err = NULL;
@@ -229,7 +275,7 @@ static int case_index(struct hfe *f)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: memflex-hostile DEVID garbage N | memflex-hostile DEVID index\n");
+	fprintf(stderr, "usage: memflex-hostile DEVID garbage N | flood SECONDS | index\n");
 	return 2;
 }
 
@@ -242,8 +288,9 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 3 || xo_parse_uint(argv[1], UINT32_MAX, &devid))
 		return usage();
-	bool garbage = !strcmp(argv[2], "garbage");
-	if (garbage ? argc != 4 || xo_parse_uint(argv[3], 1000000, &n) || !n : argc != 3 || strcmp(argv[2], "index"))
+	const char *c = argv[2];
+	bool counted = !strcmp(c, "garbage") || !strcmp(c, "flood");
+	if (counted ? argc != 4 || xo_parse_uint(argv[3], 1000000, &n) || !n : argc != 3 || strcmp(c, "index"))
 		return usage();
 	memset(&f, 0, sizeof(f));
 	f.devid = (uint32_t)devid;
@@ -259,7 +306,7 @@ int main(int argc, char **argv)
 	if (rc)
 		fprintf(stderr, "memflex-hostile: handshake: %s\n", strerror(-rc));
 	else
-		rc = garbage ? case_garbage(&f, n) : case_index(&f);
+		rc = !strcmp(c, "garbage") ? case_garbage(&f, n) : !strcmp(c, "flood") ? case_flood(&f, n) : case_index(&f);
 	/* No goodbye: exiting is what a crashing frontend gives. */
 	xo_close(f.x);
 	return rc ? 1 : 0;

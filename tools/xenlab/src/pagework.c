@@ -14,7 +14,9 @@
  * Integer arithmetic only (no FPU state to save across a swap), bound at
  * load time like every lab program (a swapping guest must not resolve
  * symbols lazily).  Prints one line:
- *   pagework: mib=N pages=P accesses=A rewrites=W bad=B fill_ms=F run_ms=R
+ *   pagework: mib=N pages=P accesses=A rewrites=W bad=B fill_ms=F run_ms=R sampled=S
+ *             faults=N fault_p50_us=U fault_p99_us=U
+ * (one access in 16 timed; those over 50 us are faults: their p50 and p99)
  * and exits 0 only when no word was wrong.  With --compressible only every
  * fourth word is random (the rest names the page and generation), so pages
  * compress about as well as ordinary memory does (zram's case); otherwise
@@ -39,6 +41,30 @@ static uint64_t ms_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t us_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * Swap-in latency as the program sees it: one access in SAMPLE_EVERY is timed
+ * (a PV guest's clock read is a system call through Xen, ~50 us, so not every
+ * one), and those slower than SLOW_US, far above a resident page's check and
+ * below any trip to a swap device, count as faults.
+ */
+#define SAMPLE_EVERY 16u
+#define SLOW_US 50u
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 /* splitmix64: every word of every generation of every page differs. */
@@ -124,26 +150,43 @@ int main(int argc, char **argv)
 		while (access(wait_for, F_OK))
 			usleep(100000);
 	}
-	uint64_t t1 = ms_now(), bad = 0, rewrites = 0, accesses = pages * rounds;
+	uint64_t t1 = ms_now(), bad = 0, rewrites = 0, accesses = pages * rounds, nslow = 0;
 	uint64_t x = seed * 0x2545f4914f6cdd1dull + 1;
+	uint32_t *slow = calloc(accesses / SAMPLE_EVERY + 1, sizeof(*slow));
+	if (!slow) {
+		fprintf(stderr, "pagework: cannot allocate the latency samples\n");
+		free(gen);
+		munmap(mem, pages * PAGE);
+		return 1;
+	}
 	for (uint64_t i = 0; i < accesses; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		uint64_t p = x % pages;
+		uint64_t p = x % pages, t = i % SAMPLE_EVERY ? 0 : us_now();
 		uint64_t *pg = (uint64_t *)(mem + p * PAGE);
 		bad += check_page(pg, p, gen[p], seed);
 		if (x & 0x100) {
 			write_page(pg, p, ++gen[p], seed);
 			rewrites++;
 		}
+		if (t) {
+			uint64_t dt = us_now() - t;
+			if (dt >= SLOW_US)
+				slow[nslow++] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+		}
 	}
 	for (uint64_t p = 0; p < pages; p++)
 		bad += check_page((uint64_t *)(mem + p * PAGE), p, gen[p], seed);
 	uint64_t t2 = ms_now();
-	printf("pagework: mib=%llu pages=%llu accesses=%llu rewrites=%llu bad=%llu fill_ms=%llu run_ms=%llu\n", mib,
-	       (unsigned long long)pages, (unsigned long long)accesses, (unsigned long long)rewrites,
-	       (unsigned long long)bad, (unsigned long long)(filled - t0), (unsigned long long)(t2 - t1));
+	qsort(slow, nslow, sizeof(*slow), cmp_u32);
+	printf("pagework: mib=%llu pages=%llu accesses=%llu rewrites=%llu bad=%llu fill_ms=%llu run_ms=%llu "
+	       "sampled=%llu faults=%llu fault_p50_us=%u fault_p99_us=%u\n",
+	       mib, (unsigned long long)pages, (unsigned long long)accesses, (unsigned long long)rewrites,
+	       (unsigned long long)bad, (unsigned long long)(filled - t0), (unsigned long long)(t2 - t1),
+	       (unsigned long long)((accesses + SAMPLE_EVERY - 1) / SAMPLE_EVERY), (unsigned long long)nslow,
+	       nslow ? slow[(nslow - 1) / 2] : 0, nslow ? slow[(nslow - 1) * 99 / 100] : 0);
+	free(slow);
 	free(gen);
 	munmap(mem, pages * PAGE);
 	return bad ? 1 : 0;
