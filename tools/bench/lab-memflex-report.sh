@@ -54,7 +54,8 @@ ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b
             busy=-
             [ "$n" = enough-ram ] || busy=$(awk -v a="$(get "$mib" $n busy_ms)" -v b="$((fill + r))" 'BEGIN { printf "%.0f%%", 100 * a / b }')
             lat=-
-            [ -n "$(get "$mib" $n fault_p50_us)" ] && [ "$(get "$mib" $n fault_p50_us)" != 0 ] &&
+            # Without swap the few slow samples are the clock's and the scheduler's, not faults.
+            [ "$n" != enough-ram ] && [ -n "$(get "$mib" $n fault_p50_us)" ] && [ "$(get "$mib" $n fault_p50_us)" != 0 ] &&
                 lat=$(awk -v a="$(get "$mib" $n fault_p50_us)" -v b="$(get "$mib" $n fault_p99_us)" 'BEGIN { printf "%.2f / %.2f", a / 1000, b / 1000 }')
             printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$fill" "$r" \
                 "$(ratio "$base" "$r" '%.2fx')" "$lat" "$(get "$mib" $n pswpin)" "$(get "$mib" $n pswpout)" "$busy" \
@@ -74,11 +75,12 @@ ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b
                 [ -n "$(get "$mib" $n failed)" ] || continue
                 printf '%s{"working_set_mib":%s,"swap":"%s","killed":true}' "$sep" "$mib" "$n"
             else
-                printf '%s{"working_set_mib":%s,"swap":"%s","fill_ms":%s,"run_ms":%s,"bad":%s,"pswpin":%s,"pswpout":%s,"busy_ms":%s,"reads":%s,"read_ms":%s,"events":%s,"notifies":%s}' \
+                printf '%s{"working_set_mib":%s,"swap":"%s","fill_ms":%s,"run_ms":%s,"bad":%s,"pswpin":%s,"pswpout":%s,"busy_ms":%s,"reads":%s,"read_ms":%s,"events":%s,"notifies":%s,"fault_p50_us":%s,"fault_p99_us":%s}' \
                     "$sep" "$mib" "$n" "$(get "$mib" $n fill_ms)" "$r" "$(get "$mib" $n bad)" \
                     "$(get "$mib" $n pswpin)" "$(get "$mib" $n pswpout)" "$(get "$mib" $n busy_ms)" \
                     "$(get "$mib" $n rd)" "$(get "$mib" $n rd_ms)" "$(get "$mib" $n events || true)" \
-                    "$(get "$mib" $n notifies || true)"
+                    "$(get "$mib" $n notifies || true)" "$(get "$mib" $n fault_p50_us || true)" \
+                    "$(get "$mib" $n fault_p99_us || true)"
             fi
             sep=,
         done
