@@ -54,6 +54,8 @@ struct xshm_host {
 	const char *mf_mem_dir;       /* where their memory tiers live (tmpfs) */
 	const char *mf_spill_dir;     /* where their spill files live; NULL: no disk tier */
 	bool mf_busy;                 /* a disk has pages to move out: come back at once */
+	uint64_t mf_poll_ticks;       /* after answering, watch a disk's ring this long (TSC ticks)
+				       * before asking for its next kick; 0: never (memflex.h) */
 	bool mf_swept;                /* orphaned store files looked for (once, at the first scan) */
 	void (*log)(int level, const char *msg);
 	uint64_t (*now_ms)(void *arg); /* a monotonic clock; tests pass their own */

@@ -425,6 +425,48 @@ static void publish_responses(struct xshm_mf *mf)
 	}
 }
 
+static uint64_t tsc(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return __builtin_ia32_rdtsc();
+#else
+	return 0;
+#endif
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+uint64_t xshm_mf_poll_ticks(unsigned int us)
+{
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	uint64_t t0 = now_us(), c0 = tsc();
+
+	nanosleep(&pause, NULL);
+	uint64_t dt = now_us() - t0, dc = tsc() - c0;
+	if (!dc || !dt)
+		return 0;
+	uint64_t ticks = dc / dt * us;
+	return ticks ? ticks : 1;
+}
+
+/* Spin until the guest produces a request or the poll window ends.  true: one came. */
+static bool poll_ring(const struct xshm_mf *mf)
+{
+	uint64_t end = tsc() + mf->h->mf_poll_ticks;
+
+	do {
+		if (__atomic_load_n(&mf->sring->req_prod, __ATOMIC_ACQUIRE) != mf->req_cons)
+			return true;
+		cpu_relax();
+	} while (tsc() < end);
+	return false;
+}
+
 static void serve(struct xshm_mf *mf)
 {
 	struct mf_batch *b = mf->batch;
@@ -490,6 +532,11 @@ static void serve(struct xshm_mf *mf)
 			/* The rest waits for the next loop pass, after the other disks and devices. */
 			mf->more = true;
 			break;
+		}
+		/* Polling: the guest sees req_event behind and does not kick; we look instead. */
+		if (mf->h->mf_poll_ticks && poll_ring(mf)) {
+			mf->polled++;
+			continue;
 		}
 		/* RING_FINAL_CHECK_FOR_REQUESTS: ask for an event, then look once more. */
 		__atomic_store_n(&mf->sring->req_event, mf->req_cons + 1, __ATOMIC_RELEASE);
@@ -782,7 +829,7 @@ static void publish_stats(struct xshm_mf *mf)
 	if (write_be(mf, "stats",
 		     "mem-kb=%llu disk-kb=%llu reads=%llu writes=%llu discards=%llu zero=%llu spilled=%llu "
 		     "demoted=%llu errors=%llu p50-us=%llu p99-us=%llu requests=%llu batches=%llu "
-		     "events=%llu notifies=%llu",
+		     "events=%llu notifies=%llu polled=%llu",
 		     (unsigned long long)st->in_mem * 4, (unsigned long long)st->on_disk * 4,
 		     (unsigned long long)st->reads, (unsigned long long)st->writes,
 		     (unsigned long long)st->discards, (unsigned long long)st->zero_writes,
@@ -790,7 +837,7 @@ static void publish_stats(struct xshm_mf *mf)
 		     (unsigned long long)mf->errors, (unsigned long long)xshm_mf_latency_us(mf, 50),
 		     (unsigned long long)xshm_mf_latency_us(mf, 99), (unsigned long long)mf->requests,
 		     (unsigned long long)mf->batches, (unsigned long long)mf->events,
-		     (unsigned long long)mf->notifies) == 0)
+		     (unsigned long long)mf->notifies, (unsigned long long)mf->polled) == 0)
 		mf->published_gen = mf->gen;
 }
 

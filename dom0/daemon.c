@@ -561,6 +561,8 @@ int xshmd_new(struct xo *x, const struct xshmd_config *cfg, struct xshmd **out)
 	d->host.now_arg = cfg->now_arg;
 	d->host.mf_mem_dir = cfg->memflex_mem_dir ? cfg->memflex_mem_dir : "/dev/shm";
 	d->host.mf_spill_dir = cfg->memflex_spill_dir;
+	if (cfg->memflex_poll_us)
+		d->host.mf_poll_ticks = xshm_mf_poll_ticks(cfg->memflex_poll_us);
 	xshm_policy_defaults(&d->host.knobs);
 	x->ops->xs_mkdir(x, XO_TXN_NONE, TOOL_ROOT);
 	tunables_changed(d, cfg->budget_pages);

@@ -26,6 +26,7 @@ struct xshmd_config {
 	uint64_t quota_pages;    /* per-guest quota when a device has no quota-kb */
 	const char *memflex_mem_dir;   /* MemFlex memory tiers (tmpfs); NULL: /dev/shm */
 	const char *memflex_spill_dir; /* MemFlex spill files; NULL: no disk tier */
+	unsigned int memflex_poll_us;  /* watch a busy disk's ring this long after each answer; 0: off */
 	void (*log)(int level, const char *msg); /* NULL: stderr */
 	uint64_t (*now_ms)(void *arg);           /* NULL: CLOCK_MONOTONIC; tests pass a fake clock */
 	void *now_arg;

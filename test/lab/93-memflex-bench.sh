@@ -12,13 +12,23 @@
 # for the set, which needs no swap.  Where the time goes, per run: the guest's swap-ins and
 # -outs (/proc/vmstat), its block layer's busy time and mean request time (/sys/block/DEV/stat),
 # and for MemFlex xenshmd's requests, wake-ups by the guest's port and kicks back.  Times are
-# TCG times: compare the ratios.  pagework also times one access in 16: those over 50 us are
+# TCG times: compare the ratios.  MemFlex runs once more with xenshmd polling busy rings
+# (--memflex-poll-us, MEMFLEX_POLL_US, default 1000), with xenshmd's CPU per run.  pagework also times one access in 16: those over 50 us are
 # faults, and their p50/p99 are swap-in latency as the program sees it.
 . /xenlab/lib.sh
 DEVID=268440064 # xvds
+POLL_US=${MEMFLEX_POLL_US:-1000}
 mkdir -p /var/lib/xenshm
 xenshmd -f --budget-kb 524288 --spill-dir /var/lib/xenshm > /tmp/xenshmd.log 2>&1 &
 XD=$!
+# restart_xenshmd [ARGS...]: a new xenshmd with ARGS; it takes the disk over where it stands.
+restart_xenshmd() {
+    kill $XD; wait $XD 2>/dev/null
+    xenshmd -f --budget-kb 524288 --spill-dir /var/lib/xenshm "$@" >> /tmp/xenshmd.log 2>&1 &
+    XD=$!
+    i=0; while [ "$(xenstore-read "$BE/state" 2>/dev/null)" != 4 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    sleep 1
+}
 trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log' EXIT
 GUEST_MEM=128 guest_create g1 0 disk || fail "guest g1"
 D1=$(guest_domid g1)
@@ -51,7 +61,7 @@ delta() {
 # it), the workload, swapoff; metrics.  A workload that dies (the OOM killer) is recorded, not
 # fatal.
 run() {
-    local mib=$1 name=$2 dev=$3 g=${4:-g1} out segv0 segv1 gc0 gc1 bc0 bc1 m k v
+    local mib=$1 name=$2 dev=$3 g=${4:-g1} out segv0 segv1 gc0 gc1 bc0 bc1 m k v cpu0 t0
     m="memflex_bench.$mib.$name"
     segv0=$(guest_exec "$g" 'dmesg | grep -c segfault')
     if [ "$dev" != none ]; then
@@ -60,6 +70,7 @@ run() {
     fi
     gc0=$(guest_counters "$g" "${dev#/dev/}")
     bc0=$(be_counters)
+    cpu0=$(cpu_ticks $XD); t0=$(now)
     if out=$(GUEST_TIMEOUT=2400 guest_exec "$g" pagework --mib "$mib" --rounds 1 --compressible); then
         echo "$mib MiB $name: $out"
         metric "$m.fill_ms" "$(echo "$out" | sed -n 's/.*fill_ms=\([0-9]*\).*/\1/p')"
@@ -73,6 +84,7 @@ run() {
     fi
     gc1=$(guest_counters "$g" "${dev#/dev/}")
     bc1=$(be_counters)
+    metric "$m.xenshmd_cpu_pct" "$(cpu_pct $(($(cpu_ticks $XD) - cpu0)) "$(elapsed "$t0")")"
     for k in pswpin pswpout rd rd_ms wr wr_ms busy_ms; do
         metric "$m.$k" "$(delta "$gc0" "$gc1" $k)"
     done
@@ -104,6 +116,14 @@ for mib in $MIBS; do
     run "$mib" memflex-spill /dev/xvds
     sleep 1.2
     echo "memflex stats: $(xenstore-read "$BE/stats")"
+    # The same with xenshmd polling each busy ring POLL_US after its answers (restarted: the
+    # store and the connected disk carry over, as in 95-memflex-restart), then back to none.
+    xenstore-write "$BE/mem-kb" 524288
+    restart_xenshmd --memflex-poll-us "$POLL_US"
+    run "$mib" memflex-polled /dev/xvds
+    sleep 1.2
+    echo "memflex stats (polled): $(xenstore-read "$BE/stats")"
+    restart_xenshmd
     guest_exec g1 'echo 1 > /sys/block/zram0/reset; echo 512M > /sys/block/zram0/disksize' || fail "zram"
     run "$mib" zram /dev/zram0
 done

@@ -432,6 +432,17 @@ static void fblk_queue(struct fblk *f, const union xblk_request *req)
 	__atomic_store_n(&f->sring->req_prod, f->req_prod_pvt, __ATOMIC_RELEASE);
 }
 
+/* Queue a request as blkfront does: true if the backend's req_event asks for a kick. */
+static bool fblk_queue_wants_kick(struct fblk *f, const union xblk_request *req)
+{
+	uint32_t old = f->req_prod_pvt;
+
+	fblk_queue(f, req);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	uint32_t event = __atomic_load_n(&f->sring->req_event, __ATOMIC_ACQUIRE);
+	return (uint32_t)(f->req_prod_pvt - event) < (uint32_t)(f->req_prod_pvt - old);
+}
+
 /* Wait for the next response; its status, or 99 if none came within 3 s. */
 static int fblk_response(struct fblk *f, uint64_t want_id)
 {
@@ -608,6 +619,58 @@ START_TEST(short_spill_room_is_said_when_a_disk_comes)
 		ck_assert(wait_mf_be(&h, h.g1, big, "state", "2"));
 		ck_assert_msg(host_logged("could spill"), "no warning for a %llu KiB disk", (unsigned long long)big_kb);
 	}
+	host_fini(&h);
+}
+END_TEST
+
+/*
+ * With --memflex-poll-us, a request the guest queues soon after an answer is served without
+ * its kick (blkfront would not kick: req_event stays behind while xenshmd polls), and one
+ * queued after the window still needs the kick, which then works as always.
+ */
+START_TEST(polling_serves_requests_that_were_not_kicked)
+{
+	struct host h;
+	struct fblk f;
+	union xblk_request req;
+
+	host_init(&h, false);
+	h.mf_poll_us = 1000000; /* generous: the test thread may be slow (valgrind) */
+	daemon_start(&h);
+	uint32_t devid = attach_disk(&h, 1024, 1024);
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	for (unsigned int i = 0; i < 3; i++)
+		fill(f.buf + i * MF_PAGE, i, 5);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 0, 3, 0), XBLK_RSP_OKAY);
+	/* Within the window: queued, not kicked, answered. */
+	memset(f.buf, 0, 3 * MF_PAGE);
+	memset(&req, 0, sizeof(req));
+	req.rw.operation = XBLK_OP_READ;
+	req.rw.id = 77;
+	req.rw.nr_segments = 1;
+	req.rw.sector_number = 8; /* page 1 */
+	req.rw.seg[0].gref = f.buf_refs[0];
+	req.rw.seg[0].last_sect = 7;
+	ck_assert_msg(!fblk_queue_wants_kick(&f, &req), "req_event armed while xenshmd polls");
+	ck_assert_int_eq(fblk_response(&f, 77), XBLK_RSP_OKAY);
+	uint8_t want[MF_PAGE];
+	fill(want, 1, 5);
+	ck_assert(!memcmp(f.buf, want, MF_PAGE));
+	/* Past the window the ring is armed again: a kicked request is answered. */
+	usleep(1500000);
+	req.rw.id = 78;
+	ck_assert_msg(fblk_queue_wants_kick(&f, &req), "req_event not armed after the poll window");
+	f.x->ops->evtchn_notify(f.x, f.port);
+	ck_assert_int_eq(fblk_response(&f, 78), XBLK_RSP_OKAY);
+	host_advance(&h, 2000);
+	char *st = NULL;
+	for (int i = 0; i < 300 && !(st && xshm_stats_word(st, "requests") == 3); i++) {
+		free(st);
+		usleep(10000);
+		st = mf_be(&h, h.g1, devid, "stats");
+	}
+	ck_assert_msg(st && xshm_stats_word(st, "polled") >= 1, "stats: %s", st ? st : "none");
+	free(st);
 	host_fini(&h);
 }
 END_TEST
@@ -1132,6 +1195,7 @@ Suite *memflex_suite(void)
 	tcase_add_test(tc, vbd_names);
 	tcase_add_test(tc, disk_handshake_io_and_discard);
 	tcase_add_test(tc, short_spill_room_is_said_when_a_disk_comes);
+	tcase_add_test(tc, polling_serves_requests_that_were_not_kicked);
 	tcase_add_test(tc, bad_requests_answered_lying_index_disconnects);
 	tcase_add_test(tc, unaligned_segments_straddle_disk_pages);
 	tcase_add_test(tc, multi_page_ring_and_batches_beyond_one_pass);

@@ -6,7 +6,7 @@
 set -e
 M=$1 MD=$2 JSON=$3
 [ -r "$M" ] || { echo "usage: $0 build/xenlab/logs/<run>/metrics.txt MD JSON" >&2; exit 2; }
-SWAPS="blkback-disk memflex-memory memflex-spill zram enough-ram"
+SWAPS="blkback-disk memflex-memory memflex-spill memflex-polled zram enough-ram"
 get() { sed -n "s/^memflex_bench\.$1\.$2\.$3 //p" "$M"; }
 sizes=$(sed -n 's/^memflex_bench\.\([0-9]*\)\.guest_mib .*/\1/p' "$M")
 [ -n "$sizes" ] || { echo "$M has no memflex_bench metrics" >&2; exit 1; }
@@ -30,22 +30,24 @@ ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b
     echo "request in flight; *read ms*: mean time of a read request as the guest's block layer saw"
     echo "it; *wake-ups*, *kicks*: xenshmd's wake-ups by the disk's event channel and its kicks back"
     echo "to the guest, per page moved; *fault p50 / p99*: one access in 16 is timed in the"
-    echo "program, and those over 50 us (faults) give swap-in latency as the program sees it."
+    echo "program, and those over 50 us (faults) give swap-in latency as the program sees it;"
+    echo "*memflex-polled*: the memory tier with xenshmd polling busy rings (--memflex-poll-us);"
+    echo "*xenshmd CPU*: its share of one dom0 CPU over the run."
     for mib in $sizes; do
         base=$(get "$mib" blkback-disk run_ms)
         echo
         avail=$(sed -n "s/^memflex_bench\.$mib\.available_mib //p" "$M")
         echo "### Working set $mib MiB ($(ratio "$mib" "$avail" '%.2f')x the $avail MiB the guest's programs can have)"
         echo
-        echo "| swap | fill ms | run ms | run vs disk | fault p50 / p99 ms | in | out | I/O busy | read ms | wake-ups / page | kicks / page | bad words |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        echo "| swap | fill ms | run ms | run vs disk | fault p50 / p99 ms | in | out | I/O busy | read ms | wake-ups / page | kicks / page | xenshmd CPU | bad words |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         for n in $SWAPS; do
             r=$(get "$mib" $n run_ms)
             if [ -z "$r" ]; then
                 [ -n "$(get "$mib" $n failed)" ] || continue
                 zram=
                 [ -n "$(get "$mib" $n zram_peak_kb)" ] && zram=" (zram's store peaked at $(($(get "$mib" $n zram_peak_kb) / 1024)) MiB of guest RAM)"
-                printf '| %s | - | - | killed: out of memory%s | - | %s | %s | - | - | - | - | - |\n' "$n" "$zram" \
+                printf '| %s | - | - | killed: out of memory%s | - | %s | %s | - | - | - | - | - | - |\n' "$n" "$zram" \
                     "$(get "$mib" $n pswpin)" "$(get "$mib" $n pswpout)"
                 continue
             fi
@@ -57,11 +59,13 @@ ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b
             # Without swap the few slow samples are the clock's and the scheduler's, not faults.
             [ "$n" != enough-ram ] && [ -n "$(get "$mib" $n fault_p50_us)" ] && [ "$(get "$mib" $n fault_p50_us)" != 0 ] &&
                 lat=$(awk -v a="$(get "$mib" $n fault_p50_us)" -v b="$(get "$mib" $n fault_p99_us)" 'BEGIN { printf "%.2f / %.2f", a / 1000, b / 1000 }')
-            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$fill" "$r" \
+            cpu=-
+            case $n in memflex*) [ -n "$(get "$mib" $n xenshmd_cpu_pct)" ] && cpu="$(get "$mib" $n xenshmd_cpu_pct)%" ;; esac
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$fill" "$r" \
                 "$(ratio "$base" "$r" '%.2fx')" "$lat" "$(get "$mib" $n pswpin)" "$(get "$mib" $n pswpout)" "$busy" \
                 "$(ratio "$(get "$mib" $n rd_ms)" "$(get "$mib" $n rd)" '%.2f')" \
                 "$(ratio "$(get "$mib" $n events)" "$pages" '%.2f')" \
-                "$(ratio "$(get "$mib" $n notifies)" "$pages" '%.2f')" "$(get "$mib" $n bad)"
+                "$(ratio "$(get "$mib" $n notifies)" "$pages" '%.2f')" "$cpu" "$(get "$mib" $n bad)"
         done
     done
 } > "$MD"
