@@ -10,6 +10,7 @@
 #include "xenshm/xspaths.h"
 #include "../dom0/peers.h"
 #include "chan.h"
+#include "spin.h"
 
 #define DEVLOG XSHM_DEVLOG
 
@@ -716,6 +717,27 @@ void xshm_chan_dev_event(struct xshm_dev *dev)
 
 	if (offender)
 		xshm_dev_fail(offender, -EPROTO, "channel ring corrupt (bad index or frame)");
+}
+
+bool xshm_chan_spin(struct xshm_host *h, uint64_t ticks)
+{
+	uint64_t end = xshm_tsc() + ticks;
+
+	do {
+		for (struct xshm_chan *c = h->chans; c; c = c->next) {
+			if (c->listener)
+				continue;
+			for (int i = 0; i < 2; i++) {
+				struct xshm_chan_end *e = &c->end[i];
+				/* A corrupt index is news too: the pump cuts its guest off. */
+				if (e->dev && e->tx && e->idle_polls < XSHM_RELAY_HOT_POLLS &&
+				    xshm_ring_available(&e->from) != 0)
+					return true;
+			}
+		}
+		xshm_cpu_relax();
+	} while (xshm_tsc() < end);
+	return false;
 }
 
 void xshm_chan_pump_all(struct xshm_host *h)

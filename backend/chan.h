@@ -13,7 +13,9 @@
  * millisecond, up to XSHM_RELAY_HOT_POLLS empty polls) instead of asking
  * the sender to kick, so a stream of small messages costs one relay pass
  * per batch rather than one event per message; an idle ring is armed and
- * its first write kicks.
+ * its first write kicks.  With xenshmd --relay-poll-us the relay spins on
+ * the hot rings for that long after a pass instead of waiting for the next
+ * millisecond (xshm_chan_spin), so a round trip waits for no poll tick.
  *
  * Sizing (a channel opened without a ring size): tx rings are fixed and
  * small, since the relay drains them at once; each rx ring starts small
@@ -82,6 +84,9 @@ int xshm_chan_shutdown(struct xshm_dev *dev, uint32_t id);
 void xshm_chan_dev_event(struct xshm_dev *dev);
 /* Relay every channel (after a pass stopped at its budget). */
 void xshm_chan_pump_all(struct xshm_host *h);
+/* Spin (backend/spin.h) until a hot channel's tx ring holds bytes, or `ticks` pass.  true: one
+ * does; the caller pumps. */
+bool xshm_chan_spin(struct xshm_host *h, uint64_t ticks);
 /* The device is being torn down: its listeners go, its ends are finished, peers see RESET. */
 void xshm_chan_dev_gone(struct xshm_dev *dev);
 /* Let sized rx rings of idle channels shrink and show the last counters of a burst; true while

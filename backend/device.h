@@ -54,8 +54,12 @@ struct xshm_host {
 	const char *mf_mem_dir;       /* where their memory tiers live (tmpfs) */
 	const char *mf_spill_dir;     /* where their spill files live; NULL: no disk tier */
 	bool mf_busy;                 /* a disk has pages to move out: come back at once */
-	uint64_t mf_poll_ticks;       /* after answering, watch a disk's ring this long (TSC ticks)
-				       * before asking for its next kick; 0: never (memflex.h) */
+	/* Polling (backend/spin.h), in TSC ticks, 0: never.  A disk: after answering, watch its
+	 * ring this long before arming req_event, so a request that comes meanwhile costs no
+	 * kick and no dom0 wake-up; the price is a dom0 CPU spinning while a guest swaps, and
+	 * other disks and devices waiting up to this long.  The relay: after a pass while
+	 * channels are hot, watch their tx rings this long instead of the next 1 ms poll. */
+	uint64_t mf_poll_ticks, relay_poll_ticks;
 	bool mf_swept;                /* orphaned store files looked for (once, at the first scan) */
 	void (*log)(int level, const char *msg);
 	uint64_t (*now_ms)(void *arg); /* a monotonic clock; tests pass their own */

@@ -16,6 +16,7 @@
 #include "xenshm/xenbus.h"
 #include "xenshm/xspaths.h"
 #include "memflex.h"
+#include "spin.h"
 
 #define MF_ROOT "/local/domain/0/backend/memflex"
 #define SIZE_KB_MAX (UINT64_C(1) << 30)   /* 1 TiB */
@@ -425,45 +426,16 @@ static void publish_responses(struct xshm_mf *mf)
 	}
 }
 
-static uint64_t tsc(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	return __builtin_ia32_rdtsc();
-#else
-	return 0;
-#endif
-}
-
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-uint64_t xshm_mf_poll_ticks(unsigned int us)
-{
-	struct timespec pause = { 0, 20 * 1000 * 1000 };
-	uint64_t t0 = now_us(), c0 = tsc();
-
-	nanosleep(&pause, NULL);
-	uint64_t dt = now_us() - t0, dc = tsc() - c0;
-	if (!dc || !dt)
-		return 0;
-	uint64_t ticks = dc / dt * us;
-	return ticks ? ticks : 1;
-}
-
 /* Spin until the guest produces a request or the poll window ends.  true: one came. */
 static bool poll_ring(const struct xshm_mf *mf)
 {
-	uint64_t end = tsc() + mf->h->mf_poll_ticks;
+	uint64_t end = xshm_tsc() + mf->h->mf_poll_ticks;
 
 	do {
 		if (__atomic_load_n(&mf->sring->req_prod, __ATOMIC_ACQUIRE) != mf->req_cons)
 			return true;
-		cpu_relax();
-	} while (tsc() < end);
+		xshm_cpu_relax();
+	} while (xshm_tsc() < end);
 	return false;
 }
 

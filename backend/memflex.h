@@ -110,17 +110,6 @@ bool xshm_mf_tick(struct xshm_mf *mf);
 uint64_t xshm_mf_give_back(struct xshm_host *h, uint64_t need);
 #define XSHM_MF_GIVE_BACK_MAX 4096u
 
-/*
- * Polling (xenshmd --memflex-poll-us): after answering a disk's requests, watch its ring for
- * that long before arming req_event.  A request that comes meanwhile is served without the
- * guest's kick and without dom0 being woken for it, which under emulation is most of a
- * swap-in's time (docs/bench/memflex.md); the price is a dom0 CPU spinning while a guest
- * swaps, and the other disks and devices wait at most that long.  The clock is the TSC
- * (a PV dom0's clock_gettime is a system call); this returns the ticks for `us`, measured
- * against the system clock, or 0 where there is no TSC.
- */
-uint64_t xshm_mf_poll_ticks(unsigned int us);
-
 /* p50 or p99 of the batch service time in microseconds (upper bucket bound); 0 if none. */
 uint64_t xshm_mf_latency_us(const struct xshm_mf *mf, unsigned int pct);
 

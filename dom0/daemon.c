@@ -10,6 +10,7 @@
 #include "../backend/chan.h"
 #include "../backend/device.h"
 #include "../backend/memflex.h"
+#include "../backend/spin.h"
 #include "xenshm/xspaths.h"
 #include "daemon.h"
 
@@ -32,6 +33,7 @@ struct xshmd {
 	struct xshm_host host;
 	bool watches_left;       /* the last step stopped at WATCH_BATCH: come back at once */
 	uint64_t watch_events, watch_dispatched;
+	uint64_t relay_polled;   /* relay spins that found bytes waiting */
 	uint64_t published_used; /* last used-kb written, +1 (0 = never) */
 	uint64_t published_at;   /* when, on the real monotonic clock */
 	uint64_t stepped_at;     /* the last step's clock, for the timeout right after it (0: read it) */
@@ -485,6 +487,14 @@ int xshmd_step(struct xshmd *d)
 	release_held_ports(d, now);
 	if (d->host.relay_pending || d->host.relay_hot)
 		xshm_chan_pump_all(&d->host);
+	/* Hot channels and polling: wait for their next bytes here, for a while, rather than a
+	 * 1 ms poll; found, the next step relays them at once (one spin per step, so XenStore
+	 * and the event channels still get their turn). */
+	if (d->host.relay_hot && !d->host.relay_pending && d->host.relay_poll_ticks &&
+	    xshm_chan_spin(&d->host, d->host.relay_poll_ticks)) {
+		d->host.relay_pending = true;
+		d->relay_polled++;
+	}
 	d->host.sizing = xshm_chan_tick(&d->host);
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next)
 		xshm_dev_tick(v);
@@ -562,7 +572,9 @@ int xshmd_new(struct xo *x, const struct xshmd_config *cfg, struct xshmd **out)
 	d->host.mf_mem_dir = cfg->memflex_mem_dir ? cfg->memflex_mem_dir : "/dev/shm";
 	d->host.mf_spill_dir = cfg->memflex_spill_dir;
 	if (cfg->memflex_poll_us)
-		d->host.mf_poll_ticks = xshm_mf_poll_ticks(cfg->memflex_poll_us);
+		d->host.mf_poll_ticks = xshm_spin_ticks(cfg->memflex_poll_us);
+	if (cfg->relay_poll_us)
+		d->host.relay_poll_ticks = xshm_spin_ticks(cfg->relay_poll_us);
 	xshm_policy_defaults(&d->host.knobs);
 	x->ops->xs_mkdir(x, XO_TXN_NONE, TOOL_ROOT);
 	tunables_changed(d, cfg->budget_pages);
@@ -610,6 +622,7 @@ void xshmd_get_stats(struct xshmd *d, struct xshmd_stats *out)
 	out->budget_pages = d->host.pool.budget;
 	out->watch_events = d->watch_events;
 	out->watch_dispatched = d->watch_dispatched;
+	out->relay_polled = d->relay_polled;
 	out->used_pages = d->host.pool.used;
 	for (struct xshm_dev *v = d->host.devs; v; v = v->next) {
 		out->devices++;

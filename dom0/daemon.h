@@ -27,6 +27,7 @@ struct xshmd_config {
 	const char *memflex_mem_dir;   /* MemFlex memory tiers (tmpfs); NULL: /dev/shm */
 	const char *memflex_spill_dir; /* MemFlex spill files; NULL: no disk tier */
 	unsigned int memflex_poll_us;  /* watch a busy disk's ring this long after each answer; 0: off */
+	unsigned int relay_poll_us;    /* watch hot channels' tx rings this long after a pass; 0: off */
 	void (*log)(int level, const char *msg); /* NULL: stderr */
 	uint64_t (*now_ms)(void *arg);           /* NULL: CLOCK_MONOTONIC; tests pass a fake clock */
 	void *now_arg;
@@ -37,6 +38,7 @@ struct xshmd_stats {
 	unsigned int devices, connected, segments;
 	uint64_t faults;
 	uint64_t watch_events, watch_dispatched; /* XenStore watch events read / handled after coalescing */
+	uint64_t relay_polled;   /* relay spins (--relay-poll-us) that found bytes waiting */
 };
 
 struct xshmd;

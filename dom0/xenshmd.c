@@ -3,14 +3,17 @@
  * xenshmd: the dom0 daemon that hands out shared memory to guests.
  *
  *   xenshmd [-f] [-p PIDFILE] [--budget-kb N] [--quota-kb N] [--store-dir DIR] [--spill-dir DIR]
- *           [--memflex-poll-us N]
+ *           [--memflex-poll-us N] [--relay-poll-us N]
  *
  * MemFlex disks keep their memory tier in --store-dir (tmpfs, default
  * /dev/shm, so that a restarted xenshmd finds it) and their disk tier in
  * --spill-dir (default /var/lib/xenshm; "none" for no disk tier).
  * --memflex-poll-us N: after answering a disk, watch its ring N us (at most
  * 100000) for the next request before asking the guest to kick (default 0:
- * never; it spins a dom0 CPU while a guest swaps, backend/memflex.h).
+ * never; it spins a dom0 CPU while a guest swaps, backend/spin.h).
+ * --relay-poll-us N: after a MemPipe relay pass while channels carry data,
+ * watch their tx rings N us for the next bytes instead of a 1 ms poll
+ * (default 0; it spins a dom0 CPU while channels are busy).
  * -f stays in the foreground and logs to stderr; otherwise it detaches and
  * logs to syslog.  SIGTERM/SIGINT: give every grant back and exit 0.
  * Before serving it checks its environment and says what to change.
@@ -93,7 +96,8 @@ static int write_pidfile(const char *path)
 static void usage(void)
 {
 	fprintf(stderr, "usage: xenshmd [-f] [-p PIDFILE] [--budget-kb N] [--quota-kb N] [--store-dir DIR]\n"
-			"               [--spill-dir DIR|none] [--memflex-poll-us N]\n");
+			"               [--spill-dir DIR|none] [--memflex-poll-us N]\n"
+			"               [--relay-poll-us N]\n");
 }
 
 int main(int argc, char **argv)
@@ -106,6 +110,7 @@ int main(int argc, char **argv)
 		{ "store-dir", required_argument, NULL, 's' },
 		{ "spill-dir", required_argument, NULL, 'S' },
 		{ "memflex-poll-us", required_argument, NULL, 'P' },
+		{ "relay-poll-us", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -133,13 +138,15 @@ int main(int argc, char **argv)
 			break;
 		case 's': cfg.memflex_mem_dir = optarg; break;
 		case 'S': spill_dir = strcmp(optarg, "none") ? optarg : NULL; break;
-		case 'P': {
+		case 'P':
+		case 'R': {
 			unsigned long long us;
 			if (xo_parse_uint(optarg, 100000, &us)) {
-				fprintf(stderr, "xenshmd: --memflex-poll-us wants 0 .. 100000, got '%s'\n", optarg);
+				fprintf(stderr, "xenshmd: --%s wants 0 .. 100000, got '%s'\n",
+					c == 'P' ? "memflex-poll-us" : "relay-poll-us", optarg);
 				return 2;
 			}
-			cfg.memflex_poll_us = (unsigned int)us;
+			*(c == 'P' ? &cfg.memflex_poll_us : &cfg.relay_poll_us) = (unsigned int)us;
 			break;
 		}
 		case 'h': usage(); return 0;

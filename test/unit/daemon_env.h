@@ -29,6 +29,7 @@ struct host {
 	bool no_spill;                     /* start xenshmd without a disk tier */
 	bool no_wait_initwait;             /* test blkfront: connect without waiting for the backend */
 	unsigned int mf_poll_us;           /* xenshmd --memflex-poll-us (set before daemon_start) */
+	unsigned int relay_poll_us;        /* xenshmd --relay-poll-us (set before daemon_start) */
 };
 
 static const struct shm_opts fast __attribute__((unused)) = { .timeout_ms = 3000 };

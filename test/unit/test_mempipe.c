@@ -31,9 +31,14 @@ struct pair {
 	struct mempipe *l, *a, *b; /* listener in g1, accepted end in g1, connected end in g2 */
 };
 
-static void pair_open(struct pair *p, const struct mempipe_opts *o)
+/* relay_poll_us: xenshmd --relay-poll-us (0: off). */
+static void pair_open_polled(struct pair *p, const struct mempipe_opts *o, unsigned int relay_poll_us)
 {
-	host_init(&p->h, true);
+	host_init(&p->h, false);
+	p->h.relay_poll_us = relay_poll_us;
+	daemon_start(&p->h);
+	ck_assert(wait_be_state(&p->h, p->h.g1, "2"));
+	ck_assert(wait_be_state(&p->h, p->h.g2, "2"));
 	p->s1 = shm_open_xo(p->h.x1, 0, &fast);
 	p->s2 = shm_open_xo(p->h.x2, 0, &fast);
 	ck_assert_ptr_nonnull(p->s1);
@@ -46,6 +51,11 @@ static void pair_open(struct pair *p, const struct mempipe_opts *o)
 	ck_assert_ptr_nonnull(p->a);
 	ck_assert_uint_eq(mempipe_peer(p->a), p->h.g2);
 	ck_assert_uint_eq(mempipe_peer(p->b), p->h.g1);
+}
+
+static void pair_open(struct pair *p, const struct mempipe_opts *o)
+{
+	pair_open_polled(p, o, 0);
 }
 
 static void pair_close(struct pair *p)
@@ -359,6 +369,33 @@ START_TEST(both_directions_by_poll)
 	ck_assert_int_eq(d2.result, 0);
 	ck_assert_uint_eq(d1.got, d1.total);
 	ck_assert_uint_eq(d2.got, d2.total);
+	pair_close(&p);
+}
+END_TEST
+
+/* With the relay polling hot channels, both directions still arrive whole and in order, and
+ * the polling found bytes waiting (the relay moved them without waiting for a wake-up). */
+START_TEST(both_directions_with_relay_polling)
+{
+	struct pair p;
+	pthread_t t1, t2;
+	struct xshmd_stats st;
+
+	pair_open_polled(&p, &small, 2000);
+	struct duplex d1 = { .p = p.a, .wseed = 3, .rseed = 4, .total = 1u << 20 };
+	struct duplex d2 = { .p = p.b, .wseed = 4, .rseed = 3, .total = 1u << 20 };
+	pthread_create(&t1, NULL, duplex_run, &d1);
+	pthread_create(&t2, NULL, duplex_run, &d2);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	ck_assert_int_eq(d1.result, 0);
+	ck_assert_int_eq(d2.result, 0);
+	ck_assert_uint_eq(d1.got, d1.total);
+	ck_assert_uint_eq(d2.got, d2.total);
+	daemon_pause(&p.h);
+	xshmd_get_stats(p.h.d, &st);
+	daemon_resume(&p.h);
+	ck_assert_uint_gt(st.relay_polled, 0);
 	pair_close(&p);
 }
 END_TEST
@@ -1058,6 +1095,7 @@ Suite *mempipe_suite(void)
 	tcase_add_test(tc, half_close_then_answer);
 	tcase_add_test(tc, bytes_after_half_close_are_dropped);
 	tcase_add_test(tc, both_directions_by_poll);
+	tcase_add_test(tc, both_directions_with_relay_polling);
 	tcase_add_test(tc, messages_keep_boundaries);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, admin_peer_lists_refuse_and_cap);
