@@ -22,7 +22,7 @@ for kib in 1024 16384 65536; do
     echo "$PLAIN"
     metric "gntshr_share_ms.${kib}KiB" "$(echo "$PLAIN" | sed -n 's/.*share_ms=\([0-9.]*\).*/\1/p')"
 done
-expect_eq "$(xenstore-read /tool/xenshm/used-kb)" 0 "pool usage after the guest freed everything"
+expect_eq "$(used_kb_settles 0)" 0 "pool usage after the guest freed everything"
 
 # Over quota: refused with a reason, nothing granted.
 OUT=$(guest_exec g2 xenshm-probe alloc 16384) && fail "16 MiB granted over an 8 MiB quota"

@@ -20,5 +20,5 @@ OUT=$(GUEST_TIMEOUT=90 guest_exec g1 'for i in $(seq 300); do grep -q exit_ms /t
 echo "$OUT"
 echo "$OUT" | grep -q "after hold: bad_bytes=0" || fail "data lost across the restart"
 guest_exec g1 xenshm-probe alloc 2048 || fail "no allocation after the restart"
-expect_eq "$(xenstore-read /tool/xenshm/used-kb)" 0 "pool usage at the end"
+expect_eq "$(used_kb_settles 0)" 0 "pool usage at the end"
 echo "kill -9 + restart: 4 MiB held through it intact, new allocations work"

@@ -34,4 +34,4 @@ for kib in 1024 16384 65536; do
         printf "%6d KiB: shm_init %8.1f ms (%.1fx gntshr), segment %8.1f ms (%.1fx), gntshr %8.1f ms\n",
                k, i, i / p, s, s / p, p }'
 done
-expect_eq "$(xenstore-read /tool/xenshm/used-kb)" 0 "pool usage after the probes"
+expect_eq "$(used_kb_settles 0)" 0 "pool usage after the probes"

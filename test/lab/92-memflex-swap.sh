@@ -84,7 +84,7 @@ if [ "$(xenstore-read /tool/xenshm/used-kb)" != 0 ]; then
     xenstore-ls -f /local/domain/0/backend/memflex 2>&1 | head -20
     tail -20 /tmp/xenshmd.log
 fi
-expect_eq "$(xenstore-read /tool/xenshm/used-kb)" 0 "pool use after detach"
+expect_eq "$(used_kb_settles 0)" 0 "pool use after detach"
 expect_eq "$(ls /dev/shm | grep -c memflex)" 0 "memory tier files left"
 expect_eq "$(ls /var/lib/xenshm | grep -c memflex)" 0 "spill files left"
 guest_exec g1 'i=0; while [ -b /dev/xvds ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; test ! -b /dev/xvds' \

@@ -11,6 +11,15 @@ skip() { echo "SKIP: $*"; exit 77; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 cpu_pct() { awk -v c="$1" -v t="$2" 'BEGIN { printf "%.0f", c / t }'; }
 expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
+# used_kb_settles WANT: wait (up to 10 s) for /tool/xenshm/used-kb to read WANT, then print what
+# it reads.  xenshmd publishes it at most every 200 ms, so right after a free it may lag.
+used_kb_settles() {
+    local i=0
+    while [ "$(xenstore-read /tool/xenshm/used-kb 2>/dev/null)" != "$1" ] && [ $i -lt 50 ]; do
+        sleep 0.2; i=$((i + 1))
+    done
+    xenstore-read /tool/xenshm/used-kb
+}
 
 # active_grants DOMID [MAPPER]: how many of DOMID's grants some domain (or MAPPER) maps right
 # now, as Xen counts them (the `g` debug key prints every active entry of every grant table; the
