@@ -353,14 +353,13 @@ START_TEST(bytes_after_half_close_are_dropped)
 }
 END_TEST
 
-START_TEST(both_directions_by_poll)
+/* Both ends of p write their pattern and check the other's, `total` bytes each way, by poll(). */
+static void duplex_both(struct pair *p, uint32_t seed_a, uint32_t seed_b, size_t total)
 {
-	struct pair p;
 	pthread_t t1, t2;
+	struct duplex d1 = { .p = p->a, .wseed = seed_a, .rseed = seed_b, .total = total };
+	struct duplex d2 = { .p = p->b, .wseed = seed_b, .rseed = seed_a, .total = total };
 
-	pair_open(&p, &small);
-	struct duplex d1 = { .p = p.a, .wseed = 1, .rseed = 2, .total = 2u << 20 };
-	struct duplex d2 = { .p = p.b, .wseed = 2, .rseed = 1, .total = 2u << 20 };
 	pthread_create(&t1, NULL, duplex_run, &d1);
 	pthread_create(&t2, NULL, duplex_run, &d2);
 	pthread_join(t1, NULL);
@@ -369,6 +368,14 @@ START_TEST(both_directions_by_poll)
 	ck_assert_int_eq(d2.result, 0);
 	ck_assert_uint_eq(d1.got, d1.total);
 	ck_assert_uint_eq(d2.got, d2.total);
+}
+
+START_TEST(both_directions_by_poll)
+{
+	struct pair p;
+
+	pair_open(&p, &small);
+	duplex_both(&p, 1, 2, 2u << 20);
 	pair_close(&p);
 }
 END_TEST
@@ -378,20 +385,10 @@ END_TEST
 START_TEST(both_directions_with_relay_polling)
 {
 	struct pair p;
-	pthread_t t1, t2;
 	struct xshmd_stats st;
 
 	pair_open_polled(&p, &small, 2000);
-	struct duplex d1 = { .p = p.a, .wseed = 3, .rseed = 4, .total = 1u << 20 };
-	struct duplex d2 = { .p = p.b, .wseed = 4, .rseed = 3, .total = 1u << 20 };
-	pthread_create(&t1, NULL, duplex_run, &d1);
-	pthread_create(&t2, NULL, duplex_run, &d2);
-	pthread_join(t1, NULL);
-	pthread_join(t2, NULL);
-	ck_assert_int_eq(d1.result, 0);
-	ck_assert_int_eq(d2.result, 0);
-	ck_assert_uint_eq(d1.got, d1.total);
-	ck_assert_uint_eq(d2.got, d2.total);
+	duplex_both(&p, 3, 4, 1u << 20);
 	daemon_pause(&p.h);
 	xshmd_get_stats(p.h.d, &st);
 	daemon_resume(&p.h);
