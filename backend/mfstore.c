@@ -292,10 +292,11 @@ int mf_store_read(struct mf_store *s, uint64_t page, unsigned int off, uint8_t *
 }
 
 /*
- * Swap discards whole clusters at a time: each run of pages in one tier is
- * one hole punched, not one per page.  Per page, a dom0's punch of its tmpfs
- * mapping was a system call and a page-table update through Xen each, 1.2
- * of them per request in the lab (test 99-memflex-trace).
+ * Each run of pages in one tier is one hole punched, not one per page: a
+ * dom0's punch is a system call and page-table updates through Xen.  That
+ * pays for ranges (swapoff, blkdiscard, cluster discards); swap freeing
+ * single slots still costs one punch each (1.2 per request in lab test
+ * 99-memflex-trace).
  */
 void mf_store_discard(struct mf_store *s, uint64_t first, uint64_t count)
 {
