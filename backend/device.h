@@ -60,6 +60,9 @@ struct xshm_host {
 	 * other disks and devices waiting up to this long.  The relay: after a pass while
 	 * channels are hot, watch their tx rings this long instead of the next 1 ms poll. */
 	uint64_t mf_poll_ticks, relay_poll_ticks;
+	/* Persistent grants a disk may keep mapped (backend/pgrant.h); 0: not offered, every
+	 * segment grant-copied. */
+	unsigned int mf_pgrants_max;
 	bool mf_swept;                /* orphaned store files looked for (once, at the first scan) */
 	void (*log)(int level, const char *msg);
 	uint64_t (*now_ms)(void *arg); /* a monotonic clock; tests pass their own */

@@ -80,6 +80,9 @@ static int set_state(struct xshm_mf *mf, int state)
 	/* A write creates missing parents: never bring back a dir the toolstack removed. */
 	if (read_uint(mf, true, "state", XB_RECONFIGURED, &now) == -ENOENT)
 		return -ENOENT;
+	/* The offer the frontend reads when it connects; never changed under a connected one. */
+	if (state == XB_INITWAIT)
+		write_be(mf, "feature-persistent", "%u", mf->h->mf_pgrants_max ? 1u : 0u);
 	int rc = write_be(mf, "state", "%d", state);
 	if (!rc && state != mf->be_state)
 		XSHM_MFLOG(mf, LOG_INFO, "backend state %d", state);
@@ -121,6 +124,7 @@ static void disconnect(struct xshm_mf *mf)
 		x->ops->evtchn_unbind(x, mf->port);
 	if (mf->sring)
 		x->ops->gnt_unmap(x, mf->sring, mf->ring_pages);
+	xshm_pgrants_fini(&mf->pgrants);
 	mf->port_bound = false;
 	mf->sring = NULL;
 	mf->connected = false;
@@ -202,6 +206,26 @@ static int check_protocol(struct xshm_mf *mf)
 
 static void serve(struct xshm_mf *mf);
 
+/*
+ * Persistent grants when the frontend asked for them and our backend dir
+ * offered them when it connected (a restarted xenshmd keeps that offer:
+ * the frontend chose its way then).  A frontend that did not agree ends
+ * each grant after its request, which a mapping we kept would make fail.
+ */
+static void use_persistent_grants(struct xshm_mf *mf)
+{
+	unsigned long long offered = 0, asked = 0;
+	int rc;
+
+	read_uint(mf, true, "feature-persistent", 1, &offered);
+	read_uint(mf, false, "feature-persistent", 1, &asked);
+	if (!offered || !asked || !mf->h->mf_pgrants_max)
+		return;
+	rc = xshm_pgrants_init(&mf->pgrants, mf->h->x, mf->domid, mf->h->mf_pgrants_max);
+	if (rc)
+		XSHM_MFLOG(mf, LOG_WARNING, "persistent grants off: %s", strerror(-rc));
+}
+
 /* Ring and port; with resume, a previous xenshmd's connection is taken over. */
 static int connect_ring(struct xshm_mf *mf, bool resume)
 {
@@ -222,6 +246,7 @@ static int connect_ring(struct xshm_mf *mf, bool resume)
 		return rc;
 	}
 	mf->port_bound = true;
+	use_persistent_grants(mf);
 	if (resume) {
 		/* Our responses are in order: everything past rsp_prod is still to do. */
 		uint32_t untrusted_rsp = __atomic_load_n(&mf->sring->rsp_prod, __ATOMIC_ACQUIRE);
@@ -273,18 +298,44 @@ static void bad_request(struct xshm_mf *mf, const char *what, uint64_t id)
 		XSHM_MFLOG(mf, LOG_WARNING, "request %llu refused: %s", (unsigned long long)id, what);
 }
 
-/* A validated read or write: one copy op per piece, between the guest's grant and the store. */
+/* One piece through a persistent grant's page, at once.  The plan keeps gnt_off + len in it. */
+static int copy_mapped(struct xshm_mf *mf, const struct xblk_piece *pc, bool write, uint8_t *mapped,
+		       uint8_t *bounce)
+{
+	uint8_t *dst;
+	const uint8_t *src;
+	int rc;
+
+	if (!write) {
+		if (!(rc = mf_store_read(&mf->store, pc->page, pc->page_off, bounce, &src)))
+			memcpy(mapped + pc->gnt_off, src, pc->len);
+		return rc;
+	}
+	if ((rc = mf_store_write_begin(&mf->store, pc->page, pc->page_off, pc->len, bounce, &dst)))
+		return rc;
+	/* The guest may change its page meanwhile: its own bytes, stored as they come. */
+	memcpy(dst, mapped + pc->gnt_off, pc->len);
+	return mf_store_write_end(&mf->store, pc->page, pc->page_off, pc->len, dst, true);
+}
+
+/* A validated read or write: a memcpy per piece through a persistent grant, otherwise one copy op
+ * per piece, between the guest's grant and the store. */
 static int16_t queue_pieces(struct xshm_mf *mf, struct mf_batch *b, const struct xblk_plan *plan)
 {
 	bool write = plan->op == XBLK_OP_WRITE;
+	int rc;
 
 	for (unsigned int i = 0; i < plan->npieces; i++) {
 		const struct xblk_piece *pc = &plan->piece[i];
 		uint8_t *bounce = mf->bounce + (size_t)b->ncopy * MF_PAGE;
 		struct xo_gnt_copy *c = &b->copy[b->ncopy];
 		struct mf_copy_meta *m = &b->meta[b->ncopy];
-		int rc;
-
+		uint8_t *mapped = xshm_pgrants_page(&mf->pgrants, pc->gref);
+		if (mapped) {
+			if ((rc = copy_mapped(mf, pc, write, mapped, bounce)))
+				goto store_failed;
+			continue;
+		}
 		memset(c, 0, sizeof(*c));
 		c->domid = mf->domid;
 		c->ref = pc->gref;
@@ -302,15 +353,15 @@ static int16_t queue_pieces(struct xshm_mf *mf, struct mf_batch *b, const struct
 			rc = mf_store_read(&mf->store, pc->page, pc->page_off, bounce, &src);
 			c->local = (void *)(uintptr_t)src; /* a read copies out of it only */
 		}
-		if (rc) {
-			/* The ops already queued for this request still run; its status says error. */
-			bad_request(mf, rc == -ENOSPC ? "no room left in memory or spill file" : "spill file I/O",
-				    plan->id);
-			return XBLK_RSP_ERROR;
-		}
+		if (rc)
+			goto store_failed;
 		b->ncopy++;
 	}
 	return XBLK_RSP_OKAY;
+store_failed:
+	/* The ops already queued for this request still run; its status says error. */
+	bad_request(mf, rc == -ENOSPC ? "no room left in memory or spill file" : "spill file I/O", plan->id);
+	return XBLK_RSP_ERROR;
 }
 
 /* Plan a request; an indirect one first has its segments copied out of the guest's page, once. */
@@ -327,11 +378,17 @@ static int plan_one(struct xshm_mf *mf, const union xblk_request *req, struct xb
 	plan->op = req->indirect.indirect_op;
 	if ((rc = xblk_indirect_pages(req, &npages, why)))
 		return rc;
-	/* At most XBLK_MAX_INDIRECT_SEGMENTS segments: they fit the first page. */
+	/* At most XBLK_MAX_INDIRECT_SEGMENTS segments: they fit the first page, copied out once. */
+	size_t len = req->indirect.nr_segments * sizeof(struct xblk_segment);
+	const uint8_t *mapped = npages == 1 ? xshm_pgrants_page(&mf->pgrants, req->indirect.indirect_grefs[0]) : NULL;
+	if (mapped) {
+		memcpy(mf->indirect, mapped, len);
+		return xblk_plan_indirect(req, mf->indirect, mf->pages, plan, why);
+	}
 	struct xo_gnt_copy c = {
 		.domid = mf->domid,
 		.ref = req->indirect.indirect_grefs[0],
-		.len = (uint16_t)(req->indirect.nr_segments * sizeof(struct xblk_segment)),
+		.len = (uint16_t)len,
 		.local = mf->indirect,
 	};
 	if (npages != 1 || x->ops->gnt_copy(x, &c, 1) || c.status != XO_GNTST_OKAY) {
@@ -573,6 +630,8 @@ static void publish_features(struct xshm_mf *mf)
 	write_be(mf, "discard-secure", "0");
 	write_be(mf, "max-ring-page-order", "%u", XSHM_MF_RING_ORDER_MAX);
 	write_be(mf, "feature-max-indirect-segments", "%u", XBLK_MAX_INDIRECT_SEGMENTS);
+	if (mf->be_state != XB_CONNECTED) /* a restarted xenshmd keeps what the frontend saw */
+		write_be(mf, "feature-persistent", "%u", mf->h->mf_pgrants_max ? 1u : 0u);
 }
 
 #define SAVED_SUFFIX ".saved"
@@ -801,7 +860,7 @@ static void publish_stats(struct xshm_mf *mf)
 	if (write_be(mf, "stats",
 		     "mem-kb=%llu disk-kb=%llu reads=%llu writes=%llu discards=%llu zero=%llu spilled=%llu "
 		     "demoted=%llu errors=%llu p50-us=%llu p99-us=%llu requests=%llu batches=%llu "
-		     "events=%llu notifies=%llu polled=%llu",
+		     "events=%llu notifies=%llu polled=%llu persistent=%u",
 		     (unsigned long long)st->in_mem * 4, (unsigned long long)st->on_disk * 4,
 		     (unsigned long long)st->reads, (unsigned long long)st->writes,
 		     (unsigned long long)st->discards, (unsigned long long)st->zero_writes,
@@ -809,7 +868,7 @@ static void publish_stats(struct xshm_mf *mf)
 		     (unsigned long long)mf->errors, (unsigned long long)xshm_mf_latency_us(mf, 50),
 		     (unsigned long long)xshm_mf_latency_us(mf, 99), (unsigned long long)mf->requests,
 		     (unsigned long long)mf->batches, (unsigned long long)mf->events,
-		     (unsigned long long)mf->notifies, (unsigned long long)mf->polled) == 0)
+		     (unsigned long long)mf->notifies, (unsigned long long)mf->polled, mf->pgrants.count) == 0)
 		mf->published_gen = mf->gen;
 }
 

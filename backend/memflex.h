@@ -7,7 +7,8 @@
  * dir (backend/memflex/<domid>/<devid>, a type the kernel's blkback does not
  * watch), grants a ring and binds a port.  xenshmd maps the ring, copies
  * each request out of shared memory once, validates the copy, moves the
- * data with one batched grant copy per pass and stores it in the tiered
+ * data through persistent grants (pgrant.h) or one batched grant copy per
+ * pass and stores it in the tiered
  * page store (mfstore.h), charged to the disk's `mem-kb` and the host
  * budget.
  *
@@ -35,6 +36,7 @@
 #include "xenshm/xspath.h"
 #include "device.h"
 #include "mfstore.h"
+#include "pgrant.h"
 
 #define XSHM_MF_RING_ORDER_MAX 4u    /* max-ring-page-order offered: 16 pages, 512 requests */
 #define XSHM_MF_BATCH_SEGS 512u      /* grant copies per batch (two full indirect requests);
@@ -68,6 +70,7 @@ struct xshm_mf {
 	bool port_bound;
 	uint8_t *bounce;                /* XSHM_MF_BATCH_SEGS pages */
 	struct mf_batch *batch;         /* one pass's requests and copies, kept between passes */
+	struct xshm_pgrants pgrants;    /* kept mapped while connected (feature-persistent) */
 	struct xblk_segment indirect[XBLK_MAX_INDIRECT_SEGMENTS]; /* an indirect request's segments,
 								    * copied out of the guest's page */
 	uint64_t requests, errors, batches, stats_ms;

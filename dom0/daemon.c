@@ -573,6 +573,7 @@ int xshmd_new(struct xo *x, const struct xshmd_config *cfg, struct xshmd **out)
 	d->host.mf_spill_dir = cfg->memflex_spill_dir;
 	if (cfg->memflex_poll_us)
 		d->host.mf_poll_ticks = xshm_spin_ticks(cfg->memflex_poll_us);
+	d->host.mf_pgrants_max = cfg->memflex_pgrants;
 	if (cfg->relay_poll_us)
 		d->host.relay_poll_ticks = xshm_spin_ticks(cfg->relay_poll_us);
 	xshm_policy_defaults(&d->host.knobs);

@@ -28,6 +28,7 @@ struct xshmd_config {
 	const char *memflex_spill_dir; /* MemFlex spill files; NULL: no disk tier */
 	unsigned int memflex_poll_us;  /* watch a busy disk's ring this long after each answer; 0: off */
 	unsigned int relay_poll_us;    /* watch hot channels' tx rings this long after a pass; 0: off */
+	unsigned int memflex_pgrants;  /* persistent grants a disk may keep mapped; 0: not offered */
 	void (*log)(int level, const char *msg); /* NULL: stderr */
 	uint64_t (*now_ms)(void *arg);           /* NULL: CLOCK_MONOTONIC; tests pass a fake clock */
 	void *now_arg;

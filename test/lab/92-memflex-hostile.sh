@@ -9,7 +9,7 @@
 . /xenlab/lib.sh
 DEVID=268440064 # xvds
 mkdir -p /var/lib/xenshm
-xenshmd -f --budget-kb 262144 --spill-dir /var/lib/xenshm > /tmp/xenshmd.log 2>&1 &
+xenshmd -f --budget-kb 262144 --spill-dir /var/lib/xenshm --memflex-persistent-grants 1056 > /tmp/xenshmd.log 2>&1 &
 XD=$!
 trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log' EXIT
 guest_create g1 0 || fail "guest g1"
@@ -35,6 +35,13 @@ echo "$out"
 metric memflex_hostile.garbage_errors "$(echo "$out" | sed -n 's/.* errors=\([0-9]*\).*/\1/p')"
 metric memflex_hostile.garbage_okay "$(echo "$out" | sed -n 's/.* okay=\([0-9]*\).*/\1/p')"
 kill -0 $XD 2>/dev/null || fail "xenshmd died of g2's garbage"
+# g2 asked for persistent grants, which xenshmd offers here: it maps the data pages it names until 16 random refs have
+# failed to map, then grant-copies everything; never a random ref kept.
+sleep 1.2
+P2=$(xenstore-read "$BE2/stats" | tr ' ' '\n' | sed -n 's/^persistent=//p')
+echo "g2's grants xenshmd keeps mapped after the garbage: $P2"
+[ -n "$P2" ] && [ "$P2" -le 11 ] || fail "g2's persistent grants: '$P2' (want 0 .. 11: its data pages at most)"
+metric memflex_hostile.persistent_grants "$P2"
 out=$(GUEST_TIMEOUT=120 guest_exec g2 "memflex-hostile $DEVID flood 5") || fail "flood: $out"
 echo "$out"
 metric memflex_hostile.flood_kicks "$(echo "$out" | sed -n 's/.*kicks=\([0-9]*\).*/\1/p')"

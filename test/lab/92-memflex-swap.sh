@@ -5,17 +5,18 @@
 # bytes written to it read back; the guest swaps a working set larger than its RAM through it
 # with every word checked, and while the swapped-out pages sit there dom0 squeezes the disk's
 # memory tier (pages move to the spill file behind the guest's back) and they still come back
-# right; detaching gives every page back.
+# right; detaching gives every page and every mapped grant back.
 . /xenlab/lib.sh
 DEVID=268440064 # xvds
 MIB=${MEMFLEX_MIB:-144}
 mkdir -p /var/lib/xenshm
-xenshmd -f --budget-kb 262144 --spill-dir /var/lib/xenshm > /tmp/xenshmd.log 2>&1 &
+xenshmd -f --budget-kb 262144 --spill-dir /var/lib/xenshm --memflex-persistent-grants 1056 > /tmp/xenshmd.log 2>&1 &
 XD=$!
 trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log; guest_exec g1 "dmesg | tail -40" > /tmp/g1-dmesg 2>&1; collect /tmp/g1-dmesg g1-dmesg.log' EXIT
 GUEST_MEM=128 guest_create g1 0 || fail "guest g1"
 D1=$(guest_domid g1)
 BE=/local/domain/0/backend/memflex/$D1/$DEVID
+GNT0=$(active_grants $D1 0) # xenstored's and xenconsoled's rings
 xenshm attach g1 --memflex 256M --mem 128M || fail "attach"
 guest_exec g1 'i=0; while [ ! -b /dev/xvds ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; test -b /dev/xvds' \
     || fail "no /dev/xvds in the guest (backend state $(xenstore-read $BE/state 2>&1))"
@@ -39,6 +40,12 @@ stat() { echo "$STATS" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 [ "$(stat writes)" -gt 0 ] || fail "no page was swapped out through MemFlex"
 [ "$(stat mem-kb)" -gt 0 ] || fail "nothing held in host memory"
 expect_eq "$(stat errors)" 0 "requests refused"
+# Debian's blkfront asks for persistent grants and xenshmd offers them here (not by default):
+# its pool is mapped once.
+expect_eq "$(xenstore-read /local/domain/$D1/device/vbd/$DEVID/feature-persistent)" 1 "blkfront feature-persistent"
+expect_eq "$(xenstore-read $BE/feature-persistent)" 1 "backend feature-persistent"
+[ "$(stat persistent)" -gt 0 ] || fail "no persistent grant kept mapped"
+metric memflex_persistent_grants "$(stat persistent)"
 USED=$(xenstore-read /tool/xenshm/used-kb)
 [ "$USED" -eq "$(stat mem-kb)" ] || fail "pool use $USED KiB is not the disk's memory tier $(stat mem-kb) KiB"
 metric memflex_swapped_out_kb "$(stat mem-kb)"
@@ -85,6 +92,7 @@ if [ "$(xenstore-read /tool/xenshm/used-kb)" != 0 ]; then
     tail -20 /tmp/xenshmd.log
 fi
 expect_eq "$(used_kb_settles 0)" 0 "pool use after detach"
+expect_eq "$(active_grants $D1 0)" "$GNT0" "g1's grants dom0 maps after detach (before attach: its console and XenStore rings)"
 expect_eq "$(ls /dev/shm | grep -c memflex)" 0 "memory tier files left"
 expect_eq "$(ls /var/lib/xenshm | grep -c memflex)" 0 "spill files left"
 guest_exec g1 'i=0; while [ -b /dev/xvds ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; test ! -b /dev/xvds' \

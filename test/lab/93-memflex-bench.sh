@@ -14,7 +14,8 @@
 # and for MemFlex xenshmd's requests, wake-ups by the guest's port and kicks back.  Times are
 # TCG times: compare the ratios.  MemFlex runs once more with xenshmd polling busy rings
 # (--memflex-poll-us, MEMFLEX_POLL_US, default 1000), with xenshmd's CPU per run.  pagework also times one access in 16: those over 50 us are
-# faults, and their p50/p99 are swap-in latency as the program sees it.
+# faults, and their p50/p99 are swap-in latency as the program sees it.  Then the disk is attached
+# again with xenshmd offering persistent grants, and MemFlex runs plain and polled that way.
 . /xenlab/lib.sh
 DEVID=268440064 # xvds
 POLL_US=${MEMFLEX_POLL_US:-1000}
@@ -28,6 +29,21 @@ restart_xenshmd() {
     XD=$!
     i=0; while [ "$(xenstore-read "$BE/state" 2>/dev/null)" != 4 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
     sleep 1
+}
+# reattach [ARGS...]: the disk detached, xenshmd restarted with ARGS, the disk attached again, so
+# that blkfront negotiates its features (persistent grants) anew.
+reattach() {
+    xenshm detach g1 --memflex || fail "detach"
+    guest_exec g1 'i=0; while [ -b /dev/xvds ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; test ! -b /dev/xvds' \
+        || fail "xvds stayed after detach"
+    kill $XD; wait $XD 2>/dev/null
+    xenshmd -f --budget-kb 524288 --spill-dir /var/lib/xenshm "$@" >> /tmp/xenshmd.log 2>&1 &
+    XD=$!
+    sleep 1
+    xenshm attach g1 --memflex 512M --mem 512M || fail "attach"
+    guest_exec g1 'i=0; while [ ! -b /dev/xvds ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; test -b /dev/xvds' \
+        || fail "no /dev/xvds after attach"
+    echo "blkfront: $(guest_exec g1 'dmesg | grep "blkfront: xvds" | tail -1')"
 }
 trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log' EXIT
 GUEST_MEM=128 guest_create g1 0 disk || fail "guest g1"
@@ -68,6 +84,7 @@ run() {
         guest_exec "$g" "mkswap $dev > /dev/null && { swapon -d $dev 2>/dev/null || swapon $dev; }" \
             || fail "$name: swapon $dev"
     fi
+    metric "$m.available_mib" "$(guest_exec "$g" "awk '/^MemAvailable:/ { print int(\$2 / 1024) }' /proc/meminfo")"
     gc0=$(guest_counters "$g" "${dev#/dev/}")
     bc0=$(be_counters)
     cpu0=$(cpu_ticks $XD); t0=$(now)
@@ -128,6 +145,14 @@ for mib in $MIBS; do
     restart_xenshmd
     guest_exec g1 'echo 1 > /sys/block/zram0/reset; echo 512M > /sys/block/zram0/disksize' || fail "zram"
     run "$mib" zram /dev/zram0
+    # With persistent grants: blkfront copies through a pool of pages granted for good (1056
+    # pages, 4 MiB of its RAM), xenshmd maps each once and copies with memcpy instead of a grant
+    # copy per batch; plain, then polled.
+    reattach --memflex-persistent-grants 1056
+    run "$mib" memflex-persistent /dev/xvds
+    restart_xenshmd --memflex-persistent-grants 1056 --memflex-poll-us "$POLL_US"
+    run "$mib" memflex-persistent-polled /dev/xvds
+    reattach
 done
 guest_destroy g1
 for mib in $MIBS; do

@@ -80,7 +80,8 @@ void daemon_new_unthreaded(struct host *h)
 	struct xshmd_config cfg = { .budget_pages = 4096, .quota_pages = 1024, .log = quiet,
 				    .now_ms = fake_now, .now_arg = h, .memflex_mem_dir = h->store_dir,
 				    .memflex_spill_dir = h->no_spill ? NULL : h->spill_dir,
-				    .memflex_poll_us = h->mf_poll_us, .relay_poll_us = h->relay_poll_us };
+				    .memflex_poll_us = h->mf_poll_us, .relay_poll_us = h->relay_poll_us,
+				    .memflex_pgrants = h->mf_pgrants };
 
 	ck_assert_int_eq(xshmd_new(h->dmn, &cfg, &h->d), 0);
 }

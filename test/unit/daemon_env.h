@@ -30,6 +30,7 @@ struct host {
 	bool no_wait_initwait;             /* test blkfront: connect without waiting for the backend */
 	unsigned int mf_poll_us;           /* xenshmd --memflex-poll-us (set before daemon_start) */
 	unsigned int relay_poll_us;        /* xenshmd --relay-poll-us (set before daemon_start) */
+	unsigned int mf_pgrants;           /* xenshmd --memflex-persistent-grants (before daemon_start) */
 };
 
 static const struct shm_opts fast __attribute__((unused)) = { .timeout_ms = 3000 };

@@ -912,6 +912,159 @@ START_TEST(indirect_requests)
 }
 END_TEST
 
+/* The test's blkfront asks for persistent grants (before it connects). */
+static void fblk_ask_persistent(struct host *h, struct xo *x, xo_domid_t domid, uint32_t devid)
+{
+	char dir[XSP_MAX], path[XSP_MAX + 32];
+
+	(void)h;
+	xsp_mf_fe_dir(dir, sizeof(dir), domid, devid);
+	snprintf(path, sizeof(path), "%s/feature-persistent", dir);
+	ck_assert_int_eq(xo_write_str(x, XO_TXN_NONE, path, "1"), 0);
+}
+
+static unsigned int mapped_by_dom0(struct host *h, xo_domid_t guest)
+{
+	struct xo_fake_counts c;
+
+	ck_assert_int_eq(xo_fake_counts(h->w, guest, &c), 0);
+	return c.grants_mapped;
+}
+
+/* The set on its own: a reference maps once, the cap holds, unmappable references are tried a few
+ * times and then no more, and everything is unmapped at the end. */
+START_TEST(pgrants_map_once_cap_and_give_up)
+{
+	struct host h;
+	struct xshm_pgrants pg;
+	xo_gref_t refs[6];
+	void *pages;
+
+	host_init(&h, false);
+	ck_assert_int_eq(h.x1->ops->gnt_share(h.x1, 0, 6, true, refs, &pages), 0);
+	ck_assert_int_eq(xshm_pgrants_init(&pg, h.dmn, h.g1, 0), -EINVAL);
+	ck_assert_int_eq(xshm_pgrants_init(&pg, h.dmn, h.g1, 4), 0);
+	uint8_t *first[4];
+	for (unsigned int i = 0; i < 4; i++) {
+		first[i] = xshm_pgrants_page(&pg, refs[i]);
+		ck_assert_ptr_nonnull(first[i]);
+		((uint8_t *)pages)[i * MF_PAGE] = (uint8_t)(0x40 + i);
+		ck_assert_uint_eq(first[i][0], 0x40 + i); /* the guest's page, not a copy */
+	}
+	for (unsigned int i = 0; i < 4; i++)
+		ck_assert_ptr_eq(xshm_pgrants_page(&pg, refs[i]), first[i]);
+	ck_assert_uint_eq(pg.hits, 4);
+	ck_assert_ptr_null(xshm_pgrants_page(&pg, refs[4])); /* over the cap: grant-copied */
+	ck_assert_uint_eq(mapped_by_dom0(&h, h.g1), 4);
+	xshm_pgrants_fini(&pg);
+	ck_assert_uint_eq(mapped_by_dom0(&h, h.g1), 0);
+	xshm_pgrants_fini(&pg); /* twice is harmless */
+
+	ck_assert_int_eq(xshm_pgrants_init(&pg, h.dmn, h.g1, 64), 0);
+	for (unsigned int i = 0; i < XSHM_PGRANTS_MAX_FAILURES; i++)
+		ck_assert_ptr_null(xshm_pgrants_page(&pg, 0x7000 + i));
+	ck_assert_uint_eq(pg.map_failures, XSHM_PGRANTS_MAX_FAILURES);
+	ck_assert_ptr_null(xshm_pgrants_page(&pg, refs[5])); /* no more tries, even a good one */
+	ck_assert_uint_eq(pg.map_failures, XSHM_PGRANTS_MAX_FAILURES);
+	ck_assert_uint_eq(mapped_by_dom0(&h, h.g1), 0);
+	xshm_pgrants_fini(&pg);
+	host_fini(&h);
+}
+END_TEST
+
+/*
+ * Persistent grants: the first `max` references a disk names are mapped once and copied with
+ * memcpy, the rest (and any that cannot be mapped) grant-copied; every byte lands either way; a
+ * frontend that did not ask is never mapped; the offer a connected frontend saw outlives a
+ * restart with another setting; everything is unmapped when the frontend closes.
+ */
+START_TEST(persistent_grants_map_once_then_copy)
+{
+	struct host h;
+	struct fblk f, f2;
+	uint8_t want[MF_PAGE];
+	xo_gref_t seg_ref;
+	void *seg_page;
+
+	host_init(&h, false);
+	h.mf_pgrants = 4;
+	daemon_start(&h);
+	uint32_t devid = attach_disk(&h, 4096, 4096);
+	ck_assert(wait_mf_be(&h, h.g1, devid, "feature-persistent", "1"));
+	fblk_ask_persistent(&h, h.x1, h.g1, devid);
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	ck_assert_uint_eq(mapped_by_dom0(&h, h.g1), 1); /* the ring */
+	/* A reference never granted is not kept: the copy fails and says so. */
+	union xblk_request req;
+	memset(&req, 0, sizeof(req));
+	req.rw.operation = XBLK_OP_READ;
+	req.rw.nr_segments = 1;
+	req.rw.id = 40;
+	req.rw.seg[0].gref = 0xbeef;
+	req.rw.seg[0].last_sect = 7;
+	ck_assert_int_eq(fblk_submit(&f, &req), XBLK_RSP_ERROR);
+	ck_assert_uint_eq(mapped_by_dom0(&h, h.g1), 1);
+	/* An indirect write: its segment page and three buffers mapped (4), five pages copied. */
+	ck_assert_int_eq(h.x1->ops->gnt_share(h.x1, 0, 1, true, &seg_ref, &seg_page), 0);
+	for (unsigned int i = 0; i < IO_PAGES; i++)
+		fill(f.buf + i * MF_PAGE, i, 21);
+	ck_assert_int_eq(fblk_indirect(&f, XBLK_OP_WRITE, 0, 8, 8, seg_ref, seg_page), XBLK_RSP_OKAY);
+	ck_assert_uint_eq(mapped_by_dom0(&h, h.g1), 1 + 4);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 8, 8, 8), XBLK_RSP_OKAY);
+	memset(f.buf, 0, IO_PAGES * MF_PAGE);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, 0, 11, 0), XBLK_RSP_OKAY);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, 11, 5, 11), XBLK_RSP_OKAY);
+	for (unsigned int i = 0; i < IO_PAGES; i++) {
+		fill(want, i, 21);
+		ck_assert_msg(!memcmp(f.buf + i * MF_PAGE, want, MF_PAGE), "page %u", i);
+	}
+	ck_assert_uint_eq(mapped_by_dom0(&h, h.g1), 1 + 4);
+	host_advance(&h, 2000);
+	char *st = NULL;
+	for (int i = 0; i < 300 && !(st && strstr(st, "reads=16 ")); i++) {
+		free(st);
+		usleep(10000);
+		st = mf_be(&h, h.g1, devid, "stats");
+	}
+	ck_assert_msg(st && xshm_stats_word(st, "persistent") == 4, "stats: %s", st);
+	free(st);
+
+	/* Another guest's frontend that did not ask: only its ring is mapped. */
+	uint32_t devid2;
+	ck_assert_int_eq(xshm_vbd_devid("xvdt", &devid2), 0);
+	ck_assert_int_eq(xshm_memflex_create(h.tool, h.g2, devid2, "xvdt", 1024, 1024), 0);
+	fblk_connect(&f2, &h, h.x2, h.g2, devid2);
+	fill(f2.buf, 1, 22);
+	ck_assert_int_eq(fblk_rw(&f2, XBLK_OP_WRITE, 0, 1, 0), XBLK_RSP_OKAY);
+	ck_assert_int_eq(fblk_rw(&f2, XBLK_OP_READ, 0, 1, 0), XBLK_RSP_OKAY);
+	ck_assert_uint_eq(mapped_by_dom0(&h, h.g2), 1);
+
+	/* Restarted without persistent grants: the connected frontend keeps the offer it saw, and
+	 * its pages are grant-copied. */
+	daemon_stop(&h);
+	ck_assert_uint_eq(mapped_by_dom0(&h, h.g1), 0);
+	h.mf_pgrants = 0;
+	daemon_start(&h);
+	ck_assert(wait_mf_be(&h, h.g1, devid, "state", "4"));
+	memset(f.buf, 0, IO_PAGES * MF_PAGE);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, 0, 4, 0), XBLK_RSP_OKAY);
+	fill(want, 3, 21);
+	ck_assert(!memcmp(f.buf + 3 * MF_PAGE, want, MF_PAGE));
+	char *offer = mf_be(&h, h.g1, devid, "feature-persistent");
+	ck_assert_str_eq(offer, "1");
+	free(offer);
+	ck_assert_uint_eq(mapped_by_dom0(&h, h.g1), 1);
+	/* The frontend closes and starts over: the new offer is this xenshmd's. */
+	fe_write(&f, "state", "%llu", 6);
+	ck_assert(wait_mf_be(&h, h.g1, devid, "state", "6"));
+	ck_assert_uint_eq(mapped_by_dom0(&h, h.g1), 0);
+	fe_write(&f, "state", "%llu", 1);
+	ck_assert(wait_mf_be(&h, h.g1, devid, "state", "2"));
+	ck_assert(wait_mf_be(&h, h.g1, devid, "feature-persistent", "0"));
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(restart_keeps_pages_and_serves_what_waited)
 {
 	struct host h;
@@ -1214,6 +1367,8 @@ Suite *memflex_suite(void)
 	tcase_add_test(tc, unaligned_segments_straddle_disk_pages);
 	tcase_add_test(tc, multi_page_ring_and_batches_beyond_one_pass);
 	tcase_add_test(tc, indirect_requests);
+	tcase_add_test(tc, pgrants_map_once_cap_and_give_up);
+	tcase_add_test(tc, persistent_grants_map_once_then_copy);
 	tcase_add_test(tc, restart_keeps_pages_and_serves_what_waited);
 	tcase_add_test(tc, lower_memory_moves_pages_to_disk);
 	tcase_add_test(tc, host_short_takes_memflex_pages_first);

@@ -6,7 +6,7 @@
 set -e
 M=$1 MD=$2 JSON=$3
 [ -r "$M" ] || { echo "usage: $0 build/xenlab/logs/<run>/metrics.txt MD JSON" >&2; exit 2; }
-SWAPS="blkback-disk memflex-memory memflex-spill memflex-polled zram enough-ram"
+SWAPS="blkback-disk memflex-memory memflex-spill memflex-polled memflex-persistent memflex-persistent-polled zram enough-ram"
 get() { sed -n "s/^memflex_bench\.$1\.$2\.$3 //p" "$M"; }
 sizes=$(sed -n 's/^memflex_bench\.\([0-9]*\)\.guest_mib .*/\1/p' "$M")
 [ -n "$sizes" ] || { echo "$M has no memflex_bench metrics" >&2; exit 1; }
@@ -32,6 +32,10 @@ ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b
     echo "to the guest, per page moved; *fault p50 / p99*: one access in 16 is timed in the"
     echo "program, and those over 50 us (faults) give swap-in latency as the program sees it;"
     echo "*memflex-polled*: the memory tier with xenshmd polling busy rings (--memflex-poll-us);"
+    echo "*memflex-persistent*, *-polled*: the disk attached again with xenshmd offering persistent"
+    echo "grants (\`--memflex-persistent-grants 1056\`): memcpy through pages mapped once instead of"
+    echo "a grant copy per batch, and blkfront's 4 MiB pool in the guest (*avail*: MemAvailable"
+    echo "before the run, MiB);"
     echo "*xenshmd CPU*: its share of one dom0 CPU over the run."
     for mib in $sizes; do
         base=$(get "$mib" blkback-disk run_ms)
@@ -39,15 +43,16 @@ ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b
         avail=$(sed -n "s/^memflex_bench\.$mib\.available_mib //p" "$M")
         echo "### Working set $mib MiB ($(ratio "$mib" "$avail" '%.2f')x the $avail MiB the guest's programs can have)"
         echo
-        echo "| swap | fill ms | run ms | run vs disk | fault p50 / p99 ms | in | out | I/O busy | read ms | wake-ups / page | kicks / page | xenshmd CPU | bad words |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        echo "| swap | avail | fill ms | run ms | run vs disk | fault p50 / p99 ms | in | out | I/O busy | read ms | wake-ups / page | kicks / page | xenshmd CPU | bad words |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         for n in $SWAPS; do
             r=$(get "$mib" $n run_ms)
             if [ -z "$r" ]; then
                 [ -n "$(get "$mib" $n failed)" ] || continue
                 zram=
                 [ -n "$(get "$mib" $n zram_peak_kb)" ] && zram=" (zram's store peaked at $(($(get "$mib" $n zram_peak_kb) / 1024)) MiB of guest RAM)"
-                printf '| %s | - | - | killed: out of memory%s | - | %s | %s | - | - | - | - | - | - |\n' "$n" "$zram" \
+                printf '| %s | %s | - | - | killed: out of memory%s | - | %s | %s | - | - | - | - | - | - |\n' "$n" \
+                    "$(get "$mib" $n available_mib)" "$zram" \
                     "$(get "$mib" $n pswpin)" "$(get "$mib" $n pswpout)"
                 continue
             fi
@@ -61,7 +66,8 @@ ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b
                 lat=$(awk -v a="$(get "$mib" $n fault_p50_us)" -v b="$(get "$mib" $n fault_p99_us)" 'BEGIN { printf "%.2f / %.2f", a / 1000, b / 1000 }')
             cpu=-
             case $n in memflex*) [ -n "$(get "$mib" $n xenshmd_cpu_pct)" ] && cpu="$(get "$mib" $n xenshmd_cpu_pct)%" ;; esac
-            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$fill" "$r" \
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" \
+                "$(get "$mib" $n available_mib)" "$fill" "$r" \
                 "$(ratio "$base" "$r" '%.2fx')" "$lat" "$(get "$mib" $n pswpin)" "$(get "$mib" $n pswpout)" "$busy" \
                 "$(ratio "$(get "$mib" $n rd_ms)" "$(get "$mib" $n rd)" '%.2f')" \
                 "$(ratio "$(get "$mib" $n events)" "$pages" '%.2f')" \
@@ -79,12 +85,12 @@ ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b
                 [ -n "$(get "$mib" $n failed)" ] || continue
                 printf '%s{"working_set_mib":%s,"swap":"%s","killed":true}' "$sep" "$mib" "$n"
             else
-                printf '%s{"working_set_mib":%s,"swap":"%s","fill_ms":%s,"run_ms":%s,"bad":%s,"pswpin":%s,"pswpout":%s,"busy_ms":%s,"reads":%s,"read_ms":%s,"events":%s,"notifies":%s,"fault_p50_us":%s,"fault_p99_us":%s}' \
+                printf '%s{"working_set_mib":%s,"swap":"%s","fill_ms":%s,"run_ms":%s,"bad":%s,"pswpin":%s,"pswpout":%s,"busy_ms":%s,"reads":%s,"read_ms":%s,"events":%s,"notifies":%s,"fault_p50_us":%s,"fault_p99_us":%s,"available_mib":%s}' \
                     "$sep" "$mib" "$n" "$(get "$mib" $n fill_ms)" "$r" "$(get "$mib" $n bad)" \
                     "$(get "$mib" $n pswpin)" "$(get "$mib" $n pswpout)" "$(get "$mib" $n busy_ms)" \
                     "$(get "$mib" $n rd)" "$(get "$mib" $n rd_ms)" "$(get "$mib" $n events || true)" \
                     "$(get "$mib" $n notifies || true)" "$(get "$mib" $n fault_p50_us || true)" \
-                    "$(get "$mib" $n fault_p99_us || true)"
+                    "$(get "$mib" $n fault_p99_us || true)" "$(get "$mib" $n available_mib || true)"
             fi
             sep=,
         done

@@ -12,8 +12,8 @@
  *                                     xenshmd must close the disk with an error node
  *
  * It walks blkif's handshake itself over the project's thin Xen layer: ring
- * page and 11 data pages granted to dom0, an unbound port, protocol, state
- * Initialised, and waits for Connected.  The garbage requests keep the
+ * page and 11 data pages granted to dom0, an unbound port, protocol,
+ * feature-persistent, state Initialised, and waits for Connected.  The garbage requests keep the
  * granted data pages' refs in some segments (so some reads and writes are
  * well-formed enough to run) and random values everywhere else.  One
  * "key=value" line at the end; the lab decides from dom0's side.
@@ -119,6 +119,9 @@ static int handshake(struct hfe *f)
 		rc = xsp_mf_fe_protocol(path, sizeof(path), f->me, f->devid);
 	if (!rc)
 		rc = xo_write_str(x, XO_TXN_NONE, path, "x86_64-abi");
+	/* As Debian's blkfront: persistent grants, so that garbage refs meet xenshmd's mapping too. */
+	if (!rc)
+		rc = fe_write(f, xsp_mf_fe_persistent, "%llu", 1);
 	if (!rc)
 		rc = fe_write(f, xsp_mf_fe_state, "%llu", XB_INITIALISED);
 	if (!rc)
