@@ -3,6 +3,7 @@
  * MemFlex: the tiered store alone, then the blkif backend in xenshmd driven
  * by a small blkfront of the test's own on the fake Xen.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -1065,6 +1066,106 @@ START_TEST(persistent_grants_map_once_then_copy)
 }
 END_TEST
 
+/* Several requests made visible to the backend at once, then one kick: one pass serves them all. */
+static void fblk_queue_many_and_kick(struct fblk *f, const union xblk_request *reqs, unsigned int n)
+{
+	uint32_t ents = xblk_ring_entries(f->ring_pages);
+
+	for (unsigned int i = 0; i < n; i++)
+		memcpy(&f->sring->ring[(f->req_prod_pvt + i) & (ents - 1)].req, &reqs[i], sizeof(reqs[i]));
+	f->req_prod_pvt += n;
+	__atomic_store_n(&f->sring->req_prod, f->req_prod_pvt, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->sring->rsp_event, f->rsp_cons + 1, __ATOMIC_RELEASE);
+	f->x->ops->evtchn_notify(f->x, f->port);
+}
+
+static union xblk_request one_page(uint8_t op, uint64_t id, uint64_t page, xo_gref_t ref)
+{
+	union xblk_request req;
+
+	memset(&req, 0, sizeof(req));
+	if (op == XBLK_OP_DISCARD) {
+		req.discard.operation = op;
+		req.discard.id = id;
+		req.discard.sector_number = page * XBLK_SECTORS_PER_PAGE;
+		req.discard.nr_sectors = XBLK_SECTORS_PER_PAGE;
+	} else {
+		req.rw.operation = op;
+		req.rw.id = id;
+		req.rw.sector_number = page * XBLK_SECTORS_PER_PAGE;
+		req.rw.nr_segments = 1;
+		req.rw.seg[0].gref = ref;
+		req.rw.seg[0].last_sect = 7;
+	}
+	return req;
+}
+
+/* The only store file of the host: the disk's memory tier. */
+static void memory_file(struct host *h, char *out, size_t size)
+{
+	DIR *d = opendir(h->store_dir);
+	struct dirent *e;
+
+	out[0] = 0;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			snprintf(out, size, "%s/%s", h->store_dir, e->d_name);
+	if (d)
+		closedir(d);
+	ck_assert_msg(out[0], "no store file in %s", h->store_dir);
+}
+
+/*
+ * A discard is applied after its batch's answers, in the guest's order: a write queued before it
+ * in the same pass is copied first and then freed (its page not left behind in the memory file,
+ * uncharged), and a read or write after it sees it applied.
+ */
+START_TEST(discards_apply_after_their_batch_in_order)
+{
+	struct host h;
+	struct fblk f;
+	uint8_t want[MF_PAGE], zero[MF_PAGE] = { 0 };
+	char path[400];
+
+	host_init(&h, true);
+	uint32_t devid = attach_disk(&h, 1024, 1024);
+	fblk_connect(&f, &h, h.x1, h.g1, devid);
+	fill(f.buf, 3, 7);
+	union xblk_request wd[] = { one_page(XBLK_OP_WRITE, 1, 3, f.buf_refs[0]), one_page(XBLK_OP_DISCARD, 2, 3, 0) };
+	fblk_queue_many_and_kick(&f, wd, 2);
+	ck_assert_int_eq(fblk_response(&f, 1), XBLK_RSP_OKAY);
+	ck_assert_int_eq(fblk_response(&f, 2), XBLK_RSP_OKAY);
+	memory_file(&h, path, sizeof(path));
+	ck_assert(wait_used_kb(&h, 0));
+	ck_assert_msg(!page_has_data(path, 3), "the written-then-discarded page stayed in the memory file");
+
+	fill(f.buf, 5, 8);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_WRITE, 5, 1, 0), XBLK_RSP_OKAY);
+	fill(f.buf + MF_PAGE, 5, 9);
+	memset(f.buf + 2 * MF_PAGE, 0xff, MF_PAGE);
+	union xblk_request dwr[] = { one_page(XBLK_OP_DISCARD, 10, 5, 0), one_page(XBLK_OP_WRITE, 11, 5, f.buf_refs[1]),
+				     one_page(XBLK_OP_READ, 12, 5, f.buf_refs[2]) };
+	fblk_queue_many_and_kick(&f, dwr, 3);
+	for (uint64_t id = 10; id <= 12; id++)
+		ck_assert_int_eq(fblk_response(&f, id), XBLK_RSP_OKAY);
+	fill(want, 5, 9);
+	ck_assert_msg(!memcmp(f.buf + 2 * MF_PAGE, want, MF_PAGE), "the read after the write did not see it");
+	memset(f.buf + 2 * MF_PAGE, 0, MF_PAGE);
+	ck_assert_int_eq(fblk_rw(&f, XBLK_OP_READ, 5, 1, 2), XBLK_RSP_OKAY);
+	ck_assert_msg(!memcmp(f.buf + 2 * MF_PAGE, want, MF_PAGE), "the write after the discard was lost");
+
+	memset(f.buf + 3 * MF_PAGE, 0xff, MF_PAGE);
+	union xblk_request dr[] = { one_page(XBLK_OP_DISCARD, 20, 5, 0), one_page(XBLK_OP_READ, 21, 5, f.buf_refs[3]) };
+	fblk_queue_many_and_kick(&f, dr, 2);
+	ck_assert_int_eq(fblk_response(&f, 20), XBLK_RSP_OKAY);
+	ck_assert_int_eq(fblk_response(&f, 21), XBLK_RSP_OKAY);
+	ck_assert_msg(!memcmp(f.buf + 3 * MF_PAGE, zero, MF_PAGE), "a read after the discard saw the old page");
+	ck_assert(wait_used_kb(&h, 0));
+	ck_assert(!page_has_data(path, 5));
+	host_fini(&h);
+}
+END_TEST
+
 START_TEST(restart_keeps_pages_and_serves_what_waited)
 {
 	struct host h;
@@ -1368,6 +1469,7 @@ Suite *memflex_suite(void)
 	tcase_add_test(tc, multi_page_ring_and_batches_beyond_one_pass);
 	tcase_add_test(tc, indirect_requests);
 	tcase_add_test(tc, pgrants_map_once_cap_and_give_up);
+	tcase_add_test(tc, discards_apply_after_their_batch_in_order);
 	tcase_add_test(tc, persistent_grants_map_once_then_copy);
 	tcase_add_test(tc, restart_keeps_pages_and_serves_what_waited);
 	tcase_add_test(tc, lower_memory_moves_pages_to_disk);
