@@ -4,7 +4,8 @@
 # MemPipe on Xen: guest g2 streams to guest g1 through xenshmd's relay at every message size
 # (checksummed), then the same program over TCP on netfront and over libxenvchan (64 KiB and
 # 1 MiB rings) between the same guests.
-# Throughput and round-trip ratios come from this one run.
+# Throughput and round-trip ratios come from this one run; the server also reports each stream's
+# receiving-ring memory, allocated and used (the source design's utilisation table).
 . /xenlab/lib.sh
 xenshmd -f --budget-kb 131072 --quota-kb 32768 > /tmp/xenshmd.log 2>&1 &
 XD=$!
@@ -24,10 +25,14 @@ guest_exec g1 'mempipe-bench serve > /tmp/serve.out 2>&1 &' || fail "server"
 guest_exec g1 'for i in $(seq 100); do grep -q serving /tmp/serve.out && exit 0; sleep 0.1; done; cat /tmp/serve.out; exit 1' ||
     fail "server did not start"
 
+# The server prints each stream's receiving-ring memory (sink lines): which lines are whose.
+serve_lines() { guest_exec g1 'wc -l < /tmp/serve.out'; }
+N0=$(serve_lines)
 MP=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport mempipe --peer "$D1" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM") ||
     fail "mempipe run: $MP"
 echo "$MP"
 xenstore-ls "/local/domain/0/backend/xenshm/$D1/0/channel" 2>/dev/null
+N1=$(serve_lines)
 C0=$(cpu_ticks $XD); T0=$(now)
 ST=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport mempipe --peer "$D1" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM" --ring-kb 1024) ||
     fail "static mempipe run: $ST"
@@ -36,6 +41,14 @@ XD_CPU=$(cpu_pct $(($(cpu_ticks $XD) - C0)) "$(elapsed "$T0")")
 echo "xenshmd CPU over the static run: $XD_CPU%"
 metric mempipe_static_xenshmd_cpu_pct "$XD_CPU"
 echo "$ST" | sed 's/^mempipe/static/'
+N2=$(serve_lines)
+SINKS=$(guest_exec g1 cat /tmp/serve.out)
+echo "server's streams (lines $N0..$N1 sized, ..$N2 static):"
+echo "$SINKS"
+# ring_use FROM TO SIZE: "alloc_kb used_kb" of the measured (last) stream of SIZE in lines FROM..TO.
+ring_use() {
+    echo "$SINKS" | awk -v a="$1" -v b="$2" -v s="$3" 'NR > a && NR <= b && $1 == "sink" && $3 == s { r = $7 " " $9 } END { print r }'
+}
 TCP=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport tcp --peer "$(guest_ip 0)" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM") ||
     fail "tcp run: $TCP"
 echo "$TCP"
@@ -62,6 +75,13 @@ for s in $(echo "$SIZES" | tr ',' ' '); do
     metric "mempipe_rtt_us.$s" "${m#* }"
     metric "mempipe_static_MBps.$s" "${st% *}"
     metric "mempipe_static_rtt_us.$s" "${st#* }"
+    # Memory: the receiving ring's size on average and how much of it held bytes (utilisation).
+    u=$(ring_use "$N0" "$N1" "$s"); us=$(ring_use "$N1" "$N2" "$s")
+    [ -n "$u" ] && [ -n "$us" ] || fail "no ring use printed by the server for $s B"
+    metric "mempipe_alloc_kb.$s" "${u% *}"
+    metric "mempipe_used_kb.$s" "${u#* }"
+    metric "mempipe_static_alloc_kb.$s" "${us% *}"
+    metric "mempipe_static_used_kb.$s" "${us#* }"
     # The sender's event-channel kicks and sleeps per message (each a hypercall or several).
     metric "mempipe_kicks_per_msg.$s" "$(echo "$MP" | awk -v s="$s" '$3 == s { print $13 }')"
     metric "mempipe_static_kicks_per_msg.$s" "$(echo "$ST" | awk -v s="$s" '$3 == s { print $13 }')"

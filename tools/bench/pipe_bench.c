@@ -23,7 +23,8 @@
  * --warmup-ms: before each size, stream at that size for W ms unmeasured, so
  * that rings xenshmd sizes with the load are measured settled, not growing.
  * The checksum is word-wise (cheap next to the transfer) and covers every
- * byte, so "check ok" means the stream arrived intact.
+ * byte, so "check ok" means the stream arrived intact.  A MemPipe server
+ * prints, per measured stream, its receiving ring's allocated and used memory.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -116,24 +117,75 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * The receiving ring's memory over a MemPipe stream, sampled after every
+ * message (a clock read is a system call in a PV guest, so not by time; at a
+ * steady rate the two agree): its size on average (allocated) and how much
+ * of it held bytes waiting to be read (used).  The source design's
+ * utilisation is used / allocated.
+ */
+struct ring_use {
+	double alloc_sum, fill_sum;
+	uint64_t samples;
+	uint32_t resizes0;
+};
+
+static void ring_use_sample(struct conn *c, struct ring_use *u)
+{
+	struct mempipe_stats st;
+
+	if (!c->mp || mempipe_stats(c->mp, &st))
+		return;
+	if (!u->samples)
+		u->resizes0 = st.rx_resizes;
+	u->alloc_sum += (double)st.rx_ring_bytes;
+	u->fill_sum += (double)st.rx_fill_bytes;
+	u->samples++;
+}
+
+/*
+ * For the lab, one line on stdout for the last stream of a run of streams of
+ * one size (the measured one: the client's warm-up streams come first):
+ * "sink size S count N alloc_kb A used_kb U resizes R".
+ */
+static void ring_use_print(const struct ring_use *u, uint32_t resizes_now, uint32_t size, uint64_t count)
+{
+	if (!u->samples)
+		return;
+	printf("sink size %u count %llu alloc_kb %.1f used_kb %.1f resizes %u\n", size, (unsigned long long)count,
+	       u->alloc_sum / (double)u->samples / 1024, u->fill_sum / (double)u->samples / 1024,
+	       resizes_now - u->resizes0);
+	fflush(stdout);
+}
+
 /* Serve one connection until OP_END or its end. */
 static void serve_conn(struct conn *c)
 {
 	uint8_t *buf = malloc(MSG_MAX);
-	struct hdr h;
+	struct hdr h, last = { 0 };
+	struct ring_use last_use = { 0 };
+	struct mempipe_stats st;
 
 	while (buf && read_exact(c, &h, sizeof(h)) == 0 && h.op != OP_END) {
+		if (last.op && (h.op != OP_SINK || h.size != last.size)) {
+			ring_use_print(&last_use, mempipe_stats(c->mp, &st) ? 0 : st.rx_resizes, last.size, last.count);
+			last.op = 0;
+		}
 		if (!h.size || h.size > MSG_MAX)
 			break;
 		if (h.op == OP_SINK) {
 			uint64_t acc = 0;
+			struct ring_use use = { 0 };
 			for (uint64_t i = 0; i < h.count; i++) {
 				if (read_exact(c, buf, h.size))
 					goto out;
 				acc = check_update(acc, buf, h.size);
+				ring_use_sample(c, &use);
 			}
 			if (write_all(c, &acc, sizeof(acc)))
 				break;
+			last = h;
+			last_use = use;
 		} else if (h.op == OP_ECHO) {
 			for (uint64_t i = 0; i < h.count; i++)
 				if (read_exact(c, buf, h.size) || write_all(c, buf, h.size))
@@ -143,6 +195,8 @@ static void serve_conn(struct conn *c)
 		}
 	}
 out:
+	if (last.op && !mempipe_stats(c->mp, &st))
+		ring_use_print(&last_use, st.rx_resizes, last.size, last.count);
 	free(buf);
 }
 
