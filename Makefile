@@ -51,7 +51,7 @@ FAKE_SRCS := common/xenops_fake.c common/xenops_fake_xs.c common/xenops_fake_gnt
 REAL_SRCS := common/xenops_real.c
 # libxlutil, for the admin CLI only (not the guest library).
 XLCFG_SRC := common/xlcfg_real.c
-DAEMON_SRCS := dom0/pool.c dom0/policy.c dom0/peers.c dom0/storm.c dom0/envcheck.c dom0/devdirs.c dom0/daemon.c backend/device.c backend/spin.c backend/reclaim.c backend/chan.c \
+DAEMON_SRCS := dom0/pool.c dom0/policy.c dom0/peers.c dom0/storm.c dom0/lograte.c dom0/envcheck.c dom0/devdirs.c dom0/daemon.c backend/device.c backend/spin.c backend/reclaim.c backend/chan.c \
 	backend/mfstore.c backend/pgrant.c backend/memflex.c
 FRONT_SRCS := frontend/shm.c frontend/shm_init.c frontend/mempipe.c
 SCHEMA_LIB_SRCS := xenstore-schema/schema.c xenstore-schema/match.c

@@ -235,6 +235,19 @@ static int listen_on(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *req
 	return 0;
 }
 
+/* May `dev` log one more line a guest caused?  `more` gets " (N more like it not logged)". */
+static bool chan_log_allowed(struct xshm_dev *dev, char *more, size_t size)
+{
+	uint64_t dropped;
+
+	more[0] = 0;
+	if (!xshm_lograte_allow(&dev->chan_log, xshm_host_now(dev->h), &dropped))
+		return false;
+	if (dropped)
+		snprintf(more, size, " (%llu more like it not logged)", (unsigned long long)dropped);
+	return true;
+}
+
 /*
  * Does `dev`'s guest consent to a channel with `peer`'s (its mempipe-peers list, read now so
  * that an administrator's change applies to the next channel)?  0 and the cap on each ring in
@@ -262,10 +275,11 @@ static int peer_consents(struct xshm_dev *dev, const struct xshm_dev *peer, uint
 		*cap_pages = (uint32_t)(max_kb / 4);
 		rc = 0;
 	} else {
-		if (!quiet)
-			DEVLOG(dev, LOG_NOTICE, "refused a MemPipe channel with domain %u (%s): %s%s", peer->domid,
+		char more[64];
+		if (!quiet && chan_log_allowed(dev, more, sizeof(more)))
+			DEVLOG(dev, LOG_NOTICE, "refused a MemPipe channel with domain %u (%s): %s%s%s", peer->domid,
 			       name ? name : "no name", rc == 0 ? "not in its mempipe-peers" : "mempipe-peers unreadable: ",
-			       rc == 0 ? "" : why[0] ? why : strerror(-rc));
+			       rc == 0 ? "" : why[0] ? why : strerror(-rc), more);
 		rc = -EACCES;
 	}
 	free(name);
@@ -351,9 +365,11 @@ static int connect_to(struct xshm_dev *dev, const struct xshm_ctrl_chan_open *re
 	describe(c, 0, &rsp->chan);
 	show_end(h, c, 0);
 	show_end(h, c, 1);
-	DEVLOG(dev, LOG_INFO, "channel %u '%s' to domain %u: tx %u pages, rx %u pages%s%s", c->id, c->name,
-	       l->ldev->domid, c->tx_pages, c->rx_pages, c->sized ? " (sized with the load)" : "",
-	       c->flags & XSHM_CHAN_MESSAGE ? ", messages" : "");
+	char more[64];
+	if (chan_log_allowed(dev, more, sizeof(more)))
+		DEVLOG(dev, LOG_INFO, "channel %u '%s' to domain %u: tx %u pages, rx %u pages%s%s%s", c->id, c->name,
+		       l->ldev->domid, c->tx_pages, c->rx_pages, c->sized ? " (sized with the load)" : "",
+		       c->flags & XSHM_CHAN_MESSAGE ? ", messages" : "", more);
 	return 0;
 fail:
 	abandon(c);

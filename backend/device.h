@@ -31,6 +31,7 @@
 #include "xenshm/xspath.h"
 #include "../dom0/policy.h"
 #include "../dom0/pool.h"
+#include "../dom0/lograte.h"
 #include "../dom0/storm.h"
 
 struct xshm_dev;
@@ -120,6 +121,7 @@ struct xshm_dev {
 	uint64_t requests, faults, notices, overdues;
 	uint64_t relay_passes;        /* passes of the relay that moved bytes to or from this guest */
 	struct xshm_storm storm;      /* its port's spurious kicks (dom0/storm.h) */
+	struct xshm_lograte chan_log; /* channels refused and opened: log lines a guest can cause */
 	char fe_state_path[XSP_MAX];
 	char token[48];
 };

@@ -25,15 +25,40 @@ static struct {
 	size_t len;
 } warnings = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+/* Notices and worse, kept for host_log_count(), under warnings.lock. */
+static struct {
+	char text[65536];
+	size_t len;
+} notices;
+
+static void keep(char *text, size_t size, size_t *len, const char *msg)
+{
+	int n = snprintf(text + *len, size - *len, "%s\n", msg);
+
+	if (n > 0 && *len + (size_t)n < size)
+		*len += (size_t)n;
+}
+
 static void quiet(int level, const char *msg)
 {
-	if (level > LOG_WARNING)
+	if (level > LOG_NOTICE)
 		return;
 	pthread_mutex_lock(&warnings.lock);
-	int n = snprintf(warnings.text + warnings.len, sizeof(warnings.text) - warnings.len, "%s\n", msg);
-	if (n > 0 && warnings.len + (size_t)n < sizeof(warnings.text))
-		warnings.len += (size_t)n;
+	keep(notices.text, sizeof(notices.text), &notices.len, msg);
+	if (level <= LOG_WARNING)
+		keep(warnings.text, sizeof(warnings.text), &warnings.len, msg);
 	pthread_mutex_unlock(&warnings.lock);
+}
+
+unsigned int host_log_count(const char *needle)
+{
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&warnings.lock);
+	for (const char *p = notices.text; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	pthread_mutex_unlock(&warnings.lock);
+	return n;
 }
 
 bool host_logged(const char *needle)

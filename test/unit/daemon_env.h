@@ -51,6 +51,8 @@ char *read_be(struct host *h, xo_domid_t g, int (*build)(char *, size_t, unsigne
 /* xenshmd without its thread: the test calls xshmd_step() itself (xshmd_free when done). */
 void daemon_new_unthreaded(struct host *h);
 bool host_logged(const char *needle);
+/* How many lines of notice level or worse contain `needle` (since the process started). */
+unsigned int host_log_count(const char *needle);
 bool wait_be_state(struct host *h, xo_domid_t g, const char *want);
 unsigned int dom0_grants(struct host *h);
 /* Poll (up to 3 s) until `path` is gone from XenStore (read by dom0's tool handle). */

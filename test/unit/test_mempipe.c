@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../dom0/lograte.h"
 #include "../../dom0/policy.h"
 #include "../../frontend/shm_private.h"
 #include "xenshm/chan.h"
@@ -500,6 +501,41 @@ START_TEST(refusals)
 	mempipe_close(b);
 	mempipe_close(l);
 	mempipe_close(l2);
+	shm_exit(s1);
+	shm_exit(s2);
+	host_fini(&h);
+}
+END_TEST
+
+/* A guest refused in a loop does not fill dom0's log: ten lines a minute per device, then the next
+ * line says how many were left out. */
+START_TEST(refusals_logged_at_a_bounded_rate)
+{
+	struct host h;
+	char p1[XSP_MAX], other[32];
+
+	host_init(&h, true);
+	struct shm *s1 = shm_open_xo(h.x1, 0, &fast), *s2 = shm_open_xo(h.x2, 0, &fast);
+	ck_assert_ptr_nonnull(s1);
+	ck_assert_ptr_nonnull(s2);
+	struct mempipe *l = mempipe_listen(s1, "svc", &small);
+	ck_assert_ptr_nonnull(l);
+	xsp_be_mempipe_peers(p1, sizeof(p1), h.g1, 0);
+	snprintf(other, sizeof(other), "%u:0", h.g2 + 100);
+	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, p1, other), 0);
+	unsigned int before = host_log_count("refused a MemPipe channel");
+	for (unsigned int i = 0; i < 3 * XSHM_LOGRATE_BURST; i++) {
+		ck_assert_ptr_null(mempipe_connect(s2, h.g1, "svc", &small));
+		ck_assert_int_eq(errno, EACCES);
+	}
+	ck_assert_uint_eq(host_log_count("refused a MemPipe channel") - before, XSHM_LOGRATE_BURST);
+	host_advance(&h, XSHM_LOGRATE_WINDOW_MS);
+	ck_assert_ptr_null(mempipe_connect(s2, h.g1, "svc", &small));
+	ck_assert_uint_eq(host_log_count("refused a MemPipe channel") - before, XSHM_LOGRATE_BURST + 1);
+	char want[64];
+	snprintf(want, sizeof(want), "(%u more like it not logged)", 2 * XSHM_LOGRATE_BURST);
+	ck_assert_msg(host_log_count(want) == 1, "no line says how many refusals were not logged");
+	mempipe_close(l);
 	shm_exit(s1);
 	shm_exit(s2);
 	host_fini(&h);
@@ -1096,6 +1132,7 @@ Suite *mempipe_suite(void)
 	tcase_add_test(tc, messages_keep_boundaries);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, admin_peer_lists_refuse_and_cap);
+	tcase_add_test(tc, refusals_logged_at_a_bounded_rate);
 	tcase_add_test(tc, timeouts_and_nonblocking);
 	tcase_add_test(tc, small_writes_do_not_kick_each_time);
 	tcase_add_test(tc, a_request_is_pushed_before_waiting_for_its_answer);
