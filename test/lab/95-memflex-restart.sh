@@ -4,11 +4,12 @@
 # MemFlex across a crash of xenshmd on Xen: a guest has swapped most of a working set out to
 # its MemFlex disk; xenshmd is killed with SIGKILL; a new xenshmd reattaches the store from
 # /dev/shm, maps the ring again, binds the guest's port again and serves on; every page the
-# guest swapped comes back right.
+# guest swapped comes back right.  With persistent grants (blkfront's pool): the dead xenshmd's
+# mappings went with it, and the new one maps the pool's references again as requests name them.
 . /xenlab/lib.sh
 DEVID=268440064 # xvds
 mkdir -p /var/lib/xenshm
-xenshmd -f --budget-kb 262144 > /tmp/xenshmd.log 2>&1 &
+xenshmd -f --budget-kb 262144 --memflex-persistent-grants 1056 > /tmp/xenshmd.log 2>&1 &
 XD=$!
 trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log; collect /tmp/xenshmd2.log xenshmd2.log' EXIT
 GUEST_MEM=128 guest_create g1 0 || fail "guest g1"
@@ -31,7 +32,7 @@ ls /dev/shm | grep -q "^memflex-.*-$DEVID.mem$" || fail "the memory tier did not
 t0=$(now)
 GUEST_TIMEOUT=10 guest_exec g1 'dd if=/dev/urandom of=/tmp/x bs=1M count=4 2>/dev/null; echo answered' \
     || echo "the guest waits on its swap disk while no xenshmd runs (expected)"
-xenshmd -f --budget-kb 262144 > /tmp/xenshmd2.log 2>&1 &
+xenshmd -f --budget-kb 262144 --memflex-persistent-grants 1056 > /tmp/xenshmd2.log 2>&1 &
 XD=$!
 i=0
 while ! grep -q "resumed" /tmp/xenshmd2.log && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
@@ -49,4 +50,5 @@ sleep 1.2
 AFTER=$(xenstore-read $BE/stats)
 echo "after: $AFTER"
 echo "$AFTER" | tr ' ' '\n' | grep -q '^reads=[1-9]' || fail "the new xenshmd served no read"
+echo "$AFTER" | tr ' ' '\n' | grep -q '^persistent=[1-9]' || fail "the new xenshmd kept no persistent grant mapped"
 echo "xenshmd killed and restarted under a swapping guest: every page back"
