@@ -507,6 +507,19 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* Both guests connected to xenshm, g1 listening on "svc". */
+static struct mempipe *svc_listener(struct host *h, struct shm **s1, struct shm **s2)
+{
+	host_init(h, true);
+	*s1 = shm_open_xo(h->x1, 0, &fast);
+	*s2 = shm_open_xo(h->x2, 0, &fast);
+	ck_assert_ptr_nonnull(*s1);
+	ck_assert_ptr_nonnull(*s2);
+	struct mempipe *l = mempipe_listen(*s1, "svc", &small);
+	ck_assert_ptr_nonnull(l);
+	return l;
+}
+
 /* A guest refused in a loop does not fill dom0's log: ten lines a minute per device, then the next
  * line says how many were left out. */
 START_TEST(refusals_logged_at_a_bounded_rate)
@@ -514,12 +527,8 @@ START_TEST(refusals_logged_at_a_bounded_rate)
 	struct host h;
 	char p1[XSP_MAX], other[32];
 
-	host_init(&h, true);
-	struct shm *s1 = shm_open_xo(h.x1, 0, &fast), *s2 = shm_open_xo(h.x2, 0, &fast);
-	ck_assert_ptr_nonnull(s1);
-	ck_assert_ptr_nonnull(s2);
-	struct mempipe *l = mempipe_listen(s1, "svc", &small);
-	ck_assert_ptr_nonnull(l);
+	struct shm *s1, *s2;
+	struct mempipe *l = svc_listener(&h, &s1, &s2);
 	xsp_be_mempipe_peers(p1, sizeof(p1), h.g1, 0);
 	snprintf(other, sizeof(other), "%u:0", h.g2 + 100);
 	ck_assert_int_eq(xo_write_str(h.tool, XO_TXN_NONE, p1, other), 0);
@@ -551,12 +560,8 @@ START_TEST(admin_peer_lists_refuse_and_cap)
 	struct mempipe_stats st;
 	char buf[8];
 
-	host_init(&h, true);
-	struct shm *s1 = shm_open_xo(h.x1, 0, &fast), *s2 = shm_open_xo(h.x2, 0, &fast);
-	ck_assert_ptr_nonnull(s1);
-	ck_assert_ptr_nonnull(s2);
-	struct mempipe *l = mempipe_listen(s1, "svc", &small);
-	ck_assert_ptr_nonnull(l);
+	struct shm *s1, *s2;
+	struct mempipe *l = svc_listener(&h, &s1, &s2);
 	xsp_be_mempipe_peers(p1, sizeof(p1), h.g1, 0);
 	xsp_be_mempipe_peers(p2, sizeof(p2), h.g2, 0);
 	/* A guest cannot write its own list. */
