@@ -681,8 +681,8 @@ static void publish_features(struct xshm_mf *mf)
 	write_be(mf, "discard-secure", "0");
 	write_be(mf, "max-ring-page-order", "%u", XSHM_MF_RING_ORDER_MAX);
 	write_be(mf, "feature-max-indirect-segments", "%u", XBLK_MAX_INDIRECT_SEGMENTS);
-	if (mf->be_state != XB_CONNECTED) /* a restarted xenshmd keeps what the frontend saw */
-		write_be(mf, "feature-persistent", "%u", mf->h->mf_pgrants_max ? 1u : 0u);
+	/* feature-persistent is written with InitWait (set_state): a restarted xenshmd finding the
+	 * frontend connected keeps what that frontend saw. */
 }
 
 #define SAVED_SUFFIX ".saved"

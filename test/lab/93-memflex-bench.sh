@@ -20,13 +20,23 @@
 DEVID=268440064 # xvds
 POLL_US=${MEMFLEX_POLL_US:-1000}
 mkdir -p /var/lib/xenshm
-xenshmd -f --budget-kb 524288 --spill-dir /var/lib/xenshm > /tmp/xenshmd.log 2>&1 &
-XD=$!
+# start_xenshmd [ARGS...]: xenshmd with the benchmark's budget and spill dir, and ARGS.
+start_xenshmd() {
+    xenshmd -f --budget-kb 524288 --spill-dir /var/lib/xenshm "$@" >> /tmp/xenshmd.log 2>&1 &
+    XD=$!
+}
+# attach_xvds: the 512 MiB MemFlex disk, all in host memory, seen by g1.
+attach_xvds() {
+    xenshm attach g1 --memflex 512M --mem 512M || fail "attach"
+    guest_exec g1 'i=0; while [ ! -b /dev/xvds ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; test -b /dev/xvds' \
+        || fail "no /dev/xvds after attach"
+}
+: > /tmp/xenshmd.log
+start_xenshmd
 # restart_xenshmd [ARGS...]: a new xenshmd with ARGS; it takes the disk over where it stands.
 restart_xenshmd() {
     kill $XD; wait $XD 2>/dev/null
-    xenshmd -f --budget-kb 524288 --spill-dir /var/lib/xenshm "$@" >> /tmp/xenshmd.log 2>&1 &
-    XD=$!
+    start_xenshmd "$@"
     i=0; while [ "$(xenstore-read "$BE/state" 2>/dev/null)" != 4 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
     sleep 1
 }
@@ -37,21 +47,16 @@ reattach() {
     guest_exec g1 'i=0; while [ -b /dev/xvds ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; test ! -b /dev/xvds' \
         || fail "xvds stayed after detach"
     kill $XD; wait $XD 2>/dev/null
-    xenshmd -f --budget-kb 524288 --spill-dir /var/lib/xenshm "$@" >> /tmp/xenshmd.log 2>&1 &
-    XD=$!
+    start_xenshmd "$@"
     sleep 1
-    xenshm attach g1 --memflex 512M --mem 512M || fail "attach"
-    guest_exec g1 'i=0; while [ ! -b /dev/xvds ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; test -b /dev/xvds' \
-        || fail "no /dev/xvds after attach"
+    attach_xvds
     echo "blkfront: $(guest_exec g1 'dmesg | grep "blkfront: xvds" | tail -1')"
 }
 trap 'kill $XD 2>/dev/null; collect /tmp/xenshmd.log xenshmd.log' EXIT
 GUEST_MEM=128 guest_create g1 0 disk || fail "guest g1"
 D1=$(guest_domid g1)
 BE=/local/domain/0/backend/memflex/$D1/$DEVID
-xenshm attach g1 --memflex 512M --mem 512M || fail "attach"
-guest_exec g1 'i=0; while [ ! -b /dev/xvds ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done; test -b /dev/xvds' \
-    || fail "no /dev/xvds"
+attach_xvds
 guest_exec g1 'insmod /lib/modules/zsmalloc.ko && insmod /lib/modules/zram.ko' || fail "zram modules"
 echo "g1 memory before the runs: $(guest_exec g1 "awk '/^(MemTotal|MemAvailable|Shmem):/ { printf \"%s %s kB \", \$1, \$2 }' /proc/meminfo")"
 AVAIL=$(guest_exec g1 "awk '/^MemAvailable:/ { print int(\$2 / 1024) }' /proc/meminfo")
