@@ -317,6 +317,17 @@ static void push_before_sleep(struct mempipe *p)
 }
 
 /*
+ * Has xenshmd posted a replacement for `ring` (a switch of our rx, an offer
+ * of a new tx)?  It writes the fields before it kicks us.
+ */
+static bool ring_replaced(const struct mempipe *p, const struct xshm_ring *ring)
+{
+	const struct xshm_chan_page *hdr = (const struct xshm_chan_page *)(ring == &p->rx ? p->rx_seg.data : p->tx_seg.data);
+
+	return __atomic_load_n(ring == &p->rx ? &hdr->switch_seg : &hdr->offer_seg, __ATOMIC_ACQUIRE) != 0;
+}
+
+/*
  * Wait until `ring` can make progress (need bytes of space for tx, data
  * for rx), the peer is gone, or the deadline.  0 to try again.
  */
@@ -330,6 +341,11 @@ static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, int
 		return -ESHUTDOWN; /* the domain is about to be saved: let go, don't wait */
 	if (!xshm_ring_prepare_wait(ring, need))
 		return ring->error ? ring->error : 0;
+	/* shm_service has taken the pending event: if it was xenshmd replacing this ring, no
+	 * other kick follows (the next ones are for the new ring, which nobody waits on yet), so
+	 * look again now that the event is gone; the caller moves over. */
+	if (ring_replaced(p, ring))
+		return 0;
 	rc = peer_state(p, ring == &p->rx);
 	if (rc)
 		return rc;

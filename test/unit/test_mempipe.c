@@ -1063,6 +1063,109 @@ START_TEST(sized_rings_follow_the_load_without_losing_a_byte)
 }
 END_TEST
 
+/*
+ * g1's event channel as libxenshm takes it, with a hook: while armed, the
+ * first take waits for xenshmd's next kick (moving the clock, so that an
+ * idle sized ring shrinks) and returns it, as if the kick had landed just
+ * before the take.  The interleaving a reader hits when xenshmd replaces
+ * its ring between its last look at the ring and its sleep.
+ */
+static struct late_kick {
+	struct xo_ops ops;  /* g1's own, evtchn_pending replaced */
+	const struct xo_ops *orig;
+	struct host *h;
+	bool armed, fired;
+} late_kick;
+
+static int pending_after_a_late_kick(struct xo *x, xo_port_t *port)
+{
+	struct late_kick *k = &late_kick;
+
+	if (!k->armed)
+		return k->orig->evtchn_pending(x, port);
+	k->armed = false;
+	for (int i = 0; i < 200; i++) {
+		host_advance(k->h, XSHM_RX_WINDOW_MS);
+		usleep(5000);
+		if (k->orig->evtchn_pending(x, port) == 0) {
+			k->fired = true;
+			return 0;
+		}
+	}
+	return -EAGAIN;
+}
+
+/* Drain g1 (non-blocking) until g2's tx and g1's rx are both empty: every byte written read. */
+static void drain_all(struct pair *p, uint8_t *buf, size_t len)
+{
+	struct mempipe_stats rd, wr;
+
+	for (int i = 0; i < 500; i++) {
+		mempipe_read(p->a, buf, len);
+		mempipe_stats(p->a, &rd);
+		mempipe_stats(p->b, &wr);
+		if (rd.bytes_read == wr.bytes_written)
+			return;
+		usleep(2000);
+	}
+	ck_abort_msg("g1 read %lu of the %lu bytes g2 wrote", (unsigned long)rd.bytes_read,
+		     (unsigned long)wr.bytes_written);
+}
+
+/*
+ * xenshmd shrinks an idle reader's rx ring and kicks it just as the reader
+ * is about to sleep on the old ring, and the reader's own service of its
+ * event channel takes that kick: the reader must still move to the new
+ * ring, or it sleeps on a ring that gets no more data and no more kicks
+ * (seen as a 30 s stall, then ETIMEDOUT, in the path benchmark).
+ */
+START_TEST(ring_replaced_just_before_a_wait_is_followed)
+{
+	struct mempipe_opts sized = { .timeout_ms = 5000, .nonblock = true };
+	struct mempipe_stats st, wst;
+	static uint8_t buf[64 << 10];
+	struct pair p;
+
+	pair_open(&p, &sized);
+	/* Grow: g1 does not read, g2 keeps its tx full, windows pass until g2 is offered more. */
+	for (int i = 0; i < 300; i++) {
+		while (mempipe_write(p.b, buf, sizeof(buf)) > 0)
+			;
+		host_advance(&p.h, XSHM_RX_WINDOW_MS);
+		usleep(5000);
+		mempipe_stats(p.b, &wst);
+		if (wst.tx_resizes)
+			break;
+	}
+	ck_assert_uint_ge(wst.tx_resizes, 1);
+	drain_all(&p, buf, sizeof(buf));
+	mempipe_stats(p.a, &st);
+	ck_assert_uint_gt(st.rx_ring_bytes, XSHM_CHAN_RX_PAGES_MIN * 4096);
+	uint32_t resizes = st.rx_resizes;
+
+	/* Idle now: xenshmd will shrink g1's rx; its kick is taken inside the next read's wait
+	 * (a kick left over from the drain is taken first, by this read). */
+	ck_assert_int_eq(mempipe_read(p.a, buf, sizeof(buf)), -EAGAIN);
+	late_kick = (struct late_kick){ .ops = *p.h.x1->ops, .orig = p.h.x1->ops, .h = &p.h, .armed = true };
+	late_kick.ops.evtchn_pending = pending_after_a_late_kick;
+	p.h.x1->ops = &late_kick.ops;
+	ck_assert_int_eq(mempipe_read(p.a, buf, sizeof(buf)), -EAGAIN);
+	ck_assert(late_kick.fired);
+	mempipe_stats(p.a, &st);
+	ck_assert_uint_eq(st.rx_resizes, resizes + 1);
+	ck_assert_uint_eq(st.rx_ring_bytes, XSHM_CHAN_RX_PAGES_MIN * 4096);
+
+	/* The next bytes come on the new ring, and their kick wakes the reader's poll. */
+	ck_assert_int_eq(mempipe_write(p.b, "after", 5), 5);
+	struct pollfd pfd = { .fd = mempipe_fd(p.a), .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	ck_assert_int_eq(mempipe_read(p.a, buf, sizeof(buf)), 5);
+	ck_assert_int_eq(memcmp(buf, "after", 5), 0);
+	p.h.x1->ops = late_kick.orig;
+	pair_close(&p);
+}
+END_TEST
+
 /* A sender offered a new tx ring that "switches" to some other segment is cut off. */
 START_TEST(tx_switch_to_a_foreign_segment_disconnects)
 {
@@ -1148,6 +1251,7 @@ Suite *mempipe_suite(void)
 	tcase_add_test(tc, peer_death_is_a_reset);
 	tcase_add_test(tc, lying_ring_index_disconnects_the_liar);
 	tcase_add_test(tc, sized_rings_follow_the_load_without_losing_a_byte);
+	tcase_add_test(tc, ring_replaced_just_before_a_wait_is_followed);
 	tcase_add_test(tc, tx_switch_to_a_foreign_segment_disconnects);
 	suite_add_tcase(s, tc);
 	return s;

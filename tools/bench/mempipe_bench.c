@@ -189,11 +189,12 @@ out:
 int mempipe_bench_main(int argc, char **argv)
 {
 	const char *md_path = NULL, *json_path = NULL;
-	size_t mib = 64;
+	size_t mib = 64, only_size = 0;
 	static const struct option opts[] = {
 		{ "md", required_argument, NULL, 'm' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "mib", required_argument, NULL, 'n' },
+		{ "size", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -205,6 +206,7 @@ int mempipe_bench_main(int argc, char **argv)
 		case 'm': md_path = optarg; break;
 		case 'j': json_path = optarg; break;
 		case 'n': mib = strtoul(optarg, NULL, 10); break;
+		case 's': only_size = strtoul(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
@@ -229,8 +231,12 @@ int mempipe_bench_main(int argc, char **argv)
 	for (size_t i = 0; i < NSIZES; i++) {
 		struct result fixed = { 0 }, sized = { 0 };
 		size_t total = (mib << 20) / sizes[i] * sizes[i];
-		if (run_one(&w, sizes[i], total, false, &fixed) || run_one(&w, sizes[i], total, true, &sized)) {
-			fprintf(stderr, "xenshm-bench mempipe: a %zu B run failed\n", sizes[i]);
+		int rc;
+		if (only_size && sizes[i] != only_size)
+			continue;
+		if ((rc = run_one(&w, sizes[i], total, false, &fixed)) || (rc = run_one(&w, sizes[i], total, true, &sized))) {
+			fprintf(stderr, "xenshm-bench mempipe: the %s %zu B run failed: %s\n",
+				fixed.mbps > 0 ? "sized" : "fixed", sizes[i], strerror(-rc));
 			world_down(&w);
 			return 1;
 		}
@@ -246,7 +252,7 @@ int mempipe_bench_main(int argc, char **argv)
 			fprintf(js, "  {\"message_bytes\": %zu, \"fixed_MBps\": %.1f, \"sized_MBps\": %.1f, "
 				    "\"sized_alloc_KiB\": %.0f, \"sized_used_KiB\": %.0f, \"sized_resizes\": %u}%s\n",
 				sizes[i], fixed.mbps, sized.mbps, sized.alloc_kb, sized.used_kb, sized.resizes,
-				i + 1 < NSIZES ? "," : "");
+				only_size || i + 1 == NSIZES ? "" : ",");
 	}
 	if (js) {
 		fprintf(js, "]}\n");
