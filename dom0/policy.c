@@ -114,16 +114,24 @@ uint32_t xshm_rx_next_size(struct xshm_rx_sizing *s, uint64_t now_ms, uint32_t p
 	} else if (s->before_bps) {
 		/* The verdict on the last growth: a ring that still fills without moving more is not
 		 * the bottleneck (the receiver is): memory does not help.  One that no longer fills
-		 * has what it needs. */
-		if (s->full && bps * 100 < s->before_bps * (100 + XSHM_RX_GAIN_PCT)) {
-			s->ceiling = pages / 2;
-			s->ceiling_age = 0;
-			next = pages / 2;
+		 * has what it needs.  One window that moved less is not enough to say so (a window
+		 * also holds the other guest's scheduling): XSHM_RX_VERDICT_WINDOWS in a row. */
+		bool paid = !s->full || bps * 100 >= s->before_bps * (100 + XSHM_RX_GAIN_PCT);
+		if (paid || ++s->unpaid >= XSHM_RX_VERDICT_WINDOWS) {
+			if (!paid) {
+				s->ceiling = pages / 2;
+				s->ceiling_age = 0;
+				next = pages / 2;
+			}
+			s->before_bps = 0;
+			s->unpaid = 0;
 		}
-		s->before_bps = 0;
 		s->quiet = 0;
-	} else if (s->full && pages < max && (!s->ceiling || pages < s->ceiling)) {
-		s->before_bps = bps ? bps : 1;
+	} else if (s->full && s->prev_full && pages < max && (!s->ceiling || pages < s->ceiling)) {
+		/* Full two windows in a row; the throughput to beat is the lower of the two (a first
+		 * window also fills two empty rings: a burst the ring size did not buy). */
+		uint64_t base = s->prev_bps < bps ? s->prev_bps : bps;
+		s->before_bps = base ? base : 1;
 		s->settle = 1;
 		next = pages * 2 > max ? max : pages * 2;
 		s->quiet = 0;
@@ -136,6 +144,8 @@ uint32_t xshm_rx_next_size(struct xshm_rx_sizing *s, uint64_t now_ms, uint32_t p
 	} else {
 		s->quiet = 0;
 	}
+	s->prev_bps = bps;
+	s->prev_full = s->full != 0;
 	if (next < min)
 		next = min;
 	if (next != pages) {

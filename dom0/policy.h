@@ -79,10 +79,13 @@ uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requeste
 /*
  * Sizing a MemPipe rx ring (the relay fills it, one guest drains it).  The
  * relay notes every pass; once per window the policy picks the next size:
- *  - grow (double) when the relay had more than the ring could take,
+ *  - grow (double) when the relay had more than the ring could take in
+ *    two windows in a row,
  *    unless an earlier growth from this size left the ring as full with
- *    less than XSHM_RX_GAIN_PCT more throughput (judged on the window after
- *    the one the switch happened in; then the receiver, not the ring, is
+ *    less than XSHM_RX_GAIN_PCT more throughput than the lower of the two
+ *    windows before it (judged on the XSHM_RX_VERDICT_WINDOWS windows after
+ *    the one the switch happened in, undone only if none of them gained;
+ *    then the receiver, not the ring, is
  *    the bottleneck: the ring goes back and stays below that ceiling for
  *    XSHM_RX_CEILING_WINDOWS, since more memory no longer helps);
  *  - shrink (halve) after XSHM_RX_QUIET_WINDOWS windows in a row whose
@@ -96,12 +99,16 @@ uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requeste
 #define XSHM_RX_QUIET_WINDOWS 10u
 #define XSHM_RX_DWELL_WINDOWS 3u   /* windows a new size is kept before another change */
 #define XSHM_RX_GAIN_PCT 5u
+#define XSHM_RX_VERDICT_WINDOWS 2u /* windows in a row without the gain undo a growth */
 #define XSHM_RX_CEILING_WINDOWS 20u
 
 struct xshm_rx_sizing {
 	uint64_t start_ms, bytes, peak;  /* the current window */
 	unsigned int full, quiet;
 	uint64_t before_bps;             /* throughput before the growth under test, 0 if none */
+	uint64_t prev_bps;               /* the last window's throughput */
+	bool prev_full;                  /* and whether the ring was full in it */
+	unsigned int unpaid;             /* judged windows so far without the gain */
 	unsigned int settle;             /* windows to skip before judging a growth */
 	unsigned int dwell;              /* windows before another change is allowed */
 	uint32_t ceiling;                /* 0, or a size growth is known not to pay beyond */

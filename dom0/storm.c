@@ -6,11 +6,14 @@ bool xshm_storm_note(struct xshm_storm *s, uint64_t now_ms, bool spurious)
 {
 	if (now_ms - s->window_start >= XSHM_STORM_WINDOW_MS) {
 		s->window_start = now_ms;
-		s->spurious = 0;
+		s->spurious = s->useful = 0;
 	}
 	if (spurious)
 		s->spurious++;
-	if (s->spurious <= XSHM_STORM_SPURIOUS_MAX)
+	else
+		s->useful++;
+	/* A busy guest races the relay: some of its kicks find the work already done. */
+	if (s->spurious <= XSHM_STORM_SPURIOUS_MAX || s->spurious <= s->useful)
 		return false;
 	if (!s->held)
 		s->held_windows++;

@@ -495,8 +495,9 @@ ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len)
 		}
 		if (n != -EAGAIN)
 			return done ? (ssize_t)done : n;
-		/* The relay may be polling rather than waiting for kicks: tell it we are blocked. */
-		kick(p);
+		/* The relay may be polling rather than waiting for kicks: tell it we are blocked, once
+		 * per batch (a kick that announces no new byte would find no work). */
+		push_before_sleep(p);
 		/* Wake for a quarter of the ring (or the rest of the write), not for every byte. */
 		size_t quarter = (size_t)(p->tx.size / 4);
 		rc = wait_ring(p, &p->tx, len - done < quarter ? len - done : quarter, &deadline);

@@ -115,7 +115,9 @@ START_TEST(rx_grows_while_full_and_paying)
 	uint32_t pages = 16;
 
 	ck_assert_uint_eq(xshm_rx_next_size(&s, now, pages, 16, 1024), 16); /* opens a window */
-	/* Full and more memory doubles throughput each time: 16 -> 32 -> 64. */
+	/* Full and more memory doubles throughput each time: 16 -> 32 -> 64.  Full once is not
+	 * enough (a first burst). */
+	ck_assert_uint_eq(window(&s, &now, pages, 1 << 20, 64 << 10, true), 16);
 	pages = window(&s, &now, pages, 1 << 20, 64 << 10, true);
 	ck_assert_uint_eq(pages, 32);
 	ck_assert_uint_eq(window(&s, &now, pages, 0, 0, false), 32);                 /* settling: not judged */
@@ -123,7 +125,9 @@ START_TEST(rx_grows_while_full_and_paying)
 	pages = window(&s, &now, pages, 2 << 20, 128 << 10, true);
 	ck_assert_uint_eq(pages, 64);
 	ck_assert_uint_eq(window(&s, &now, pages, 2 << 20, 128 << 10, true), 64);
-	/* This growth bought nothing: back to 32, and no growth past it for a while. */
+	/* This growth bought nothing, in two windows in a row: back to 32, and no growth past it
+	 * for a while. */
+	ck_assert_uint_eq(window(&s, &now, pages, 2 << 20, 128 << 10, true), 64);
 	pages = window(&s, &now, pages, 2 << 20, 128 << 10, true);
 	ck_assert_uint_eq(pages, 32);
 	for (unsigned int i = 0; i + 1 < XSHM_RX_CEILING_WINDOWS; i++)
@@ -135,6 +139,34 @@ START_TEST(rx_grows_while_full_and_paying)
 	struct xshm_rx_sizing m = { .start_ms = 1 };
 	uint64_t t = 1;
 	ck_assert_uint_eq(window(&m, &t, 1024, 1 << 20, 4 << 20, true), 1024);
+	ck_assert_uint_eq(window(&m, &t, 1024, 1 << 20, 4 << 20, true), 1024);
+}
+END_TEST
+
+/* A growth is judged against the lower of the two windows before it, and on two windows after. */
+START_TEST(rx_growth_is_judged_on_more_than_one_window)
+{
+	struct xshm_rx_sizing s = { .start_ms = 1 };
+	uint64_t now = 1;
+	uint32_t pages = 16;
+
+	/* The ring's real pace, then a burst (the other guest got a longer turn). */
+	ck_assert_uint_eq(window(&s, &now, pages, 1 << 20, 64 << 10, true), 16);
+	pages = window(&s, &now, pages, 4 << 20, 64 << 10, true);
+	ck_assert_uint_eq(pages, 32);
+	ck_assert_uint_eq(window(&s, &now, pages, 0, 0, false), 32); /* settling */
+	/* Twice the pace: judged against the real pace, not the burst, it paid. */
+	ck_assert_uint_eq(window(&s, &now, pages, 2 << 20, 128 << 10, true), 32);
+	ck_assert_uint_eq(s.ceiling, 0);
+	/* The next growth: one window without the gain (the other guest was not scheduled), then
+	 * the gain: kept. */
+	pages = window(&s, &now, pages, 2 << 20, 128 << 10, true);
+	ck_assert_uint_eq(pages, 64);
+	ck_assert_uint_eq(window(&s, &now, pages, 0, 0, false), 64);
+	ck_assert_uint_eq(window(&s, &now, pages, 1 << 20, 256 << 10, true), 64);
+	ck_assert_uint_eq(window(&s, &now, pages, 4 << 20, 256 << 10, true), 64);
+	ck_assert_uint_eq(s.ceiling, 0);
+	ck_assert_uint_eq(s.resizes, 2);
 }
 END_TEST
 
@@ -160,6 +192,7 @@ START_TEST(rx_shrinks_after_quiet_windows_only)
 		pages = window(&s, &now, pages, 0, 0, false);
 	ck_assert_uint_eq(pages, 16);
 	/* Windows are timed: nothing is decided before one ends. */
+	ck_assert_uint_eq(window(&s, &now, 16, 1 << 20, 64 << 10, true), 16);
 	xshm_rx_note(&s, 1 << 20, 64 << 10, true);
 	ck_assert_uint_eq(xshm_rx_next_size(&s, now + XSHM_RX_WINDOW_MS - 1, 16, 16, 1024), 16);
 	ck_assert_uint_eq(xshm_rx_next_size(&s, now + XSHM_RX_WINDOW_MS, 16, 16, 1024), 32);
@@ -244,6 +277,15 @@ START_TEST(storms_are_held_to_their_window)
 	/* A busy guest, however often it kicks, is never held. */
 	for (int i = 0; i < 100000; i++)
 		ck_assert(!xshm_storm_note(&busy, 5000, false));
+	/* Nor one whose kicks race the relay, as long as no more of them find nothing than find
+	 * work; past that, it is a storm again. */
+	struct xshm_storm racing = { 0 };
+	for (int i = 0; i < 1000; i++) {
+		ck_assert(!xshm_storm_note(&racing, 9000, false));
+		ck_assert(!xshm_storm_note(&racing, 9000, true));
+	}
+	ck_assert(xshm_storm_note(&racing, 9000, true));
+	ck_assert_uint_eq(racing.held_windows, 1);
 }
 END_TEST
 
@@ -256,6 +298,7 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, mempipe_peer_lists);
 	tcase_add_test(tc, storms_are_held_to_their_window);
 	tcase_add_test(tc, rx_grows_while_full_and_paying);
+	tcase_add_test(tc, rx_growth_is_judged_on_more_than_one_window);
 	tcase_add_test(tc, rx_shrinks_after_quiet_windows_only);
 	tcase_add_test(tc, admit_has_hysteresis);
 	tcase_add_test(tc, plan_takes_from_excess_in_proportion);
