@@ -48,6 +48,7 @@
 enum { OP_SINK = 1, OP_ECHO = 2, OP_END = 3 };
 #define PATTERN_BYTES (1u << 20)
 #define MSG_MAX (64u << 10)
+#define WARMUP_BATCH_BYTES (1u << 20)
 
 struct hdr {
 	uint32_t op, size;
@@ -333,9 +334,14 @@ static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pat
 		return -ENOMEM;
 	if (!count)
 		count = h.count = 1;
-	/* Warm-up: batches of the same stream, each acknowledged, until the time is up. */
+	/* Warm-up: batches of the same stream, each acknowledged, until the time is up.  A batch
+	 * is 1 MiB, not a count of messages: 256 messages of 64 B made a 16 KiB batch, so the
+	 * warm-up waited for an answer every 16 KiB and never loaded the ring it should size. */
+	uint64_t batch = WARMUP_BATCH_BYTES / size ? WARMUP_BATCH_BYTES / size : 1;
+	if (batch > count)
+		batch = count;
 	for (double end = now() + o->warmup_ms / 1e3; o->warmup_ms && now() < end;) {
-		struct hdr w = { OP_SINK, size, count < 256 ? count : 256 };
+		struct hdr w = { OP_SINK, size, batch };
 		uint64_t ack;
 		int wrc = write_all(c, &w, sizeof(w));
 		for (uint64_t i = 0; !wrc && i < w.count; i++)
