@@ -45,9 +45,9 @@ N2=$(serve_lines)
 SINKS=$(guest_exec g1 cat /tmp/serve.out)
 echo "server's streams (lines $N0..$N1 sized, ..$N2 static):"
 echo "$SINKS"
-# ring_use FROM TO SIZE: "alloc_kb used_kb" of the measured (last) stream of SIZE in lines FROM..TO.
+# ring_use FROM TO SIZE: "alloc_kb used_kb peak_kb" of the measured (last) stream of SIZE in lines FROM..TO.
 ring_use() {
-    echo "$SINKS" | awk -v a="$1" -v b="$2" -v s="$3" 'NR > a && NR <= b && $1 == "sink" && $3 == s { r = $7 " " $9 } END { print r }'
+    echo "$SINKS" | awk -v a="$1" -v b="$2" -v s="$3" 'NR > a && NR <= b && $1 == "sink" && $3 == s { r = $7 " " $9 " " $13 } END { print r }'
 }
 TCP=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport tcp --peer "$(guest_ip 0)" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM") ||
     fail "tcp run: $TCP"
@@ -78,10 +78,9 @@ for s in $(echo "$SIZES" | tr ',' ' '); do
     # Memory: the receiving ring's size on average and how much of it held bytes (utilisation).
     u=$(ring_use "$N0" "$N1" "$s"); us=$(ring_use "$N1" "$N2" "$s")
     [ -n "$u" ] && [ -n "$us" ] || fail "no ring use printed by the server for $s B"
-    metric "mempipe_alloc_kb.$s" "${u% *}"
-    metric "mempipe_used_kb.$s" "${u#* }"
-    metric "mempipe_static_alloc_kb.$s" "${us% *}"
-    metric "mempipe_static_used_kb.$s" "${us#* }"
+    set -- $u; metric "mempipe_alloc_kb.$s" "$1"; metric "mempipe_used_kb.$s" "$2"; metric "mempipe_peak_kb.$s" "$3"
+    set -- $us; metric "mempipe_static_alloc_kb.$s" "$1"; metric "mempipe_static_used_kb.$s" "$2"
+    metric "mempipe_static_peak_kb.$s" "$3"
     # The sender's event-channel kicks and sleeps per message (each a hypercall or several).
     metric "mempipe_kicks_per_msg.$s" "$(echo "$MP" | awk -v s="$s" '$3 == s { print $13 }')"
     metric "mempipe_static_kicks_per_msg.$s" "$(echo "$ST" | awk -v s="$s" '$3 == s { print $13 }')"

@@ -6,7 +6,7 @@
 set -eu
 M=$1 MD=$2 JS=$3
 awk -v md="$MD" -v js="$JS" -v src="$M" '
-    /^(mempipe|mempipe_static|tcp|vchan64k|vchan1m)_(MBps|rtt_us|alloc_kb|used_kb)\./ {
+    /^(mempipe|mempipe_static|tcp|vchan64k|vchan1m)_(MBps|rtt_us|alloc_kb|used_kb|peak_kb)\./ {
         split($1, k, "."); v[k[1], k[2]] = $2; sizes[k[2]] = 1
     }
     END {
@@ -24,24 +24,26 @@ awk -v md="$MD" -v js="$JS" -v src="$M" '
             printf "| %d B | %s | %s | %s | %s | %s | %.1fx | %s | %.0f%% | %s | %s | %s | %s | %.2f |\n", s, d, st, t, v6, v1, \
                 (t > 0 ? st / t : 0), (v1 > 0 ? sprintf("%.2fx", st / v1) : "-"), (st > 0 ? 100 * d / st : 0), \
                 dr, sr, tr, v1r, (tr > 0 ? sr / tr : 0) > md
-            a = v["mempipe_alloc_kb", s]; u = v["mempipe_used_kb", s]
-            sa = v["mempipe_static_alloc_kb", s]; su = v["mempipe_static_used_kb", s]
-            printf "  {\"message_bytes\": %d, \"sized_MBps\": %s, \"static_MBps\": %s, \"tcp_MBps\": %s, \"vchan64k_MBps\": %s, \"vchan1m_MBps\": %s, \"sized_rtt_us\": %s, \"static_rtt_us\": %s, \"tcp_rtt_us\": %s, \"vchan1m_rtt_us\": %s, \"sized_alloc_kb\": %s, \"sized_used_kb\": %s, \"static_alloc_kb\": %s, \"static_used_kb\": %s}%s\n", \
+            a = v["mempipe_alloc_kb", s]; u = v["mempipe_used_kb", s]; p = v["mempipe_peak_kb", s]
+            sa = v["mempipe_static_alloc_kb", s]; su = v["mempipe_static_used_kb", s]; sp = v["mempipe_static_peak_kb", s]
+            printf "  {\"message_bytes\": %d, \"sized_MBps\": %s, \"static_MBps\": %s, \"tcp_MBps\": %s, \"vchan64k_MBps\": %s, \"vchan1m_MBps\": %s, \"sized_rtt_us\": %s, \"static_rtt_us\": %s, \"tcp_rtt_us\": %s, \"vchan1m_rtt_us\": %s, \"sized_alloc_kb\": %s, \"sized_used_kb\": %s, \"sized_peak_kb\": %s, \"static_alloc_kb\": %s, \"static_used_kb\": %s, \"static_peak_kb\": %s}%s\n", \
                 s, d, st, t, (v6 == "-" ? "null" : v6), (v1 == "-" ? "null" : v1), dr, sr, tr, (v1r == "-" ? "null" : v1r), \
-                (a == "" ? "null" : a), (u == "" ? "null" : u), (sa == "" ? "null" : sa), (su == "" ? "null" : su), (i < n ? "," : "") > js
+                (a == "" ? "null" : a), (u == "" ? "null" : u), (p == "" ? "null" : p), (sa == "" ? "null" : sa), \
+                (su == "" ? "null" : su), (sp == "" ? "null" : sp), (i < n ? "," : "") > js
         }
         print "]}" > js
         # The source design'"'"'s table: memory granted against memory in use, at what throughput.
         if (v["mempipe_alloc_kb", list[1]] == "") exit
         print "" > md
-        print "| message | sized: allocated KiB | used KiB | utilisation | static: allocated KiB | used KiB | utilisation | sized / static MB/s |" > md
-        print "|---|---:|---:|---:|---:|---:|---:|---:|" > md
+        print "| message | sized: allocated KiB | used KiB | utilisation | window peak KiB | peak / allocated | static: allocated KiB | used KiB | utilisation | window peak KiB | peak / allocated | sized / static MB/s |" > md
+        print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" > md
         for (i = 1; i <= n; i++) {
             s = list[i]
-            a = v["mempipe_alloc_kb", s]; u = v["mempipe_used_kb", s]
-            sa = v["mempipe_static_alloc_kb", s]; su = v["mempipe_static_used_kb", s]
+            a = v["mempipe_alloc_kb", s]; u = v["mempipe_used_kb", s]; p = v["mempipe_peak_kb", s]
+            sa = v["mempipe_static_alloc_kb", s]; su = v["mempipe_static_used_kb", s]; sp = v["mempipe_static_peak_kb", s]
             d = v["mempipe_MBps", s]; st = v["mempipe_static_MBps", s]
-            printf "| %d B | %.0f | %.0f | %.0f%% | %.0f | %.0f | %.0f%% | %.0f%% |\n", s, a, u, (a > 0 ? 100 * u / a : 0), \
-                sa, su, (sa > 0 ? 100 * su / sa : 0), (st > 0 ? 100 * d / st : 0) > md
+            printf "| %d B | %.0f | %.0f | %.0f%% | %.0f | %.0f%% | %.0f | %.0f | %.0f%% | %.0f | %.0f%% | %.0f%% |\n", s, a, u, \
+                (a > 0 ? 100 * u / a : 0), p, (a > 0 ? 100 * p / a : 0), sa, su, (sa > 0 ? 100 * su / sa : 0), \
+                sp, (sa > 0 ? 100 * sp / sa : 0), (st > 0 ? 100 * d / st : 0) > md
         }
     }' "$M"

@@ -124,15 +124,20 @@ static double now(void)
  * a PV guest; at a steady rate the two agree; and not after every 64-byte
  * message, whose read costs little more than the sample): its size on average
  * (allocated) and how much of it held bytes waiting to be read (used).  The source design's
- * utilisation is used / allocated.
+ * utilisation is used / allocated.  Also the fullest sample of each turn of
+ * the ring (a window in which as many bytes were read as the ring holds),
+ * averaged: the memory the ring needed at its peak, which a sawtooth between
+ * full and empty reaches in every turn while its mean stays near half
+ * (xenshmd's own UTIL-PCT is this kind of measure, over 100 ms windows).
  */
 struct ring_use {
-	double alloc_sum, fill_sum;
-	uint64_t samples;
+	double alloc_sum, fill_sum, peak_sum;
+	uint64_t samples, windows;
+	size_t window_peak, window_read;
 	uint32_t resizes0;
 };
 
-static void ring_use_sample(struct conn *c, struct ring_use *u)
+static void ring_use_sample(struct conn *c, struct ring_use *u, size_t read_since)
 {
 	struct mempipe_stats st;
 
@@ -143,20 +148,30 @@ static void ring_use_sample(struct conn *c, struct ring_use *u)
 	u->alloc_sum += (double)st.rx_ring_bytes;
 	u->fill_sum += (double)st.rx_fill_bytes;
 	u->samples++;
+	if (st.rx_fill_bytes > u->window_peak)
+		u->window_peak = st.rx_fill_bytes;
+	u->window_read += read_since;
+	if (u->window_read >= st.rx_ring_bytes) {
+		u->peak_sum += (double)u->window_peak;
+		u->windows++;
+		u->window_peak = u->window_read = 0;
+	}
 }
 
 /*
  * For the lab, one line on stdout for the last stream of a run of streams of
  * one size (the measured one: the client's warm-up streams come first):
- * "sink size S count N alloc_kb A used_kb U resizes R".
+ * "sink size S count N alloc_kb A used_kb U resizes R peak_kb P" (P: 0 when
+ * the stream was shorter than one window).
  */
 static void ring_use_print(const struct ring_use *u, uint32_t resizes_now, uint32_t size, uint64_t count)
 {
 	if (!u->samples)
 		return;
-	printf("sink size %u count %llu alloc_kb %.1f used_kb %.1f resizes %u\n", size, (unsigned long long)count,
-	       u->alloc_sum / (double)u->samples / 1024, u->fill_sum / (double)u->samples / 1024,
-	       resizes_now - u->resizes0);
+	printf("sink size %u count %llu alloc_kb %.1f used_kb %.1f resizes %u peak_kb %.1f\n", size,
+	       (unsigned long long)count, u->alloc_sum / (double)u->samples / 1024,
+	       u->fill_sum / (double)u->samples / 1024, resizes_now - u->resizes0,
+	       u->windows ? u->peak_sum / (double)u->windows / 1024 : 0);
 	fflush(stdout);
 }
 
@@ -184,7 +199,7 @@ static void serve_conn(struct conn *c)
 					goto out;
 				acc = check_update(acc, buf, h.size);
 				if (i % every == 0)
-					ring_use_sample(c, &use);
+					ring_use_sample(c, &use, (size_t)(every * h.size));
 			}
 			if (write_all(c, &acc, sizeof(acc)))
 				break;
