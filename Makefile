@@ -216,7 +216,7 @@ demo: all
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN) ring --md docs/bench/ring.md --json docs/bench/ring.json
-	$(BENCH_BIN) mempipe --md docs/bench/mempipe-path.md --json docs/bench/mempipe-path.json --mib 2048
+	$(BENCH_BIN) mempipe --md docs/bench/mempipe-path.md --json docs/bench/mempipe-path.json --mib 8192
 
 # ---- fuzzing (clang's libFuzzer; the harnesses link only the parsers they test) ----
 FUZZ_CC ?= clang
