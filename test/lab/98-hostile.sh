@@ -53,17 +53,19 @@ for i in $(seq 100); do [ "$(runs)" -ge 3 ] && break; sleep 1; done
 
 alive() { kill -0 $XD 2>/dev/null || fail "xenshmd died in case $1"; }
 hostile() { GUEST_TIMEOUT=300 guest_exec g3 xenshm-hostile "$@"; }
-# cut_off CASE PATTERN: the case breaks the protocol; g3 is disconnected with PATTERN in its
-# error node.
+# cut_off CASE PATTERN [ARG...]: the case breaks the protocol; g3 is disconnected with PATTERN
+# in its error node.
 cut_off() {
+    c=$1 p=$2
+    shift 2
     xenstore-rm "$ERR" 2>/dev/null
-    OUT=$(hostile "$1") || fail "case $1 did not run as planned: $OUT"
+    OUT=$(hostile "$c" "$@") || fail "case $c did not run as planned: $OUT"
     echo "$OUT"
-    alive "$1"
+    alive "$c"
     E=$(xenstore-read "$ERR" 2>/dev/null)
-    echo "$E" | grep -qE "$2" || fail "case $1: error node '$E', want /$2/"
-    expect_eq "$(xenstore-read $BE/state)" 6 "backend state after case $1"
-    metric "hostile_cut_off.$1" 1
+    echo "$E" | grep -qE "$p" || fail "case $c: error node '$E', want /$p/"
+    expect_eq "$(xenstore-read $BE/state)" 6 "backend state after case $c"
+    metric "hostile_cut_off.$c" 1
 }
 # served CASE ARGS...: the case is abuse within the protocol: g3 is not cut off.
 served() {
@@ -81,6 +83,9 @@ cut_off ring-index "^71 control ring corrupt"
 cut_off oversize "^71 control ring corrupt"
 cut_off no-read "^105 guest does not read its responses"
 cut_off version "^93 frontend protocol version"
+# A MemPipe channel to g1's server (which g2 streams to meanwhile) whose tx index lies: g3 is
+# cut off, the server goes on serving g2 (every one of g2's runs is checked at the end).
+cut_off chan-index "^71 channel ring corrupt" "$D1"
 served quota
 echo "$OUT" | grep -qE "refusal=122 huge=[0-9]+ connected=1" || fail "quota: $OUT"
 served unmap-early

@@ -13,6 +13,8 @@
  *   xenshm-hostile flap N           N frontend state writes, every XenBus state, no waiting
  *   xenshm-hostile churn N          N listen+close pairs on one connection
  *   xenshm-hostile flood SECONDS    the event channel kicked as fast as the guest can
+ *   xenshm-hostile chan-index DOMID a MemPipe channel to DOMID's "bench" listener, then its
+ *                                   tx ring's producer index thrown 2^40 ahead
  *   xenshm-hostile isolation DOMID [REF...]
  *       the other guest's device dirs, our own backend dir and xenshmd's tunables
  *       written and read; dom0's grant refs 0..1023 and every REF (another guest's)
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "xenshm/chan.h"
 #include "xenshm/ctrl.h"
 #include "xenshm/segdir.h"
 #include "xenshm/xenbus.h"
@@ -342,6 +345,46 @@ static int case_unmap_early(struct fe *f)
 	return first || second != -ENOENT || rc;
 }
 
+/* Fixed 16-page rings: one directory page, small enough to map whole. */
+#define CHAN_RING_PAGES 16
+
+static int case_chan_index(struct fe *f, xo_domid_t peer)
+{
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp = { 0 };
+	struct xshm_segdir_page dir;
+	xo_gref_t refs[CHAN_RING_PAGES + 1];
+	void *dirpage = NULL, *seg = NULL;
+	int rc;
+
+	xshm_ctrl_name_pack("bench", req.u.chan_open.name);
+	req.u.chan_open.peer_domid = peer;
+	req.u.chan_open.ring_pages = CHAN_RING_PAGES;
+	rc = rpc(f, &req, &rsp) ?: rsp.u.rsp_chan_open.status;
+	const struct xshm_ctrl_chan_info *ci = &rsp.u.rsp_chan_open.chan;
+	xo_gref_t dref = ci->tx_dir_gref;
+	uint32_t pages = ci->tx_pages + 1; /* the header page, then the ring */
+	if (!rc && pages != CHAN_RING_PAGES + 1)
+		rc = -EPROTO;
+	if (!rc)
+		rc = f->x->ops->gnt_map(f->x, 0, 1, &dref, false, &dirpage);
+	if (!rc) {
+		memcpy(&dir, dirpage, sizeof(dir));
+		rc = xshm_segdir_parse(&dir, 0, pages, refs) < 0 ? -EPROTO : 0;
+	}
+	if (!rc)
+		rc = f->x->ops->gnt_map(f->x, 0, pages, refs, true, &seg);
+	if (rc) {
+		fprintf(stderr, "chan-index: channel to domain %u: %s\n", peer, strerror(-rc));
+		return 1;
+	}
+	struct xshm_chan_page *hdr = seg;
+	printf("chan-index: channel %u to domain %u, tx ring of %u KiB mapped\n", ci->chan_id, peer,
+	       ci->tx_pages * 4);
+	__atomic_store_n(&hdr->ring.prod, hdr->ring.prod + (1ull << 40), __ATOMIC_RELEASE);
+	kick(f);
+	return expect_cut_off(f, "chan-index");
+}
+
 static const char *const flap_states[] = { "1", "3", "4", "2", "5", "6", "7", "8", "0", "1", "4", "6" };
 
 static int case_flap(struct fe *f, unsigned long long n)
@@ -473,7 +516,8 @@ static int case_isolation(struct fe *f, xo_domid_t other, char **refs, int nrefs
 static int usage(void)
 {
 	fprintf(stderr, "usage: xenshm-hostile garbage-msg|ring-index|oversize|no-read|version|quota|unmap-early\n"
-			"       xenshm-hostile flap N | churn N | flood SECONDS | isolation DOMID [REF...]\n");
+			"       xenshm-hostile flap N | churn N | flood SECONDS | isolation DOMID [REF...]\n"
+			"       xenshm-hostile chan-index DOMID\n");
 	return 2;
 }
 
@@ -526,7 +570,14 @@ int main(int argc, char **argv)
 		xo_close(f.x);
 		return 1;
 	}
-	if (!strcmp(c, "churn"))
+	if (!strcmp(c, "chan-index")) {
+		xo_domid_t peer;
+		rc = argc == 3 && !xo_parse_domid(argv[2], &peer) ? case_chan_index(&f, peer) : -1;
+		if (rc == -1) {
+			xo_close(f.x);
+			return usage();
+		}
+	} else if (!strcmp(c, "churn"))
 		rc = case_churn(&f, n);
 	else if (!strcmp(c, "flood"))
 		rc = case_flood(&f, n);
