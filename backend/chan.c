@@ -814,6 +814,24 @@ unsigned int xshm_chan_count(const struct xshm_dev *dev)
 	return n;
 }
 
+uint64_t xshm_chan_progress(const struct xshm_dev *dev)
+{
+	uint64_t sum = 0;
+
+	for (const struct xshm_chan *c = dev->h->chans; c; c = c->next) {
+		for (int i = 0; !c->listener && i < 2; i++) {
+			const struct xshm_chan_end *e = &c->end[i];
+			if (e->dev != dev)
+				continue;
+			if (e->tx && e->from.sh)
+				sum += __atomic_load_n(&e->from.sh->prod, __ATOMIC_RELAXED);
+			if (e->rx && e->to.sh)
+				sum += __atomic_load_n(&e->to.sh->cons, __ATOMIC_RELAXED);
+		}
+	}
+	return sum;
+}
+
 bool xshm_chan_tick(struct xshm_host *h)
 {
 	bool again = false;

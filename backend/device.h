@@ -120,6 +120,7 @@ struct xshm_dev {
 	} reclaim;
 	uint64_t requests, faults, notices, overdues;
 	uint64_t relay_passes;        /* passes of the relay that moved bytes to or from this guest */
+	uint64_t chan_progress;       /* xshm_chan_progress at its last event */
 	struct xshm_storm storm;      /* its port's spurious kicks (dom0/storm.h) */
 	struct xshm_lograte chan_log; /* channels refused and opened: log lines a guest can cause */
 	char fe_state_path[XSP_MAX];

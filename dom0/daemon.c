@@ -363,10 +363,13 @@ static bool port_event(struct xshmd *d, xo_port_t port, uint64_t now)
 			continue;
 		uint64_t work = v->requests + v->relay_passes;
 		bool attached = v->rings_attached;
+		/* Read before the work: what the guest moves meanwhile is its next kick's news. */
+		uint64_t progress = xshm_chan_progress(v);
 		xshm_dev_event(v);
 		if (!v->port_bound || v->port != port)
 			return true; /* torn down: the port is no more */
-		bool spurious = work == v->requests + v->relay_passes && attached == v->rings_attached;
+		bool worked = work != v->requests + v->relay_passes || attached != v->rings_attached;
+		bool spurious = xshm_storm_spurious(worked, &v->chan_progress, progress);
 		if (!xshm_storm_note(&v->storm, now, spurious))
 			return false;
 		snprintf(who, sizeof(who), "domain %u device xenshm/%u", v->domid, v->devid);

@@ -21,6 +21,14 @@ bool xshm_storm_note(struct xshm_storm *s, uint64_t now_ms, bool spurious)
 	return true;
 }
 
+bool xshm_storm_spurious(bool found_work, uint64_t *last_progress, uint64_t progress)
+{
+	bool news = progress != *last_progress;
+
+	*last_progress = progress;
+	return !found_work && !news;
+}
+
 uint64_t xshm_storm_release_ms(const struct xshm_storm *s)
 {
 	return s->window_start + XSHM_STORM_WINDOW_MS;

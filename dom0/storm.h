@@ -37,6 +37,14 @@ struct xshm_storm {
 	uint64_t warned_ms;     /* when the log last said so (0: never) */
 };
 
+/*
+ * Was the event just handled spurious?  Not if handling it found work, nor
+ * if the guest moved its own ring indices since the port's last event
+ * (`progress`, its sum; *last is updated): a kick after a write is news even
+ * when a polling relay moved the bytes before the kick came, and a flood
+ * cannot fake progress without moving data.
+ */
+bool xshm_storm_spurious(bool found_work, uint64_t *last_progress, uint64_t progress);
 /* One event on the port was handled; true when the port must stay masked for now. */
 bool xshm_storm_note(struct xshm_storm *s, uint64_t now_ms, bool spurious);
 /* When a held port is unmasked again. */

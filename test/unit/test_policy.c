@@ -286,6 +286,15 @@ START_TEST(storms_are_held_to_their_window)
 	}
 	ck_assert(xshm_storm_note(&racing, 9000, true));
 	ck_assert_uint_eq(racing.held_windows, 1);
+	/* A kick is news when it found work, or when the guest moved its ring indices since the
+	 * last event; the same indices again, with no work, are nothing. */
+	uint64_t last = 0;
+	ck_assert(!xshm_storm_spurious(false, &last, 4096));
+	ck_assert_uint_eq(last, 4096);
+	ck_assert(xshm_storm_spurious(false, &last, 4096));
+	ck_assert(!xshm_storm_spurious(true, &last, 4096));
+	ck_assert(!xshm_storm_spurious(false, &last, 8192));
+	ck_assert(xshm_storm_spurious(false, &last, 8192));
 }
 END_TEST
 
