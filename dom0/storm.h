@@ -3,20 +3,21 @@
  * Event-channel storms, the lesson of XSA-332: a guest may kick its port as
  * fast as it likes, and every kick can wake xenshmd.
  *
- * A kick that finds no work (no request, no byte to relay) is spurious.  A
- * port with more than XSHM_STORM_SPURIOUS_MAX spurious kicks within one
- * XSHM_STORM_WINDOW_MS window, and more spurious than useful ones, stays
- * masked until that window ends, so a storm costs at most that many
- * wake-ups per window beyond twice the guest's real work.  A busy guest is
- * never slowed: a MemPipe writer and reader kick as they go, faster than the
- * relay takes the events, so many of their kicks find the bytes already
+ * A kick that finds no work (no request, no byte to relay) and follows no
+ * move of the guest's own channel ring indices (xshm_storm_spurious) is
+ * spurious.  A port with more than XSHM_STORM_SPURIOUS_MAX spurious kicks
+ * within one XSHM_STORM_WINDOW_MS window, and more spurious than useful
+ * ones, stays masked until that window ends, so a storm costs at most that
+ * many wake-ups per window beyond twice the guest's real work.  A busy guest
+ * is never slowed: a MemPipe writer and reader kick as they go, faster than
+ * the relay takes the events, so many of their kicks find the bytes already
  * moved (on the fake, at 2 GB/s, enough to hold the port: the stream fell to
  * a tenth).  A masked port loses nothing (Xen keeps the event pending until
- * the unmask).  Like Linux's
- * lateeoi backends, minus the growing delay: the window is the cap, about
- * 320 handled kicks a second however fast the guest kicks.  Under the lab's
- * emulation xenshmd handles only a few hundred events a second anyway, so
- * the cap rarely binds there (docs/robustness.md has the numbers).
+ * the unmask).  Like Linux's lateeoi backends, minus the growing delay: the
+ * window is the cap, about 320 handled kicks a second beyond the guest's
+ * real work, however fast it kicks.  Under the lab's emulation xenshmd
+ * handles only a few hundred events a second anyway, so the cap rarely
+ * binds there (docs/robustness.md has the numbers).
  * Pure arithmetic over a clock the caller passes.
  */
 #ifndef XENSHM_DOM0_STORM_H
