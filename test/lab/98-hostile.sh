@@ -86,6 +86,8 @@ cut_off version "^93 frontend protocol version"
 # A MemPipe channel to g1's server (which g2 streams to meanwhile) whose tx index lies: g3 is
 # cut off, the server goes on serving g2 (every one of g2's runs is checked at the end).
 cut_off chan-index "^71 channel ring corrupt" "$D1"
+# A message channel to itself whose next frame is larger than the receiving ring.
+cut_off chan-oversize "^71 channel ring corrupt"
 served quota
 echo "$OUT" | grep -qE "refusal=122 huge=[0-9]+ connected=1" || fail "quota: $OUT"
 served unmap-early

@@ -15,6 +15,7 @@
  *   xenshm-hostile flood SECONDS    the event channel kicked as fast as the guest can
  *   xenshm-hostile chan-index DOMID a MemPipe channel to DOMID's "bench" listener, then its
  *                                   tx ring's producer index thrown 2^40 ahead
+ *   xenshm-hostile chan-oversize    a message channel to ourselves, a 1 MiB frame in 64 KiB
  *   xenshm-hostile isolation DOMID [REF...]
  *       the other guest's device dirs, our own backend dir and xenshmd's tunables
  *       written and read; dom0's grant refs 0..1023 and every REF (another guest's)
@@ -348,7 +349,9 @@ static int case_unmap_early(struct fe *f)
 /* Fixed 16-page rings: one directory page, small enough to map whole. */
 #define CHAN_RING_PAGES 16
 
-static int case_chan_index(struct fe *f, xo_domid_t peer)
+/* Connect a channel (fixed rings) and map our tx ring segment: its header page, then the ring. */
+static int open_chan(struct fe *f, xo_domid_t peer, const char *name, uint32_t flags,
+		     struct xshm_chan_page **out, uint32_t *chan_id)
 {
 	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp = { 0 };
 	struct xshm_segdir_page dir;
@@ -356,13 +359,14 @@ static int case_chan_index(struct fe *f, xo_domid_t peer)
 	void *dirpage = NULL, *seg = NULL;
 	int rc;
 
-	xshm_ctrl_name_pack("bench", req.u.chan_open.name);
+	xshm_ctrl_name_pack(name, req.u.chan_open.name);
 	req.u.chan_open.peer_domid = peer;
+	req.u.chan_open.flags = flags;
 	req.u.chan_open.ring_pages = CHAN_RING_PAGES;
 	rc = rpc(f, &req, &rsp) ?: rsp.u.rsp_chan_open.status;
 	const struct xshm_ctrl_chan_info *ci = &rsp.u.rsp_chan_open.chan;
 	xo_gref_t dref = ci->tx_dir_gref;
-	uint32_t pages = ci->tx_pages + 1; /* the header page, then the ring */
+	uint32_t pages = ci->tx_pages + 1;
 	if (!rc && pages != CHAN_RING_PAGES + 1)
 		rc = -EPROTO;
 	if (!rc)
@@ -374,15 +378,49 @@ static int case_chan_index(struct fe *f, xo_domid_t peer)
 	if (!rc)
 		rc = f->x->ops->gnt_map(f->x, 0, pages, refs, true, &seg);
 	if (rc) {
-		fprintf(stderr, "chan-index: channel to domain %u: %s\n", peer, strerror(-rc));
-		return 1;
+		fprintf(stderr, "channel %s to domain %u: %s\n", name, peer, strerror(-rc));
+		return rc;
 	}
-	struct xshm_chan_page *hdr = seg;
-	printf("chan-index: channel %u to domain %u, tx ring of %u KiB mapped\n", ci->chan_id, peer,
-	       ci->tx_pages * 4);
+	*out = seg;
+	*chan_id = ci->chan_id;
+	return 0;
+}
+
+static int case_chan_index(struct fe *f, xo_domid_t peer)
+{
+	struct xshm_chan_page *hdr;
+	uint32_t id;
+
+	if (open_chan(f, peer, "bench", 0, &hdr, &id))
+		return 1;
+	printf("chan-index: channel %u to domain %u, tx ring of %u KiB mapped\n", id, peer, CHAN_RING_PAGES * 4u);
 	__atomic_store_n(&hdr->ring.prod, hdr->ring.prod + (1ull << 40), __ATOMIC_RELEASE);
 	kick(f);
 	return expect_cut_off(f, "chan-index");
+}
+
+/* A message-mode channel to ourselves whose next frame promises 1 MiB, in a 64 KiB ring. */
+static int case_chan_oversize(struct fe *f)
+{
+	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp = { 0 };
+	struct { uint32_t len; uint16_t magic, reserved; } frame = { 1u << 20, XSHM_RING_FRAME_MAGIC, 0 };
+	struct xshm_chan_page *hdr;
+	uint32_t id;
+
+	xshm_ctrl_name_pack("self", req.u.chan_open.name);
+	req.u.chan_open.flags = XSHM_CHAN_LISTEN | XSHM_CHAN_MESSAGE;
+	int rc = rpc(f, &req, &rsp) ?: rsp.u.rsp_chan_open.status;
+	if (rc || open_chan(f, f->me, "self", XSHM_CHAN_MESSAGE, &hdr, &id)) {
+		fprintf(stderr, "chan-oversize: listen: %s\n", strerror(-rc));
+		return 1;
+	}
+	uint64_t prod = hdr->ring.prod, ring = (uint64_t)CHAN_RING_PAGES * XO_PAGE_SIZE;
+	memcpy((uint8_t *)hdr + XO_PAGE_SIZE + prod % ring, &frame, sizeof(frame));
+	printf("chan-oversize: channel %u to ourselves, a 1 MiB frame header in a %llu KiB ring\n", id,
+	       (unsigned long long)ring / 1024);
+	__atomic_store_n(&hdr->ring.prod, prod + ring, __ATOMIC_RELEASE);
+	kick(f);
+	return expect_cut_off(f, "chan-oversize");
 }
 
 static const char *const flap_states[] = { "1", "3", "4", "2", "5", "6", "7", "8", "0", "1", "4", "6" };
@@ -517,7 +555,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: xenshm-hostile garbage-msg|ring-index|oversize|no-read|version|quota|unmap-early\n"
 			"       xenshm-hostile flap N | churn N | flood SECONDS | isolation DOMID [REF...]\n"
-			"       xenshm-hostile chan-index DOMID\n");
+			"       xenshm-hostile chan-index DOMID | chan-oversize\n");
 	return 2;
 }
 
@@ -527,6 +565,7 @@ int main(int argc, char **argv)
 		{ "garbage-msg", case_garbage_msg }, { "ring-index", case_ring_index },
 		{ "oversize", case_oversize },       { "no-read", case_no_read },
 		{ "quota", case_quota },             { "unmap-early", case_unmap_early },
+		{ "chan-oversize", case_chan_oversize },
 	};
 	unsigned long long n = 0;
 	struct fe f;
