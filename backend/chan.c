@@ -668,14 +668,16 @@ static void size_rx(struct xshm_host *h, struct xshm_chan *c)
 		/* One size per direction: the receiver's rx and the sender's tx grow and shrink
 		 * together (either alone would be held back by the other). */
 		struct xshm_chan_end *sender = &c->end[1 - i];
-		struct xshm_rx_sizing was = e->sz;
+		/* The window's measures, kept for the debug line if the policy closes it now. */
+		uint64_t win_start = e->sz.start_ms, win_bytes = e->sz.bytes, win_peak = e->sz.peak;
+		unsigned int win_full = e->sz.full;
 		uint32_t next = xshm_rx_next_size(&e->sz, xshm_host_now(h), e->rx_pages, c->rx_min, c->rx_max);
 		/* Each loaded window's measures, for whoever tunes the policy (debug level only). */
-		if (e->sz.start_ms != was.start_ms && was.bytes && was.start_ms)
+		if (e->sz.start_ms != win_start && win_bytes && win_start)
 			DEVLOG(e->dev, LOG_DEBUG,
 			       "channel %u: window of %llu ms: %llu KiB moved, %u passes full, peak %llu of %u KiB",
-			       c->id + (uint32_t)i, (unsigned long long)(e->sz.start_ms - was.start_ms),
-			       (unsigned long long)(was.bytes >> 10), was.full, (unsigned long long)(was.peak >> 10),
+			       c->id + (uint32_t)i, (unsigned long long)(e->sz.start_ms - win_start),
+			       (unsigned long long)(win_bytes >> 10), win_full, (unsigned long long)(win_peak >> 10),
 			       e->rx_pages * 4);
 		if (next != e->rx_pages)
 			resize_rx(h, c, i, next);

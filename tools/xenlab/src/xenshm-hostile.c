@@ -299,12 +299,29 @@ static int case_quota(struct fe *f)
 	return rc || !status || !huge ? 1 : 0;
 }
 
+/*
+ * Map a segment xenshmd granted: its directory page (left mapped, in *dirpage) and its `pages`
+ * data pages, writable (refs: room for `pages`).  A negative errno if any step fails.
+ */
+static int map_segment(struct fe *f, xo_gref_t dref, uint32_t pages, xo_gref_t *refs, void **dirpage,
+		       void **data)
+{
+	struct xshm_segdir_page dir;
+	int rc = f->x->ops->gnt_map(f->x, 0, 1, &dref, false, dirpage);
+
+	if (rc)
+		return rc;
+	memcpy(&dir, *dirpage, sizeof(dir));
+	if (xshm_segdir_parse(&dir, 0, pages, refs) < 0)
+		return -EPROTO;
+	return f->x->ops->gnt_map(f->x, 0, pages, refs, true, data);
+}
+
 static int case_unmap_early(struct fe *f)
 {
 	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_SEG_ALLOC } }, rsp;
-	struct xshm_segdir_page dir;
 	xo_gref_t refs[16];
-	void *dirpage, *data;
+	void *dirpage = NULL, *data = NULL;
 	int rc;
 
 	req.u.seg_alloc.purpose = XSHM_SEG_SHM;
@@ -312,20 +329,13 @@ static int case_unmap_early(struct fe *f)
 	rc = rpc(f, &req, &rsp);
 	if (!rc)
 		rc = rsp.u.rsp_seg_alloc.status;
-	xo_gref_t dref = rsp.u.rsp_seg_alloc.dir_gref;
 	uint32_t seg = rsp.u.rsp_seg_alloc.seg_id;
 	if (!rc)
-		rc = f->x->ops->gnt_map(f->x, 0, 1, &dref, false, &dirpage);
+		rc = map_segment(f, rsp.u.rsp_seg_alloc.dir_gref, 16, refs, &dirpage, &data);
 	if (rc) {
 		fprintf(stderr, "unmap-early: segment: %s\n", strerror(-rc));
 		return 1;
 	}
-	memcpy(&dir, dirpage, sizeof(dir));
-	if (xshm_segdir_parse(&dir, 0, 16, refs) < 0)
-		return 1;
-	rc = f->x->ops->gnt_map(f->x, 0, 16, refs, true, &data);
-	if (rc)
-		return 1;
 	memset(data, 0xa5, 16 * XO_PAGE_SIZE);
 	/* Unmap behind xenshmd's back, then free the segment twice. */
 	f->x->ops->gnt_unmap(f->x, data, 16);
@@ -354,7 +364,6 @@ static int open_chan(struct fe *f, xo_domid_t peer, const char *name, uint32_t f
 		     struct xshm_chan_page **out, uint32_t *chan_id)
 {
 	struct xshm_ctrl_msg req = { .hdr = { .type = XSHM_CTRL_CHAN_OPEN } }, rsp = { 0 };
-	struct xshm_segdir_page dir;
 	xo_gref_t refs[CHAN_RING_PAGES + 1];
 	void *dirpage = NULL, *seg = NULL;
 	int rc;
@@ -365,18 +374,11 @@ static int open_chan(struct fe *f, xo_domid_t peer, const char *name, uint32_t f
 	req.u.chan_open.ring_pages = CHAN_RING_PAGES;
 	rc = rpc(f, &req, &rsp) ?: rsp.u.rsp_chan_open.status;
 	const struct xshm_ctrl_chan_info *ci = &rsp.u.rsp_chan_open.chan;
-	xo_gref_t dref = ci->tx_dir_gref;
 	uint32_t pages = ci->tx_pages + 1;
 	if (!rc && pages != CHAN_RING_PAGES + 1)
 		rc = -EPROTO;
 	if (!rc)
-		rc = f->x->ops->gnt_map(f->x, 0, 1, &dref, false, &dirpage);
-	if (!rc) {
-		memcpy(&dir, dirpage, sizeof(dir));
-		rc = xshm_segdir_parse(&dir, 0, pages, refs) < 0 ? -EPROTO : 0;
-	}
-	if (!rc)
-		rc = f->x->ops->gnt_map(f->x, 0, pages, refs, true, &seg);
+		rc = map_segment(f, ci->tx_dir_gref, pages, refs, &dirpage, &seg);
 	if (rc) {
 		fprintf(stderr, "channel %s to domain %u: %s\n", name, peer, strerror(-rc));
 		return rc;
