@@ -20,6 +20,9 @@ BYTES=${MEMPIPE_BYTES:-4194304}
 # Each size is streamed this long unmeasured first: load-sized rings are measured settled
 # (they double at most every 300 ms from 64 KiB), and every transport gets the same.
 WARM=${MEMPIPE_WARMUP_MS:-2000}
+# ... and then measured for about this long (paced from the warm-up; at least BYTES): a stream of
+# a few milliseconds is shorter than a Xen time slice and measures the scheduler.
+MEASURE=${MEMPIPE_MEASURE_MS:-500}
 
 guest_exec g1 'mempipe-bench serve > /tmp/serve.out 2>&1 &' || fail "server"
 guest_exec g1 'for i in $(seq 100); do grep -q serving /tmp/serve.out && exit 0; sleep 0.1; done; cat /tmp/serve.out; exit 1' ||
@@ -28,13 +31,13 @@ guest_exec g1 'for i in $(seq 100); do grep -q serving /tmp/serve.out && exit 0;
 # The server prints each stream's receiving-ring memory (sink lines): which lines are whose.
 serve_lines() { guest_exec g1 'wc -l < /tmp/serve.out'; }
 N0=$(serve_lines)
-MP=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport mempipe --peer "$D1" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM") ||
+MP=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport mempipe --peer "$D1" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM" --measure-ms "$MEASURE") ||
     fail "mempipe run: $MP"
 echo "$MP"
 xenstore-ls "/local/domain/0/backend/xenshm/$D1/0/channel" 2>/dev/null
 N1=$(serve_lines)
 C0=$(cpu_ticks $XD); T0=$(now)
-ST=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport mempipe --peer "$D1" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM" --ring-kb 1024) ||
+ST=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport mempipe --peer "$D1" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM" --measure-ms "$MEASURE" --ring-kb 1024) ||
     fail "static mempipe run: $ST"
 # What relaying costs dom0: xenshmd's CPU over the whole static run (streams and round trips).
 XD_CPU=$(cpu_pct $(($(cpu_ticks $XD) - C0)) "$(elapsed "$T0")")
@@ -49,7 +52,7 @@ echo "$SINKS"
 ring_use() {
     echo "$SINKS" | awk -v a="$1" -v b="$2" -v s="$3" 'NR > a && NR <= b && $1 == "sink" && $3 == s { r = $7 " " $9 " " $13 } END { print r }'
 }
-TCP=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport tcp --peer "$(guest_ip 0)" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM") ||
+TCP=$(GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport tcp --peer "$(guest_ip 0)" --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM" --measure-ms "$MEASURE") ||
     fail "tcp run: $TCP"
 echo "$TCP"
 # libxenvchan, Xen's own guest-to-guest channel (g1 grants the rings, g2 maps them), 64 KiB and
@@ -59,7 +62,7 @@ vchan() {  # vchan RING-KB: one run through a fresh vchan server in g1
     guest_exec g1 "mempipe-bench serve-vchan --peer $D2 --ring-kb $1 --path data/vchan-bench-$1 > /tmp/vchan$1.out 2>&1 &" ||
         fail "vchan server"
     GUEST_TIMEOUT=600 guest_exec g2 mempipe-bench run --transport vchan --peer "$D1" --path "data/vchan-bench-$1" \
-        --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM" || { guest_exec g1 cat /tmp/vchan$1.out; fail "vchan $1 KiB run"; }
+        --sizes "$SIZES" --bytes "$BYTES" --warmup-ms "$WARM" --measure-ms "$MEASURE" || { guest_exec g1 cat /tmp/vchan$1.out; fail "vchan $1 KiB run"; }
 }
 V64=$(vchan 64) || fail "vchan 64 KiB: $V64"
 echo "$V64" | sed 's/^vchan/vchan64k/'

@@ -14,6 +14,7 @@
  *   mempipe-bench run --transport mempipe|tcp|vchan --peer DOMID|NAME|IPV4
  *                     [--name NAME] [--port PORT] [--sizes 64,128,...]
  *                     [--bytes N] [--rounds R] [--ring-kb K] [--warmup-ms W]
+ *                     [--measure-ms M]
  *       one line per message size:
  *       "<transport> size S bytes B MBps X rtt_us Y check ok|BAD-stream|BAD-echo"
  *
@@ -22,6 +23,10 @@
  * clock stops at the answer.  Latency: R echoes of S bytes, one at a time.
  * --warmup-ms: before each size, stream at that size for W ms unmeasured, so
  * that rings xenshmd sizes with the load are measured settled, not growing.
+ * --measure-ms: with a warm-up, size the measured stream from the warm-up's
+ * pace so that it lasts about M ms (at least --bytes' worth): a stream of a
+ * few milliseconds is shorter than one of Xen's scheduling time slices, and
+ * measures the scheduler more than the transport.
  * The checksum is word-wise (cheap next to the transfer) and covers every
  * byte, so "check ok" means the stream arrived intact.  A MemPipe server
  * prints, per measured stream, its receiving ring's allocated and used memory.
@@ -309,7 +314,7 @@ struct run_opts {
 	const char *transport, *peer, *name, *path;
 	int port;
 	size_t bytes, ring_kb;
-	unsigned int rounds, warmup_ms;
+	unsigned int rounds, warmup_ms, measure_ms;
 	char sizes[256];
 };
 
@@ -352,10 +357,11 @@ static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pat
 	/* Warm-up: batches of the same stream, each acknowledged, until the time is up.  A batch
 	 * is 1 MiB, not a count of messages: 256 messages of 64 B made a 16 KiB batch, so the
 	 * warm-up waited for an answer every 16 KiB and never loaded the ring it should size. */
-	uint64_t batch = WARMUP_BATCH_BYTES / size ? WARMUP_BATCH_BYTES / size : 1;
+	uint64_t batch = WARMUP_BATCH_BYTES / size ? WARMUP_BATCH_BYTES / size : 1, warm_msgs = 0;
 	if (batch > count)
 		batch = count;
-	for (double end = now() + o->warmup_ms / 1e3; o->warmup_ms && now() < end;) {
+	double warm0 = now();
+	for (double end = warm0 + o->warmup_ms / 1e3; o->warmup_ms && now() < end; warm_msgs += batch) {
 		struct hdr w = { OP_SINK, size, batch };
 		uint64_t ack;
 		int wrc = write_all(c, &w, sizeof(w));
@@ -367,6 +373,12 @@ static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pat
 			free(echo);
 			return wrc;
 		}
+	}
+	double warm_s = now() - warm0;
+	if (o->measure_ms && warm_msgs && warm_s > 0) {
+		uint64_t paced = (uint64_t)((double)warm_msgs / warm_s * o->measure_ms / 1e3);
+		if (paced > count)
+			count = h.count = paced;
 	}
 	for (uint64_t i = 0; i < count; i++)
 		expect = check_update(expect, pattern + (i * size) % (PATTERN_BYTES - size), size);
@@ -497,7 +509,7 @@ static void usage(void)
 			"       mempipe-bench serve-vchan --peer DOMID [--ring-kb K] [--path XS-PATH]\n"
 			"       mempipe-bench run --transport mempipe|tcp|vchan --peer DOMID|NAME|IPV4 [--name NAME]\n"
 			"                         [--port PORT] [--sizes 64,128,...] [--bytes N] [--rounds R]\n"
-			"                         [--ring-kb K] [--path XS-PATH] [--warmup-ms W]\n");
+			"                         [--ring-kb K] [--path XS-PATH] [--warmup-ms W] [--measure-ms M]\n");
 }
 
 int main(int argc, char **argv)
@@ -536,6 +548,8 @@ int main(int argc, char **argv)
 			o.path = v;
 		else if (!strcmp(argv[i], "--warmup-ms"))
 			o.warmup_ms = (unsigned int)atoi(v);
+		else if (!strcmp(argv[i], "--measure-ms"))
+			o.measure_ms = (unsigned int)atoi(v);
 		else {
 			usage();
 			return 2;
