@@ -122,7 +122,7 @@ static void copy_costs(void)
 				off = off + 2 * size > area ? 0 : off + size;
 			}
 			printf("callcost %s-%zuB ns-per-KiB %.1f\n", loop ? "wordcopy" : "memcpy", size,
-			       (now() - t0) * 1e9 / (double)(total / 1024));
+			       (now() - t0) * 1e9 / ((double)total / 1024));
 		}
 	}
 out:
