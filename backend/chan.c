@@ -816,19 +816,24 @@ unsigned int xshm_chan_count(const struct xshm_dev *dev)
 	return n;
 }
 
-uint64_t xshm_chan_progress(const struct xshm_dev *dev)
+uint64_t xshm_chan_progress(struct xshm_dev *dev)
 {
 	uint64_t sum = 0;
 
-	for (const struct xshm_chan *c = dev->h->chans; c; c = c->next) {
+	for (struct xshm_chan *c = dev->h->chans; c; c = c->next) {
 		for (int i = 0; !c->listener && i < 2; i++) {
-			const struct xshm_chan_end *e = &c->end[i];
+			struct xshm_chan_end *e = &c->end[i];
 			if (e->dev != dev)
 				continue;
-			if (e->tx && e->from.sh)
-				sum += __atomic_load_n(&e->from.sh->prod, __ATOMIC_RELAXED);
-			if (e->rx && e->to.sh)
-				sum += __atomic_load_n(&e->to.sh->cons, __ATOMIC_RELAXED);
+			/* The indices as the rings validate them (forward only, within the ring): a
+			 * guest that moves one back to make a kick look new breaks its ring instead,
+			 * and the relay's next pass cuts it off. */
+			ssize_t avail = e->tx && e->from.sh ? xshm_ring_available(&e->from) : -1;
+			ssize_t space = e->rx && e->to.sh ? xshm_ring_space(&e->to) : -1;
+			if (avail >= 0)
+				sum += e->from.mine + (uint64_t)avail;                /* its tx prod */
+			if (space >= 0)
+				sum += e->to.mine - e->to.size + (uint64_t)space;     /* its rx cons */
 		}
 	}
 	return sum;

@@ -96,10 +96,11 @@ bool xshm_chan_tick(struct xshm_host *h);
 unsigned int xshm_chan_count(const struct xshm_dev *dev);
 /*
  * What the guest itself has moved on its channel rings (its tx producer and
- * rx consumer indices, summed): a kick after it changed reports news even
- * when the relay, polling, has already moved the bytes, so it is not a
- * spurious kick.  Only compared, never used as an index.
+ * rx consumer indices, summed, as the rings validate them: forward only): a
+ * kick after it changed reports news even when the relay, polling, has
+ * already moved the bytes, so it is not a spurious kick.  Only compared,
+ * never used as an index.
  */
-uint64_t xshm_chan_progress(const struct xshm_dev *dev);
+uint64_t xshm_chan_progress(struct xshm_dev *dev);
 
 #endif

@@ -986,7 +986,10 @@ START_TEST(peer_death_is_a_reset)
 }
 END_TEST
 
-START_TEST(lying_ring_index_disconnects_the_liar)
+/* g2 opens a channel by hand and lies about one of its own indices: its tx producer far past what
+ * its ring holds, or its rx consumer moved back (a kick that looks like news, see
+ * xshm_chan_progress): either way it is cut off with a reason, and xenshmd keeps serving. */
+static void lie_about_an_index(bool rx_cons)
 {
 	struct host h;
 
@@ -994,15 +997,18 @@ START_TEST(lying_ring_index_disconnects_the_liar)
 	struct shm *s1 = shm_open_xo(h.x1, 0, &fast), *s2 = shm_open_xo(h.x2, 0, &fast);
 	struct mempipe *l = mempipe_listen(s1, "victim", &small);
 	ck_assert_ptr_nonnull(l);
-	/* g2 opens a channel by hand and claims to have produced far more than its ring holds. */
 	struct xshm_ctrl_chan_info ci = open_by_hand(s2, h.g1, "victim");
 	struct mempipe *a = mempipe_accept(l);
 	ck_assert_ptr_nonnull(a);
-	struct shm_seg tx = { 0 };
-	ck_assert_int_eq(shm_map_seg(s2, ci.tx_seg, ci.tx_dir_gref, 5, &tx), 0);
-	((struct xshm_chan_page *)tx.data)->ring.prod = 1u << 30;
+	struct shm_seg seg = { 0 };
+	if (rx_cons) {
+		ck_assert_int_eq(shm_map_seg(s2, ci.rx_seg, ci.rx_dir_gref, ci.rx_pages + 1, &seg), 0);
+		((struct xshm_chan_page *)seg.data)->ring.cons = (uint64_t)-8;
+	} else {
+		ck_assert_int_eq(shm_map_seg(s2, ci.tx_seg, ci.tx_dir_gref, 5, &seg), 0);
+		((struct xshm_chan_page *)seg.data)->ring.prod = 1u << 30;
+	}
 	shm_notify(s2);
-	/* The liar is cut off with a reason; the victim sees a reset, xenshmd keeps serving. */
 	ck_assert(wait_be_state(&h, h.g2, "6"));
 	char *err = read_be(&h, h.g2, xsp_be_error);
 	ck_assert_ptr_nonnull(err);
@@ -1012,12 +1018,18 @@ START_TEST(lying_ring_index_disconnects_the_liar)
 	ck_assert_int_eq(mempipe_read(a, buf, sizeof(buf)), -ECONNRESET);
 	struct shm_stats st;
 	ck_assert_int_eq(shm_stats(s1, &st), 0);
-	shm_unmap_seg(s2, &tx);
+	shm_unmap_seg(s2, &seg);
 	mempipe_close(a);
 	mempipe_close(l);
 	shm_exit(s2);
 	shm_exit(s1);
 	host_fini(&h);
+}
+
+START_TEST(lying_ring_index_disconnects_the_liar)
+{
+	lie_about_an_index(false);
+	lie_about_an_index(true);
 }
 END_TEST
 
