@@ -507,6 +507,7 @@ static const struct xo_ops fake_ops = {
 	.evtchn_notify = fake_evtchn_notify,
 	.evtchn_fd = fake_evtchn_fd,
 	.evtchn_pending = fake_evtchn_pending,
+	.evtchn_pending_polled = fake_evtchn_pending,
 	.evtchn_unmask = fake_evtchn_unmask,
 	.domain_list = fake_domain_list,
 	.domain_info = fake_domain_info,

@@ -389,10 +389,19 @@ static int r_evtchn_fd(struct xo *x)
 	return rx(x)->ev ? xenevtchn_fd(rx(x)->ev) : -ENODEV;
 }
 
+static int read_pending_port(struct xo *x, xo_port_t *port)
+{
+	xenevtchn_port_or_error_t p = xenevtchn_pending(rx(x)->ev);
+
+	if (p < 0)
+		return errno == EAGAIN ? -EAGAIN : neg_errno();
+	*port = (xo_port_t)p;
+	return 0;
+}
+
 static int r_evtchn_pending(struct xo *x, xo_port_t *port)
 {
 	struct pollfd pfd;
-	xenevtchn_port_or_error_t p;
 
 	if (!rx(x)->ev)
 		return -ENODEV;
@@ -401,11 +410,12 @@ static int r_evtchn_pending(struct xo *x, xo_port_t *port)
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, 0) <= 0)
 		return -EAGAIN;
-	p = xenevtchn_pending(rx(x)->ev);
-	if (p < 0)
-		return errno == EAGAIN ? -EAGAIN : neg_errno();
-	*port = (xo_port_t)p;
-	return 0;
+	return read_pending_port(x, port);
+}
+
+static int r_evtchn_pending_polled(struct xo *x, xo_port_t *port)
+{
+	return rx(x)->ev ? read_pending_port(x, port) : -ENODEV;
 }
 
 static int r_evtchn_unmask(struct xo *x, xo_port_t port)
@@ -588,6 +598,7 @@ static const struct xo_ops real_ops = {
 	.evtchn_notify = r_evtchn_notify,
 	.evtchn_fd = r_evtchn_fd,
 	.evtchn_pending = r_evtchn_pending,
+	.evtchn_pending_polled = r_evtchn_pending_polled,
 	.evtchn_unmask = r_evtchn_unmask,
 	.domain_list = r_domain_list,
 	.domain_info = r_domain_info,

@@ -471,7 +471,7 @@ static int take_watches(struct xshmd *d)
 	return rc == -EAGAIN ? 0 : rc;
 }
 
-int xshmd_step(struct xshmd *d)
+int xshmd_step(struct xshmd *d, const struct pollfd polled[2])
 {
 	struct xo *x = d->host.x;
 	uint64_t now = mono_ms();
@@ -482,7 +482,10 @@ int xshmd_step(struct xshmd *d)
 	rc = take_watches(d);
 	if (rc)
 		goto out;
-	while ((rc = x->ops->evtchn_pending(x, &port)) == 0) {
+	/* Seen readable by our poll, the first read needs no guard poll of its own. */
+	rc = polled && (polled[1].revents & POLLIN) ? x->ops->evtchn_pending_polled(x, &port)
+						    : x->ops->evtchn_pending(x, &port);
+	for (; rc == 0; rc = x->ops->evtchn_pending(x, &port)) {
 		/* Unmasked after the work: an event meanwhile stays pending and comes back. */
 		if (!port_event(d, port, now))
 			x->ops->evtchn_unmask(x, port);

@@ -50,9 +50,10 @@ void xshmd_free(struct xshmd *d);
 
 /* The two fds to poll (POLLIN). */
 int xshmd_pollfds(struct xshmd *d, struct pollfd fds[2]);
-/* Handle everything pending (and deadlines due); never blocks.  0, or a negative errno if
- * XenStore failed. */
-int xshmd_step(struct xshmd *d);
+/* Handle everything pending (and deadlines due); never blocks.  @polled: the fds of
+ * xshmd_pollfds as a poll() just returned them, or NULL when not polled.  0, or a negative
+ * errno if XenStore failed. */
+int xshmd_step(struct xshmd *d, const struct pollfd polled[2]);
 /* How long poll may sleep before the next deadline: milliseconds, or -1 for none. */
 int xshmd_timeout_ms(struct xshmd *d);
 

@@ -230,7 +230,7 @@ int main(int argc, char **argv)
 			status = 0;
 			goto out;
 		}
-		rc = xshmd_step(d);
+		rc = xshmd_step(d, fds);
 		if (rc) {
 			logf_(LOG_ERR, "XenStore connection failed: %s", strerror(-rc));
 			goto out;

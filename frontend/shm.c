@@ -148,13 +148,15 @@ bool shm_take_accept(struct shm *s, uint32_t listener_id, struct xshm_ctrl_chan_
  * there can be: the port is the only one this handle binds, and it stays
  * masked from its delivery until we unmask it.  Asking again for a second
  * would cost a system call per wake-up for nothing (45 us in a PV guest
- * under the lab's emulation, test 99-rtt-trace).
+ * under the lab's emulation, test 99-rtt-trace); so would the guard poll
+ * when our own poll (@polled, or NULL) has just seen the fd readable.
  */
-static void take_event(struct xo *x)
+static void take_event(struct xo *x, const struct pollfd *polled)
 {
 	xo_port_t p;
-
-	if (x->ops->evtchn_pending(x, &p) == 0)
+	int rc = polled && (polled->revents & POLLIN) ? x->ops->evtchn_pending_polled(x, &p)
+						      : x->ops->evtchn_pending(x, &p);
+	if (rc == 0)
 		x->ops->evtchn_unmask(x, p);
 }
 
@@ -200,7 +202,7 @@ static int rpc(struct shm *s, struct xshm_ctrl_msg *req, struct xshm_ctrl_msg *r
 			return -ETIMEDOUT;
 		struct pollfd pfd = { .fd = x->ops->evtchn_fd(x), .events = POLLIN };
 		if (poll(&pfd, 1, (int)left) > 0)
-			take_event(x);
+			take_event(x, &pfd);
 	}
 }
 
@@ -648,7 +650,7 @@ int shm_fd(struct shm *s)
 	return s && s->port_bound ? s->x->ops->evtchn_fd(s->x) : -EBADF;
 }
 
-int shm_service(struct shm *s)
+static int service(struct shm *s, const struct pollfd *polled)
 {
 	uint8_t buf[XSHM_CTRL_MSG_MAX];
 	struct xshm_ctrl_msg msg;
@@ -658,7 +660,7 @@ int shm_service(struct shm *s)
 		return -ENOTCONN;
 	if (s->broken)
 		return -EPROTO;
-	take_event(s->x);
+	take_event(s->x, polled);
 	for (;;) {
 		ssize_t got = xshm_ring_recv(&s->rx, buf, sizeof(buf), &n);
 		if (got == -EAGAIN) {
@@ -678,13 +680,21 @@ int shm_service(struct shm *s)
 	return 0;
 }
 
+int shm_service(struct shm *s)
+{
+	return service(s, NULL);
+}
+
 int shm_wait(struct shm *s, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = s->x->ops->evtchn_fd(s->x), .events = POLLIN };
 
-	if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
-		return -errno;
-	return shm_service(s);
+	if (poll(&pfd, 1, timeout_ms) < 0) {
+		if (errno != EINTR)
+			return -errno;
+		pfd.revents = 0;
+	}
+	return service(s, &pfd);
 }
 
 int shm_timeout_ms(const struct shm *s)

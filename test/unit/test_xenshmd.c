@@ -645,12 +645,12 @@ START_TEST(watch_backlog_is_coalesced)
 	host_init(&h, false);
 	daemon_new_unthreaded(&h);
 	for (int i = 0; i < 10; i++)
-		xshmd_step(h.d); /* the initial scan */
+		xshmd_step(h.d, NULL); /* the initial scan */
 	xshmd_get_stats(h.d, &before);
 	for (int i = 0; i < 200; i++)
 		fe_write(&h, h.x1, h.g1, "state", i % 2 ? "6" : "1");
 	fe_write(&h, h.x2, h.g2, "state", "1");
-	xshmd_step(h.d);
+	xshmd_step(h.d, NULL);
 	xshmd_get_stats(h.d, &after);
 	ck_assert_uint_eq(after.watch_events - before.watch_events, 201);
 	ck_assert_uint_eq(after.watch_dispatched - before.watch_dispatched, 2);

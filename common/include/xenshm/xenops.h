@@ -173,6 +173,10 @@ struct xo_ops {
 	int (*evtchn_fd)(struct xo *x);
 	/* A fired port (now masked until unmask) or -EAGAIN. */
 	int (*evtchn_pending)(struct xo *x, xo_port_t *port);
+	/* The same, for a caller whose own poll() has just seen evtchn_fd readable and who has
+	 * read nothing from it since: evtchn_pending's guard poll (a read of this fd may block
+	 * even when set non-blocking) is then a second system call per wake-up for nothing. */
+	int (*evtchn_pending_polled)(struct xo *x, xo_port_t *port);
 	int (*evtchn_unmask)(struct xo *x, xo_port_t port);
 
 	/* Domain information (dom0 only). */
