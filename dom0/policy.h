@@ -80,7 +80,8 @@ uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requeste
  * Sizing a MemPipe rx ring (the relay fills it, one guest drains it).  The
  * relay notes every pass; once per window the policy picks the next size:
  *  - grow (double) when the relay had more than the ring could take in
- *    two windows in a row,
+ *    two windows in a row, or in the window whose verdict found the last
+ *    growth paid (one doubling per 200 ms while each pays, not 300),
  *    unless an earlier growth from this size left the ring as full with
  *    less than XSHM_RX_GAIN_PCT more throughput than the lower of the two
  *    windows before it (judged on the XSHM_RX_VERDICT_WINDOWS windows after

@@ -121,7 +121,7 @@ START_TEST(rx_grows_while_full_and_paying)
 	pages = window(&s, &now, pages, 1 << 20, 64 << 10, true);
 	ck_assert_uint_eq(pages, 32);
 	ck_assert_uint_eq(window(&s, &now, pages, 0, 0, false), 32);                 /* settling: not judged */
-	ck_assert_uint_eq(window(&s, &now, pages, 2 << 20, 128 << 10, true), 32); /* verdict: it paid */
+	/* Verdict: it paid, and the ring is still full: it grows again at once. */
 	pages = window(&s, &now, pages, 2 << 20, 128 << 10, true);
 	ck_assert_uint_eq(pages, 64);
 	ck_assert_uint_eq(window(&s, &now, pages, 2 << 20, 128 << 10, true), 64);
@@ -155,18 +155,23 @@ START_TEST(rx_growth_is_judged_on_more_than_one_window)
 	pages = window(&s, &now, pages, 4 << 20, 64 << 10, true);
 	ck_assert_uint_eq(pages, 32);
 	ck_assert_uint_eq(window(&s, &now, pages, 0, 0, false), 32); /* settling */
-	/* Twice the pace: judged against the real pace, not the burst, it paid. */
-	ck_assert_uint_eq(window(&s, &now, pages, 2 << 20, 128 << 10, true), 32);
-	ck_assert_uint_eq(s.ceiling, 0);
-	/* The next growth: one window without the gain (the other guest was not scheduled), then
-	 * the gain: kept. */
+	/* Twice the pace: judged against the real pace, not the burst, it paid (and, still
+	 * full, grows again). */
 	pages = window(&s, &now, pages, 2 << 20, 128 << 10, true);
 	ck_assert_uint_eq(pages, 64);
+	ck_assert_uint_eq(s.ceiling, 0);
+	/* This growth: one window without the gain (the other guest was not scheduled), then the
+	 * gain: kept, and grown again. */
 	ck_assert_uint_eq(window(&s, &now, pages, 0, 0, false), 64);
 	ck_assert_uint_eq(window(&s, &now, pages, 1 << 20, 256 << 10, true), 64);
-	ck_assert_uint_eq(window(&s, &now, pages, 4 << 20, 256 << 10, true), 64);
+	ck_assert_uint_eq(window(&s, &now, pages, 4 << 20, 256 << 10, true), 128);
 	ck_assert_uint_eq(s.ceiling, 0);
-	ck_assert_uint_eq(s.resizes, 2);
+	ck_assert_uint_eq(s.resizes, 3);
+	/* A verdict that finds the ring no longer full keeps the size and grows no further. */
+	ck_assert_uint_eq(window(&s, &now, 128, 0, 0, false), 128);
+	ck_assert_uint_eq(window(&s, &now, 128, 4 << 20, 256 << 10, false), 128);
+	ck_assert_uint_eq(window(&s, &now, 128, 4 << 20, 256 << 10, false), 128);
+	ck_assert_uint_eq(s.resizes, 3);
 }
 END_TEST
 
