@@ -333,7 +333,7 @@ static bool ring_replaced(const struct mempipe *p, const struct xshm_ring *ring)
  */
 static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, int64_t *deadline)
 {
-	int rc = shm_service(p->s);
+	int rc = p->nonblock ? shm_service(p->s) : shm_service_before_wait(p->s);
 
 	if (rc)
 		return rc;
@@ -341,9 +341,9 @@ static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, int
 		return -ESHUTDOWN; /* the domain is about to be saved: let go, don't wait */
 	if (!xshm_ring_prepare_wait(ring, need))
 		return ring->error ? ring->error : 0;
-	/* shm_service has taken the pending event: if it was xenshmd replacing this ring, no
-	 * other kick follows (the next ones are for the new ring, which nobody waits on yet), so
-	 * look again now that the event is gone; the caller moves over. */
+	/* An event taken (here, or by an earlier wait) may have been xenshmd replacing this ring:
+	 * no other kick follows (the next ones are for the new ring, which nobody waits on yet),
+	 * so look before sleeping; the caller moves over. */
 	if (ring_replaced(p, ring))
 		return 0;
 	rc = peer_state(p, ring == &p->rx);

@@ -143,21 +143,36 @@ bool shm_take_accept(struct shm *s, uint32_t listener_id, struct xshm_ctrl_chan_
 	return false;
 }
 
+/* How a service takes our port's event. */
+enum take {
+	TAKE_GUARDED, /* poll(0) first: a read of the event fd may block */
+	TAKE_POLLED,  /* our own poll has just seen the fd readable: read at once */
+	TAKE_NONE,    /* the caller is about to poll, which sees a pending event anyway */
+};
+
 /*
  * Take our port's event, if one is pending, and unmask it.  One is all
  * there can be: the port is the only one this handle binds, and it stays
  * masked from its delivery until we unmask it.  Asking again for a second
  * would cost a system call per wake-up for nothing (45 us in a PV guest
- * under the lab's emulation, test 99-rtt-trace); so would the guard poll
- * when our own poll (@polled, or NULL) has just seen the fd readable.
+ * under the lab's emulation, test 99-rtt-trace); so would a guard poll
+ * where our own poll has just seen the fd readable.
  */
-static void take_event(struct xo *x, const struct pollfd *polled)
+static void take_event(struct xo *x, enum take how)
 {
 	xo_port_t p;
-	int rc = polled && (polled->revents & POLLIN) ? x->ops->evtchn_pending_polled(x, &p)
-						      : x->ops->evtchn_pending(x, &p);
+	int rc;
+
+	if (how == TAKE_NONE)
+		return;
+	rc = how == TAKE_POLLED ? x->ops->evtchn_pending_polled(x, &p) : x->ops->evtchn_pending(x, &p);
 	if (rc == 0)
 		x->ops->evtchn_unmask(x, p);
+}
+
+static enum take take_after(const struct pollfd *pfd)
+{
+	return pfd->revents & POLLIN ? TAKE_POLLED : TAKE_GUARDED;
 }
 
 /* One request, one response; host notices that arrive meanwhile are queued. */
@@ -202,7 +217,7 @@ static int rpc(struct shm *s, struct xshm_ctrl_msg *req, struct xshm_ctrl_msg *r
 			return -ETIMEDOUT;
 		struct pollfd pfd = { .fd = x->ops->evtchn_fd(x), .events = POLLIN };
 		if (poll(&pfd, 1, (int)left) > 0)
-			take_event(x, &pfd);
+			take_event(x, take_after(&pfd));
 	}
 }
 
@@ -650,7 +665,7 @@ int shm_fd(struct shm *s)
 	return s && s->port_bound ? s->x->ops->evtchn_fd(s->x) : -EBADF;
 }
 
-static int service(struct shm *s, const struct pollfd *polled)
+static int service(struct shm *s, enum take take)
 {
 	uint8_t buf[XSHM_CTRL_MSG_MAX];
 	struct xshm_ctrl_msg msg;
@@ -660,7 +675,7 @@ static int service(struct shm *s, const struct pollfd *polled)
 		return -ENOTCONN;
 	if (s->broken)
 		return -EPROTO;
-	take_event(s->x, polled);
+	take_event(s->x, take);
 	for (;;) {
 		ssize_t got = xshm_ring_recv(&s->rx, buf, sizeof(buf), &n);
 		if (got == -EAGAIN) {
@@ -682,7 +697,12 @@ static int service(struct shm *s, const struct pollfd *polled)
 
 int shm_service(struct shm *s)
 {
-	return service(s, NULL);
+	return service(s, TAKE_GUARDED);
+}
+
+int shm_service_before_wait(struct shm *s)
+{
+	return service(s, TAKE_NONE);
 }
 
 int shm_wait(struct shm *s, int timeout_ms)
@@ -694,7 +714,7 @@ int shm_wait(struct shm *s, int timeout_ms)
 			return -errno;
 		pfd.revents = 0;
 	}
-	return service(s, &pfd);
+	return service(s, take_after(&pfd));
 }
 
 int shm_timeout_ms(const struct shm *s)

@@ -34,6 +34,13 @@ void shm_unmap_seg(struct shm *s, struct shm_seg *seg);
  * -ECONNRESET once xenshmd went away, -EPROTO for a broken host.
  */
 int shm_service(struct shm *s);
+/*
+ * shm_service, leaving the event for the shm_wait the caller makes next
+ * (whose poll returns at once while one is pending): a guard poll less per
+ * sleep.  Not for a caller that may not wait: a masked event nobody takes
+ * keeps the fd readable and the port silent.
+ */
+int shm_service_before_wait(struct shm *s);
 /* Sleep until an event or timeout_ms (-1: forever), then shm_service(). */
 int shm_wait(struct shm *s, int timeout_ms);
 /* Pop the oldest queued chan-accept for this listener (all listeners if 0): true if one. */
