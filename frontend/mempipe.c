@@ -67,23 +67,6 @@ static int64_t deadline_after(int timeout_ms)
 	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 }
 
-/*
- * Data calls read the clock only once they have to wait: a PV guest's
- * clock_gettime has no vDSO and is a system call through Xen, 650 times
- * the cost of a 64-byte ring write in the lab (test 99-callcost), and it
- * was most of the time of a small write.  A call's timeout so counts from
- * its first wait; getting there takes no longer than a ring copy.
- */
-#define DEADLINE_UNREAD INT64_MIN
-
-static int left_ms_lazy(int64_t *deadline, int timeout_ms)
-{
-	if (*deadline != DEADLINE_UNREAD)
-		return left_ms(*deadline);
-	*deadline = deadline_after(timeout_ms);
-	return timeout_ms < 0 ? -1 : timeout_ms; /* all of it: the clock was read just now */
-}
-
 static uint32_t ring_pages_of(const struct mempipe_opts *o)
 {
 	if (!o || !o->ring_bytes)
@@ -331,7 +314,7 @@ static bool ring_replaced(const struct mempipe *p, const struct xshm_ring *ring)
  * Wait until `ring` can make progress (need bytes of space for tx, data
  * for rx), the peer is gone, or the deadline.  0 to try again.
  */
-static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, int64_t *deadline)
+static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, struct shm_budget *budget)
 {
 	int rc = p->nonblock ? shm_service(p->s) : shm_service_before_wait(p->s);
 
@@ -353,11 +336,10 @@ static int wait_ring(struct mempipe *p, struct xshm_ring *ring, size_t need, int
 		push_before_sleep(p);
 	if (p->nonblock)
 		return -EAGAIN;
-	int left = left_ms_lazy(deadline, p->timeout_ms);
-	if (!left)
+	if (shm_budget_spent(budget))
 		return -ETIMEDOUT;
 	p->waits++;
-	return shm_wait(p->s, left);
+	return shm_wait_budget(p->s, budget);
 }
 
 /* Map a ring segment xenshmd announced and attach one end to it; nothing is kept on failure. */
@@ -474,10 +456,11 @@ ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len)
 {
 	const uint8_t *b = buf;
 	size_t done = 0;
-	int64_t deadline = DEADLINE_UNREAD;
+	struct shm_budget budget;
 
 	if (!usable(p) || p->message || (!buf && len))
 		return -EINVAL;
+	shm_budget_init(&budget, p->timeout_ms);
 	while (done < len) {
 		int rc = p->write_shut ? -EPIPE : shm_release_asked(p->s) ? -ESHUTDOWN : peer_state(p, false);
 		if (!rc)
@@ -500,7 +483,7 @@ ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len)
 		push_before_sleep(p);
 		/* Wake for a quarter of the ring (or the rest of the write), not for every byte. */
 		size_t quarter = (size_t)(p->tx.size / 4);
-		rc = wait_ring(p, &p->tx, len - done < quarter ? len - done : quarter, &deadline);
+		rc = wait_ring(p, &p->tx, len - done < quarter ? len - done : quarter, &budget);
 		if (rc)
 			return done ? (ssize_t)done : rc;
 	}
@@ -511,8 +494,9 @@ ssize_t mempipe_write(struct mempipe *p, const void *buf, size_t len)
 static ssize_t rx_take(struct mempipe *p, void *buf, size_t len,
 		       ssize_t (*take)(struct xshm_ring *, void *, size_t, bool *))
 {
-	int64_t deadline = DEADLINE_UNREAD;
+	struct shm_budget budget;
 
+	shm_budget_init(&budget, p->timeout_ms);
 	for (;;) {
 		bool notify;
 		ssize_t n = take(&p->rx, buf, len, &notify);
@@ -529,7 +513,7 @@ static ssize_t rx_take(struct mempipe *p, void *buf, size_t len,
 			return rc;
 		if (rc)
 			continue;
-		rc = wait_ring(p, &p->rx, 0, &deadline);
+		rc = wait_ring(p, &p->rx, 0, &budget);
 		if (rc == -EPIPE) {
 			/* Closed: whatever it sent before is in the ring already; then end of stream. */
 			n = take(&p->rx, buf, len, &notify);
@@ -551,10 +535,11 @@ ssize_t mempipe_read(struct mempipe *p, void *buf, size_t len)
 
 int mempipe_send(struct mempipe *p, const void *msg, size_t len)
 {
-	int64_t deadline = DEADLINE_UNREAD;
+	struct shm_budget budget;
 
 	if (!usable(p) || !p->message || (!msg && len))
 		return -EINVAL;
+	shm_budget_init(&budget, p->timeout_ms);
 	if (len > mempipe_max_msg(p))
 		return -EMSGSIZE;
 	for (;;) {
@@ -573,7 +558,7 @@ int mempipe_send(struct mempipe *p, const void *msg, size_t len)
 		}
 		if (rc != -EAGAIN)
 			return rc;
-		rc = wait_ring(p, &p->tx, XSHM_RING_FRAME_HDR + ((len + 7) & ~(size_t)7), &deadline);
+		rc = wait_ring(p, &p->tx, XSHM_RING_FRAME_HDR + ((len + 7) & ~(size_t)7), &budget);
 		if (rc)
 			return rc;
 	}
