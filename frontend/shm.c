@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <sys/syscall.h>
 
 #include "xenshm/ctrl.h"
 #include "xenshm/segdir.h"
@@ -712,32 +710,6 @@ int shm_wait(struct shm *s, int timeout_ms)
 	struct pollfd pfd = { .fd = s->x->ops->evtchn_fd(s->x), .events = POLLIN };
 
 	if (poll(&pfd, 1, timeout_ms) < 0) {
-		if (errno != EINTR)
-			return -errno;
-		pfd.revents = 0;
-	}
-	return service(s, take_after(&pfd));
-}
-
-void shm_budget_init(struct shm_budget *b, int timeout_ms)
-{
-	b->forever = timeout_ms < 0;
-	b->left.tv_sec = timeout_ms < 0 ? 0 : timeout_ms / 1000;
-	b->left.tv_nsec = timeout_ms < 0 ? 0 : (long)(timeout_ms % 1000) * 1000000;
-}
-
-bool shm_budget_spent(const struct shm_budget *b)
-{
-	return !b->forever && !b->left.tv_sec && !b->left.tv_nsec;
-}
-
-int shm_wait_budget(struct shm *s, struct shm_budget *b)
-{
-	struct pollfd pfd = { .fd = s->x->ops->evtchn_fd(s->x), .events = POLLIN };
-
-	/* Linux's ppoll system call writes back the time it did not sleep; glibc's wrapper
-	 * hides that, so call it raw (no signal mask: sigsetsize is then unused). */
-	if (syscall(SYS_ppoll, &pfd, 1UL, b->forever ? NULL : &b->left, NULL, 0UL) < 0) {
 		if (errno != EINTR)
 			return -errno;
 		pfd.revents = 0;

@@ -5,7 +5,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "xenshm/ctrl.h"
 #include "xenshm/xenops.h"
@@ -44,21 +43,6 @@ int shm_service(struct shm *s);
 int shm_service_before_wait(struct shm *s);
 /* Sleep until an event or timeout_ms (-1: forever), then shm_service(). */
 int shm_wait(struct shm *s, int timeout_ms);
-
-/*
- * What a blocking call may still sleep, counted down by its sleeps (as a
- * socket's SO_RCVTIMEO is): no clock is read, where a PV guest's
- * clock_gettime is a system call through Xen (test 99-callcost).
- */
-struct shm_budget {
-	struct timespec left;
-	bool forever;
-};
-
-void shm_budget_init(struct shm_budget *b, int timeout_ms); /* -1: forever */
-bool shm_budget_spent(const struct shm_budget *b);
-/* shm_wait for at most what is left of @b, taking off what it slept. */
-int shm_wait_budget(struct shm *s, struct shm_budget *b);
 /* Pop the oldest queued chan-accept for this listener (all listeners if 0): true if one. */
 bool shm_take_accept(struct shm *s, uint32_t listener_id, struct xshm_ctrl_chan_accept *out);
 xo_domid_t shm_domid(const struct shm *s);

@@ -45,10 +45,7 @@ struct shm;
 struct mempipe;
 
 struct mempipe_opts {
-	/* connect, accept and each blocking call: 0 = 10000, -1 = forever.  A data call's
-	 * timeout is the time it may sleep in all (as a socket's SO_RCVTIMEO/SO_SNDTIMEO);
-	 * what it sent before it ran out is returned as a short count. */
-	int timeout_ms;
+	int timeout_ms;     /* connect, accept and each blocking call: 0 = 10000, -1 = forever */
 	bool message;       /* message mode (else stream); both ends must agree */
 	bool nonblock;      /* operations return -EAGAIN instead of waiting */
 	uint32_t max_msg;   /* message mode: largest message; 0 = as large as the ring allows */
