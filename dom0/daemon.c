@@ -555,10 +555,8 @@ int xshmd_pollfds(struct xshmd *d, struct pollfd fds[2])
 {
 	struct xo *x = d->host.x;
 
-	fds[0].fd = x->ops->xs_fd(x);
-	fds[0].events = POLLIN;
-	fds[1].fd = x->ops->evtchn_fd(x);
-	fds[1].events = POLLIN;
+	fds[0] = (struct pollfd){ .fd = x->ops->xs_fd(x), .events = POLLIN };
+	fds[1] = (struct pollfd){ .fd = x->ops->evtchn_fd(x), .events = POLLIN };
 	return 2;
 }
 
