@@ -670,14 +670,15 @@ static void size_rx(struct xshm_host *h, struct xshm_chan *c)
 		struct xshm_chan_end *sender = &c->end[1 - i];
 		/* The window's measures, kept for the debug line if the policy closes it now. */
 		uint64_t win_start = e->sz.start_ms, win_bytes = e->sz.bytes, win_peak = e->sz.peak;
-		unsigned int win_full = e->sz.full;
+		unsigned int win_full = e->sz.full, win_passes = e->sz.passes;
 		uint32_t next = xshm_rx_next_size(&e->sz, xshm_host_now(h), e->rx_pages, c->rx_min, c->rx_max);
 		/* Each loaded window's measures, for whoever tunes the policy (debug level only). */
 		if (e->sz.start_ms != win_start && win_bytes && win_start)
 			DEVLOG(e->dev, LOG_DEBUG,
-			       "channel %u: window of %llu ms: %llu KiB moved, %u passes full, peak %llu of %u KiB",
+			       "channel %u: window of %llu ms: %llu KiB moved in %u passes, %u full, peak %llu of %u KiB",
 			       c->id + (uint32_t)i, (unsigned long long)(e->sz.start_ms - win_start),
-			       (unsigned long long)(win_bytes >> 10), win_full, (unsigned long long)(win_peak >> 10),
+			       (unsigned long long)(win_bytes >> 10), win_passes, win_full,
+			       (unsigned long long)(win_peak >> 10),
 			       e->rx_pages * 4);
 		if (next != e->rx_pages)
 			resize_rx(h, c, i, next);

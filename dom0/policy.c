@@ -73,6 +73,8 @@ uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requeste
 void xshm_rx_note(struct xshm_rx_sizing *s, uint64_t moved, uint64_t fill, bool full)
 {
 	s->bytes += moved;
+	if (moved)
+		s->passes++;
 	if (fill > s->peak)
 		s->peak = fill;
 	if (full)
@@ -83,7 +85,7 @@ static void new_window(struct xshm_rx_sizing *s, uint64_t now_ms)
 {
 	s->start_ms = now_ms;
 	s->bytes = s->peak = 0;
-	s->full = 0;
+	s->full = s->passes = 0;
 }
 
 static bool may_grow(const struct xshm_rx_sizing *s, uint32_t pages, uint32_t max)

@@ -106,6 +106,7 @@ uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requeste
 struct xshm_rx_sizing {
 	uint64_t start_ms, bytes, peak;  /* the current window */
 	unsigned int full, quiet;
+	unsigned int passes;             /* relay passes that moved bytes in the window */
 	uint64_t before_bps;             /* throughput before the growth under test, 0 if none */
 	uint64_t prev_bps;               /* the last window's throughput */
 	bool prev_full;                  /* and whether the ring was full in it */
