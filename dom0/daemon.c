@@ -560,6 +560,17 @@ int xshmd_pollfds(struct xshmd *d, struct pollfd fds[2])
 	return 2;
 }
 
+int xshmd_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms)
+{
+	if (poll(fds, nfds, timeout_ms) >= 0)
+		return 0;
+	if (errno != EINTR)
+		return -errno;
+	for (nfds_t i = 0; i < nfds; i++)
+		fds[i].revents = 0;
+	return 0;
+}
+
 int xshmd_new(struct xo *x, const struct xshmd_config *cfg, struct xshmd **out)
 {
 	struct xshmd *d = calloc(1, sizeof(*d));

@@ -50,6 +50,10 @@ void xshmd_free(struct xshmd *d);
 
 /* The two fds to poll (POLLIN). */
 int xshmd_pollfds(struct xshmd *d, struct pollfd fds[2]);
+/* poll() for xshmd_step (xshmd_pollfds' fds first, any of the caller's after): an
+ * interrupted poll reports nothing seen, so a step never reads the event fd as if it had
+ * been readable (which could block it).  0, or a negative errno. */
+int xshmd_poll(struct pollfd *fds, nfds_t nfds, int timeout_ms);
 /* Handle everything pending (and deadlines due); never blocks.  @polled: the fds of
  * xshmd_pollfds as a poll() just returned them, or NULL when not polled.  0, or a negative
  * errno if XenStore failed. */

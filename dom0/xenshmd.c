@@ -221,14 +221,10 @@ int main(int argc, char **argv)
 		int n = xshmd_pollfds(d, fds);
 		fds[n].fd = sfd;
 		fds[n].events = POLLIN;
-		if (poll(fds, (nfds_t)n + 1, xshmd_timeout_ms(d)) < 0) {
-			if (errno != EINTR) {
-				logf_(LOG_ERR, "poll: %s", strerror(errno));
-				goto out;
-			}
-			/* Nothing was seen: a step must not read the event fd as if it had been. */
-			for (int i = 0; i <= n; i++)
-				fds[i].revents = 0;
+		rc = xshmd_poll(fds, (nfds_t)n + 1, xshmd_timeout_ms(d));
+		if (rc) {
+			logf_(LOG_ERR, "poll: %s", strerror(-rc));
+			goto out;
 		}
 		if (fds[n].revents & POLLIN) {
 			logf_(LOG_INFO, "signal: giving everything back and exiting");

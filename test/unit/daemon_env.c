@@ -94,8 +94,7 @@ static void *daemon_loop(void *arg)
 		__atomic_store_n(&h->parked, 0, __ATOMIC_RELEASE);
 		struct pollfd fds[2];
 		int n = xshmd_pollfds(h->d, fds);
-		if (poll(fds, (nfds_t)n, 20) < 0)
-			fds[0].revents = fds[1].revents = 0;
+		xshmd_poll(fds, (nfds_t)n, 20);
 		xshmd_step(h->d, fds);
 	}
 	return NULL;

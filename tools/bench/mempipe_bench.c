@@ -55,8 +55,7 @@ static void *daemon_loop(void *arg)
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd fds[2];
 		int n = xshmd_pollfds(w->d, fds);
-		if (poll(fds, (nfds_t)n, xshmd_timeout_ms(w->d) < 0 ? 20 : xshmd_timeout_ms(w->d)) < 0)
-			fds[0].revents = fds[1].revents = 0;
+		xshmd_poll(fds, (nfds_t)n, xshmd_timeout_ms(w->d) < 0 ? 20 : xshmd_timeout_ms(w->d));
 		xshmd_step(w->d, fds);
 	}
 	return NULL;
