@@ -54,6 +54,8 @@ enum { OP_SINK = 1, OP_ECHO = 2, OP_END = 3 };
 #define PATTERN_BYTES (1u << 20)
 #define MSG_MAX (64u << 10)
 #define WARMUP_BATCH_BYTES (1u << 20)
+#define WARMUP_IN_FLIGHT_S 0.05
+#define WARMUP_MAX_IN_FLIGHT 16
 
 struct hdr {
 	uint32_t op, size;
@@ -354,26 +356,43 @@ static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pat
 		return -ENOMEM;
 	if (!count)
 		count = h.count = 1;
-	/* Warm-up: batches of the same stream, each acknowledged, until the time is up.  A batch
-	 * is 1 MiB, not a count of messages: 256 messages of 64 B made a 16 KiB batch, so the
-	 * warm-up waited for an answer every 16 KiB and never loaded the ring it should size. */
-	uint64_t batch = WARMUP_BATCH_BYTES / size ? WARMUP_BATCH_BYTES / size : 1, warm_msgs = 0;
+	/* Warm-up: the same stream in 1 MiB batches, each acknowledged (a batch is bytes, not a
+	 * count of messages: 256 messages of 64 B made a 16 KiB batch that never loaded the ring
+	 * it should size).  Batches stay in flight, about 50 ms of the stream as the first batch
+	 * measured it, so that the writer waits on the transport as in the measured stream: with
+	 * one batch in flight a ring never held more than 1 MiB and each answer drained the pipe,
+	 * and xenshmd sized the first size's rings for that load, not for the stream's. */
+	uint64_t batch = WARMUP_BATCH_BYTES / size ? WARMUP_BATCH_BYTES / size : 1, sent = 0, acked = 0;
+	uint64_t depth = 1;
 	if (batch > count)
 		batch = count;
-	double warm0 = now();
-	for (double end = warm0 + o->warmup_ms / 1e3; o->warmup_ms && now() < end; warm_msgs += batch) {
+	double warm0 = now(), warm_end = warm0 + o->warmup_ms / 1e3;
+	while (o->warmup_ms) {
 		struct hdr w = { OP_SINK, size, batch };
 		uint64_t ack;
-		int wrc = write_all(c, &w, sizeof(w));
-		for (uint64_t i = 0; !wrc && i < w.count; i++)
-			wrc = write_all(c, pattern + (i * size) % (PATTERN_BYTES - size), size);
-		if (!wrc)
+		int wrc = 0;
+		if (sent - acked < depth && now() < warm_end) {
+			wrc = write_all(c, &w, sizeof(w));
+			for (uint64_t i = 0; !wrc && i < w.count; i++)
+				wrc = write_all(c, pattern + (i * size) % (PATTERN_BYTES - size), size);
+			sent++;
+		} else if (acked < sent) {
 			wrc = read_exact(c, &ack, sizeof(ack));
+			if (++acked == 1) {
+				double per_batch_s = now() - warm0;
+				depth = per_batch_s > 0 ? (uint64_t)(WARMUP_IN_FLIGHT_S / per_batch_s) + 1 : 1;
+				if (depth > WARMUP_MAX_IN_FLIGHT)
+					depth = WARMUP_MAX_IN_FLIGHT;
+			}
+		} else {
+			break;
+		}
 		if (wrc) {
 			free(echo);
 			return wrc;
 		}
 	}
+	uint64_t warm_msgs = sent * batch;
 	double warm_s = now() - warm0;
 	if (o->measure_ms && warm_msgs && warm_s > 0) {
 		uint64_t paced = (uint64_t)((double)warm_msgs / warm_s * o->measure_ms / 1e3);
