@@ -615,8 +615,9 @@ int mempipe_stats(struct mempipe *p, struct mempipe_stats *out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	if (usable(p)) {
-		ssize_t fill = xshm_ring_available(&p->rx);
+		ssize_t fill = xshm_ring_available(&p->rx), space = xshm_ring_space(&p->tx);
 		out->rx_fill_bytes = fill > 0 ? (size_t)fill : 0;
+		out->tx_fill_bytes = space >= 0 ? (size_t)(p->tx.size - (uint64_t)space) : 0;
 	}
 	out->bytes_written = p->bytes_written;
 	out->bytes_read = p->bytes_read;

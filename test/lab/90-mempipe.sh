@@ -84,6 +84,13 @@ for s in $(echo "$SIZES" | tr ',' ' '); do
     set -- $u; metric "mempipe_alloc_kb.$s" "$1"; metric "mempipe_used_kb.$s" "$2"; metric "mempipe_peak_kb.$s" "$3"
     set -- $us; metric "mempipe_static_alloc_kb.$s" "$1"; metric "mempipe_static_used_kb.$s" "$2"
     metric "mempipe_static_peak_kb.$s" "$3"
+    # The sender's tx over the same stream: a direction's memory is both rings.
+    set -- $(echo "$MP" | awk -v s="$s" '$3 == s && $16 == "tx_alloc_kb" { print $17, $19 }')
+    [ $# = 2 ] || fail "no tx ring use printed by the client for $s B"
+    metric "mempipe_tx_alloc_kb.$s" "$1"; metric "mempipe_tx_used_kb.$s" "$2"
+    set -- $(echo "$ST" | awk -v s="$s" '$3 == s && $16 == "tx_alloc_kb" { print $17, $19 }')
+    [ $# = 2 ] || fail "no static tx ring use printed by the client for $s B"
+    metric "mempipe_static_tx_alloc_kb.$s" "$1"; metric "mempipe_static_tx_used_kb.$s" "$2"
     # The sender's event-channel kicks and sleeps per message (each a hypercall or several).
     metric "mempipe_kicks_per_msg.$s" "$(echo "$MP" | awk -v s="$s" '$3 == s { print $13 }')"
     metric "mempipe_static_kicks_per_msg.$s" "$(echo "$ST" | awk -v s="$s" '$3 == s { print $13 }')"

@@ -713,6 +713,52 @@ START_TEST(timeouts_and_nonblocking)
 }
 END_TEST
 
+/* Poll (up to 3 s) until the bytes waiting in the pipe, the writer's tx and the reader's rx, are `want`. */
+static size_t wait_pipe_fill(struct pair *p, size_t want, struct mempipe_stats *tx, struct mempipe_stats *rx)
+{
+	for (int i = 0; i < 300; i++) {
+		ck_assert_int_eq(mempipe_stats(p->b, tx), 0);
+		ck_assert_int_eq(mempipe_stats(p->a, rx), 0);
+		if (tx->tx_fill_bytes + rx->rx_fill_bytes == want)
+			break;
+		usleep(10000);
+	}
+	return tx->tx_fill_bytes + rx->rx_fill_bytes;
+}
+
+/*
+ * A pipe's memory is both rings of a direction: the stats show what waits in
+ * the writer's tx as well as in the reader's rx, so that what is in use can
+ * be set against all that is granted, not half of it.
+ */
+START_TEST(stats_show_bytes_waiting_in_both_rings)
+{
+	struct mempipe_stats tx, rx;
+	struct pair p;
+	uint8_t *big = calloc(1, 1 << 20);
+
+	pair_open(&p, &small);
+	mempipe_set_nonblock(p.b, true);
+	size_t total = 0;
+	for (int i = 0; i < 50; i++) { /* until both rings are full: the relay fills the rx meanwhile */
+		ssize_t n = mempipe_write(p.b, big, 1 << 20);
+		if (n > 0)
+			total += (size_t)n;
+		else
+			usleep(10000);
+	}
+	ck_assert_uint_eq(wait_pipe_fill(&p, total, &tx, &rx), total);
+	ck_assert_uint_gt(tx.tx_fill_bytes, small.ring_bytes / 2); /* the rx is full: the rest waits in tx */
+	ck_assert_uint_gt(rx.rx_fill_bytes, small.ring_bytes / 2);
+	ck_assert_uint_le(tx.tx_fill_bytes, tx.tx_ring_bytes);
+	/* What the reader takes leaves the pipe; the relay refills the rx from the tx. */
+	ck_assert_int_eq(mempipe_read(p.a, big, 5000), 5000);
+	ck_assert_uint_eq(wait_pipe_fill(&p, total - 5000, &tx, &rx), total - 5000);
+	free(big);
+	pair_close(&p);
+}
+END_TEST
+
 /*
  * The fast path makes no calls into Xen: small writes into a roomy ring are
  * ring copies, with one kick for a relay that sleeps, not one per write
@@ -1365,6 +1411,7 @@ Suite *mempipe_suite(void)
 	tcase_add_test(tc, admin_peer_lists_refuse_and_cap);
 	tcase_add_test(tc, refusals_logged_at_a_bounded_rate);
 	tcase_add_test(tc, timeouts_and_nonblocking);
+	tcase_add_test(tc, stats_show_bytes_waiting_in_both_rings);
 	tcase_add_test(tc, small_writes_do_not_kick_each_time);
 	tcase_add_test(tc, a_full_ring_is_announced_once);
 	tcase_add_test(tc, a_request_is_pushed_before_waiting_for_its_answer);

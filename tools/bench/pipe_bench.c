@@ -16,7 +16,9 @@
  *                     [--bytes N] [--rounds R] [--ring-kb K] [--warmup-ms W]
  *                     [--measure-ms M]
  *       one line per message size:
- *       "<transport> size S bytes B MBps X rtt_us Y check ok|BAD-stream|BAD-echo"
+ *       "<transport> size S bytes B MBps X rtt_us Y check ok|BAD-stream|BAD-echo",
+ *       for MemPipe followed by the sender's kicks and sleeps per message and
+ *       its tx ring's memory over the measured stream ("tx_alloc_kb A tx_used_kb U")
  *
  * Throughput: the client writes B bytes as S-byte writes, the server reads
  * S-byte messages and answers with a checksum of everything it read; the
@@ -126,11 +128,12 @@ static double now(void)
 }
 
 /*
- * The receiving ring's memory over a MemPipe stream, sampled after every
- * 4 KiB of messages (by bytes, not by time: a clock read is a system call in
- * a PV guest; at a steady rate the two agree; and not after every 64-byte
- * message, whose read costs little more than the sample): its size on average
- * (allocated) and how much of it held bytes waiting to be read (used).  The source design's
+ * A ring's memory over a MemPipe stream, sampled after every 4 KiB of
+ * messages (by bytes, not by time: a clock read is a system call in a PV
+ * guest; at a steady rate the two agree; and not after every 64-byte message,
+ * whose read costs little more than the sample): its size on average
+ * (allocated) and how much of it held bytes waiting (used).  The server
+ * samples its rx, the client its tx: a direction's memory is both.  The source design's
  * utilisation is used / allocated.  Also the fullest sample of each turn of
  * the ring (a window in which as many bytes were read as the ring holds),
  * averaged: the memory the ring needed at its peak, which a sawtooth between
@@ -140,28 +143,29 @@ static double now(void)
 struct ring_use {
 	double alloc_sum, fill_sum, peak_sum;
 	uint64_t samples, windows;
-	size_t window_peak, window_read;
+	size_t window_peak, window_moved;
 	uint32_t resizes0;
 };
 
-static void ring_use_sample(struct conn *c, struct ring_use *u, size_t read_since)
+static void ring_use_sample(struct conn *c, struct ring_use *u, size_t moved_since, bool tx)
 {
 	struct mempipe_stats st;
 
 	if (!c->mp || mempipe_stats(c->mp, &st))
 		return;
+	size_t ring = tx ? st.tx_ring_bytes : st.rx_ring_bytes, fill = tx ? st.tx_fill_bytes : st.rx_fill_bytes;
 	if (!u->samples)
-		u->resizes0 = st.rx_resizes;
-	u->alloc_sum += (double)st.rx_ring_bytes;
-	u->fill_sum += (double)st.rx_fill_bytes;
+		u->resizes0 = tx ? st.tx_resizes : st.rx_resizes;
+	u->alloc_sum += (double)ring;
+	u->fill_sum += (double)fill;
 	u->samples++;
-	if (st.rx_fill_bytes > u->window_peak)
-		u->window_peak = st.rx_fill_bytes;
-	u->window_read += read_since;
-	if (u->window_read >= st.rx_ring_bytes) {
+	if (fill > u->window_peak)
+		u->window_peak = fill;
+	u->window_moved += moved_since;
+	if (u->window_moved >= ring) {
 		u->peak_sum += (double)u->window_peak;
 		u->windows++;
-		u->window_peak = u->window_read = 0;
+		u->window_peak = u->window_moved = 0;
 	}
 }
 
@@ -206,7 +210,7 @@ static void serve_conn(struct conn *c)
 					goto out;
 				acc = check_update(acc, buf, h.size);
 				if (i % every == 0)
-					ring_use_sample(c, &use, (size_t)(every * h.size));
+					ring_use_sample(c, &use, (size_t)(every * h.size), false);
 			}
 			if (write_all(c, &acc, sizeof(acc)))
 				break;
@@ -403,10 +407,15 @@ static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pat
 		expect = check_update(expect, pattern + (i * size) % (PATTERN_BYTES - size), size);
 	if (c->mp)
 		mempipe_stats(c->mp, &st0);
+	struct ring_use tx_use = { 0 };
+	uint64_t every = size >= 4096 ? 1 : 4096 / size;
 	t0 = now();
 	rc = write_all(c, &h, sizeof(h));
-	for (uint64_t i = 0; !rc && i < count; i++)
+	for (uint64_t i = 0; !rc && i < count; i++) {
 		rc = write_all(c, pattern + (i * size) % (PATTERN_BYTES - size), size);
+		if (i % every == 0)
+			ring_use_sample(c, &tx_use, (size_t)(every * size), true);
+	}
 	if (!rc)
 		rc = read_exact(c, &got, sizeof(got));
 	t1 = now();
@@ -446,6 +455,9 @@ static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pat
 	if (c->mp)
 		printf(" kicks_per_msg %.4f waits_per_msg %.4f", (double)(st1.notifies - st0.notifies) / (double)count,
 		       (double)(st1.waits - st0.waits) / (double)count);
+	if (tx_use.samples) /* the sending ring over the measured stream, as the server's sink line has the receiving one */
+		printf(" tx_alloc_kb %.1f tx_used_kb %.1f", tx_use.alloc_sum / (double)tx_use.samples / 1024,
+		       tx_use.fill_sum / (double)tx_use.samples / 1024);
 	printf("\n");
 	fflush(stdout);
 	return 0;

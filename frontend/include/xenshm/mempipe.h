@@ -96,6 +96,7 @@ struct mempipe_stats {
 	uint32_t rx_resizes, tx_resizes;     /* rings replaced so far (a sized channel) */
 	uint64_t notifies;                   /* event-channel kicks this end sent */
 	uint64_t waits;                      /* times this end slept for its peer or the relay */
+	size_t tx_fill_bytes;                /* written, not yet taken by xenshmd's relay, now */
 };
 int mempipe_stats(struct mempipe *p, struct mempipe_stats *out);
 
