@@ -79,7 +79,8 @@ uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requeste
 /*
  * Sizing a MemPipe rx ring (the relay fills it, one guest drains it).  The
  * relay notes every pass; once per window the policy picks the next size:
- *  - grow (double) when the relay had more than the ring could take in
+ *  - grow (double) when the relay had more than the ring could take (in
+ *    at least XSHM_RX_FULL_PCT of its passes: a full window) in
  *    two windows in a row, or in the window whose verdict found the last
  *    growth paid (one doubling per 200 ms while each pays, not 300),
  *    unless an earlier growth from this size left the ring as full with
@@ -102,6 +103,7 @@ uint64_t xshm_policy_plan(struct xshm_policy_guest *g, size_t n, size_t requeste
 #define XSHM_RX_GAIN_PCT 5u
 #define XSHM_RX_VERDICT_WINDOWS 2u /* windows in a row without the gain undo a growth */
 #define XSHM_RX_CEILING_WINDOWS 20u
+#define XSHM_RX_FULL_PCT 10u       /* a window is full when this share of its relay passes found the ring full */
 
 struct xshm_rx_sizing {
 	uint64_t start_ms, bytes, peak;  /* the current window */

@@ -175,6 +175,37 @@ START_TEST(rx_growth_is_judged_on_more_than_one_window)
 }
 END_TEST
 
+/* `passes` relay passes of 64 KiB into a ring of `pages`, `full` of them finding it full. */
+static uint32_t busy_window(struct xshm_rx_sizing *s, uint64_t *now, uint32_t pages, unsigned int passes,
+			    unsigned int full)
+{
+	for (unsigned int i = 0; i < passes; i++)
+		xshm_rx_note(s, 64 << 10, (uint64_t)pages * 4096 * 3 / 4, i < full);
+	*now += XSHM_RX_WINDOW_MS;
+	return xshm_rx_next_size(s, *now, pages, 16, 1024);
+}
+
+/*
+ * A writer-bound stream finds its ring full now and then (the reader was not
+ * scheduled for a moment): that is not a ring too small.  A window is full
+ * when a share of its passes found the ring full, not on the first.
+ */
+START_TEST(rx_rare_full_passes_do_not_grow)
+{
+	struct xshm_rx_sizing s = { .start_ms = 1 };
+	uint64_t now = 1;
+	unsigned int share = XSHM_RX_FULL_PCT; /* full passes out of 100 that make a full window */
+
+	/* A busy stream, full on a few of its passes (just under the share), window after window. */
+	for (int i = 0; i < 10; i++)
+		ck_assert_uint_eq(busy_window(&s, &now, 256, 100, share - 1), 256);
+	ck_assert_uint_eq(s.resizes, 0);
+	/* Full on the share of its passes, twice in a row: the ring is short. */
+	ck_assert_uint_eq(busy_window(&s, &now, 256, 100, share), 256);
+	ck_assert_uint_eq(busy_window(&s, &now, 256, 100, share), 512);
+}
+END_TEST
+
 START_TEST(rx_shrinks_after_quiet_windows_only)
 {
 	struct xshm_rx_sizing s = { .start_ms = 1, .ceiling = 64 };
@@ -314,6 +345,7 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, rx_grows_while_full_and_paying);
 	tcase_add_test(tc, rx_growth_is_judged_on_more_than_one_window);
 	tcase_add_test(tc, rx_shrinks_after_quiet_windows_only);
+	tcase_add_test(tc, rx_rare_full_passes_do_not_grow);
 	tcase_add_test(tc, admit_has_hysteresis);
 	tcase_add_test(tc, plan_takes_from_excess_in_proportion);
 	tcase_add_test(tc, plan_respects_interval_requester_and_pending);
