@@ -28,9 +28,8 @@ awk -v md="$MD" -v js="$JS" -v src="$M" '
             a = v["mempipe_alloc_kb", s]; u = v["mempipe_used_kb", s]; p = v["mempipe_peak_kb", s]
             sa = v["mempipe_static_alloc_kb", s]; su = v["mempipe_static_used_kb", s]; sp = v["mempipe_static_peak_kb", s]
             printf "  {\"message_bytes\": %d, \"sized_MBps\": %s, \"static_MBps\": %s, \"tcp_MBps\": %s, \"vchan64k_MBps\": %s, \"vchan1m_MBps\": %s, \"sized_rtt_us\": %s, \"static_rtt_us\": %s, \"tcp_rtt_us\": %s, \"vchan1m_rtt_us\": %s, \"sized_alloc_kb\": %s, \"sized_used_kb\": %s, \"sized_peak_kb\": %s, \"static_alloc_kb\": %s, \"static_used_kb\": %s, \"static_peak_kb\": %s, \"sized_tx_alloc_kb\": %s, \"sized_tx_used_kb\": %s, \"static_tx_alloc_kb\": %s, \"static_tx_used_kb\": %s}%s\n", \
-                s, d, st, t, (v6 == "-" ? "null" : v6), (v1 == "-" ? "null" : v1), dr, sr, tr, (v1r == "-" ? "null" : v1r), \
-                (a == "" ? "null" : a), (u == "" ? "null" : u), (p == "" ? "null" : p), (sa == "" ? "null" : sa), \
-                (su == "" ? "null" : su), (sp == "" ? "null" : sp), nul(v["mempipe_tx_alloc_kb", s]), nul(v["mempipe_tx_used_kb", s]), \
+                s, d, st, t, nul(v["vchan64k_MBps", s]), nul(v["vchan1m_MBps", s]), dr, sr, tr, nul(v["vchan1m_rtt_us", s]), \
+                nul(a), nul(u), nul(p), nul(sa), nul(su), nul(sp), nul(v["mempipe_tx_alloc_kb", s]), nul(v["mempipe_tx_used_kb", s]), \
                 nul(v["mempipe_static_tx_alloc_kb", s]), nul(v["mempipe_static_tx_used_kb", s]), (i < n ? "," : "") > js
         }
         print "]}" > js
