@@ -96,8 +96,18 @@ static void *daemon_loop(void *arg)
 		int n = xshmd_pollfds(h->d, fds);
 		xshmd_poll(fds, (nfds_t)n, 20);
 		xshmd_step(h->d, fds);
+		__atomic_add_fetch(&h->steps, 1, __ATOMIC_ACQ_REL);
 	}
 	return NULL;
+}
+
+void daemon_sync(struct host *h)
+{
+	/* The step under way may have read the clock before the caller moved it: wait for the next. */
+	unsigned long want = __atomic_load_n(&h->steps, __ATOMIC_ACQUIRE) + 2;
+
+	for (int i = 0; h->running && i < 5000 && __atomic_load_n(&h->steps, __ATOMIC_ACQUIRE) < want; i++)
+		usleep(1000);
 }
 
 void daemon_new_unthreaded(struct host *h)

@@ -23,6 +23,7 @@ struct host {
 	pthread_t th;
 	int stop;
 	int paused, parked; /* daemon_pause: the loop parks between steps */
+	unsigned long steps; /* steps the loop has completed */
 	bool running;
 	uint64_t clock_ms; /* the daemon's clock: tests move it */
 	char store_dir[64], spill_dir[64]; /* MemFlex tiers, private to this host */
@@ -44,6 +45,9 @@ void daemon_stop(struct host *h);
 void daemon_pause(struct host *h);
 void daemon_resume(struct host *h);
 void host_advance(struct host *h, uint64_t ms);
+/* Wait (up to 5 s) until the daemon has run a whole step that began after this call: every
+ * window the clock has moved past is decided, and what it decided posted. */
+void daemon_sync(struct host *h);
 /* A backend key of g's device 0 (NULL if absent; free it). */
 char *read_be(struct host *h, xo_domid_t g, int (*build)(char *, size_t, unsigned int, unsigned int));
 /* Poll (up to 3 s) until the backend state of g reads `want`. */
