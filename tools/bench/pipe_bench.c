@@ -57,6 +57,7 @@ enum { OP_SINK = 1, OP_ECHO = 2, OP_END = 3 };
 #define MSG_MAX (64u << 10)
 #define WARMUP_BATCH_BYTES (1u << 20)
 #define WARMUP_IN_FLIGHT_S 0.05
+#define RING_SAMPLE_BYTES 4096u
 #define WARMUP_MAX_IN_FLIGHT 16
 
 struct hdr {
@@ -147,6 +148,12 @@ struct ring_use {
 	uint32_t resizes0;
 };
 
+/* Messages of `size` bytes between two samples: one sample per 4 KiB, or per message above it. */
+static uint64_t msgs_per_sample(uint32_t size)
+{
+	return size >= RING_SAMPLE_BYTES ? 1 : RING_SAMPLE_BYTES / size;
+}
+
 static void ring_use_sample(struct conn *c, struct ring_use *u, size_t moved_since, bool tx)
 {
 	struct mempipe_stats st;
@@ -204,7 +211,7 @@ static void serve_conn(struct conn *c)
 		if (h.op == OP_SINK) {
 			uint64_t acc = 0;
 			struct ring_use use = { 0 };
-			uint64_t every = h.size >= 4096 ? 1 : 4096 / h.size;
+			uint64_t every = msgs_per_sample(h.size);
 			for (uint64_t i = 0; i < h.count; i++) {
 				if (read_exact(c, buf, h.size))
 					goto out;
@@ -408,7 +415,7 @@ static int run_size(struct conn *c, const struct run_opts *o, const uint8_t *pat
 	if (c->mp)
 		mempipe_stats(c->mp, &st0);
 	struct ring_use tx_use = { 0 };
-	uint64_t every = size >= 4096 ? 1 : 4096 / size;
+	uint64_t every = msgs_per_sample(size);
 	t0 = now();
 	rc = write_all(c, &h, sizeof(h));
 	for (uint64_t i = 0; !rc && i < count; i++) {
