@@ -56,7 +56,7 @@ DAEMON_SRCS := dom0/pool.c dom0/policy.c dom0/peers.c dom0/storm.c dom0/lograte.
 FRONT_SRCS := frontend/shm.c frontend/shm_init.c frontend/mempipe.c
 SCHEMA_LIB_SRCS := xenstore-schema/schema.c xenstore-schema/match.c
 # The admin CLI, shared by the xenshm binary and the unit tests.
-CLI_SRCS := tools/cli.c tools/cli_memflex.c tools/cli_create.c tools/cli_schema.c tools/cli_top.c tools/cfgspec.c
+CLI_SRCS := tools/cli.c tools/cli_memflex.c tools/cli_create.c tools/cli_move.c tools/cli_schema.c tools/cli_top.c tools/cfgspec.c
 SCHEMA_SRC := xenstore-schema/xenshm.schema
 UNIT_SRCS := $(wildcard test/unit/*.c)
 LAB_TOOL_SRCS := $(wildcard tools/xenlab/src/*.c)

@@ -38,6 +38,9 @@ static const char *const usage_text =
 	"                                        xl save once the guest let go of its shared\n"
 	"                                        memory, keeping its MemFlex swap\n"
 	"  restore FILE [xl restore options]     xl restore, with the guest's MemFlex swap back\n"
+	"  migrate DOM [HOST] [--release-ms MS] [--ssh CMD] [xl migrate options]\n"
+	"                                        xl migrate once the guest let go of its shared\n"
+	"                                        memory; its devices (and here its swap) follow it\n"
 	"DOM is a domid or a name; SIZE is KiB or has a K/M/G/T suffix (4 KiB multiples).\n";
 
 static const char *const cmd_help[][2] = {
@@ -52,6 +55,7 @@ static const char *const cmd_help[][2] = {
 	{ "create", "xenshm create FILE [xl create options]\n  Check the xenshm and memflex keys of the domain's xl config (xenshm.cfg(5)), run\n  'xl create -p FILE OPTIONS', create the devices and disks the keys ask for, unpause.\n  On any error after the domain exists it is destroyed; the message names file:line and key.\n" },
 	{ "save", "xenshm save DOM FILE [--release-ms MS] [xl save options]\n  Save the domain with 'xl save'.  First its programs are asked to let go of the shared\n  memory of its xenshm devices (SHM_EV_RELEASE; a mapping kept across the suspend corrupts the\n  guest) and given MS milliseconds (default 10000); if they do not, nothing is saved and the\n  domain runs on.  Its MemFlex disks' stores are kept (not deleted when the domain dies at the\n  end of the save); disks and devices are listed in FILE.xenshm for 'xenshm restore'.\n" },
 	{ "restore", "xenshm restore FILE [xl restore options]\n  'xl restore -p', the MemFlex disks of FILE.xenshm again (xenshmd takes the kept stores\n  back) and fresh xenshm devices, unpause.  The guest's swap is where the save left it; its\n  programs open their xenshm devices again.\n" },
+	{ "migrate", "xenshm migrate DOM [HOST] [--release-ms MS] [--ssh CMD] [xl migrate options]\n  Migrate the domain with 'xl migrate'.  First its programs are asked to let go of the\n  shared memory of its xenshm devices, as for save; if they do not within MS ms (default\n  10000), nothing moves.  Without HOST (or with localhost) the domain moves within this host\n  ('xl migrate -s \"\" DOM \"exec xl migrate-receive -p\"'): its MemFlex disks' stores are kept\n  and given back to it under its new domid with fresh xenshm devices, then it is unpaused.\n  To another HOST ('xl migrate [-s CMD] DOM HOST'), its xenshm devices are made there by\n  'CMD HOST xenshm attach' (CMD default ssh); a domain with MemFlex disks is refused (its\n  swap is in this host's memory: swapoff and detach them first).  If xl fails and the domain\n  runs on here, the request is withdrawn and its programs open their devices again.\n" },
 	{ "top", "xenshm top [--interval SECONDS] [--count N] [--json]\n  Refresh every SECONDS (default 1) until interrupted, or N times: pool use, each device's\n  use and quota, each MemPipe channel end (ring sizes, MB/s sent and received since the last\n  refresh, rx utilisation, resizes), each MemFlex disk (memory and spill tiers, reads and\n  writes per second, service time p50/p99).  --json: one object per refresh, one per line.\n" },
 	{ "schema-check", "xenshm schema-check [--json]\n  Walk every XenStore node of xenshm (/tool/xenshm, the xenshm and memflex backend dirs,\n  the guests' xenshm devices and MemFlex vbds, their error nodes) and compare it with the\n  schema built into this binary (docs/xenstore-paths.md): unknown nodes, permissions other\n  than the schema's, values not of their type or range.  Exit 0 clean, 1 problems found.\n" },
 	{ "check", "xenshm check [--budget SIZE]\n  Check modules, the gntalloc limit, Xen's gnttab_max_frames and xenstored against the\n  budget (from /tool/xenshm/budget-kb unless given); print the fix for each problem.\n  Exit 0 ready, 4 warnings only, 1 something fatal.\n" },
@@ -574,6 +578,12 @@ int xshm_cli(struct xo *x, int argc, char **argv, FILE *out, FILE *err, const ch
 		rc = cmd_show(x, domid, argc, argv, out);
 		if (rc == XSHM_CLI_NOTFOUND)
 			fprintf(err, "xenshm show: domain %u has no xenshm device or MemFlex disk\n", domid);
+		return rc;
+	}
+	if (!strcmp(cmd, "migrate")) {
+		rc = xshm_cli_migrate(x, domid, argc, argv, out, err);
+		if (rc == XSHM_CLI_USAGE)
+			help_for(cmd, err);
 		return rc;
 	}
 	if (!strcmp(cmd, "save")) {

@@ -38,14 +38,30 @@ int xshm_cli_resolve(struct xo *x, const char *arg, xo_domid_t *out);
  */
 int xshm_cli_create(struct xo *x, int argc, char **argv, FILE *out, FILE *err);
 
+/* Most arguments xenshm passes on to one xl command. */
+#define XSHM_XL_ARGS_MAX 32
+/* The xl to run: $XENSHM_XL if set (tests), else xl. */
+const char *xshm_cli_xl(void);
+/* Run argv[0] (on $PATH) with argv: its exit status, or -errno if it could not run. */
+int xshm_cli_spawn(const char *const *argv, FILE *err);
+/* Run xl with args (at most XSHM_XL_ARGS_MAX, NULL-terminated), as xshm_cli_spawn. */
+int xshm_cli_run_xl(const char *const *args, FILE *err);
+
 /*
+ * A domain leaving its domid (cli_move.c).  Each first asks the guest's programs to let go of
+ * its xenshm devices (a mapping kept across a suspend corrupts the guest) and gives up, the
+ * domain running on, if they do not.
  * `xenshm save DOM FILE [xl save options]`: mark the domain's MemFlex stores to be kept when it
- * dies at the end of the save, note its disks in FILE.xenshm, `xl save`.  `xenshm restore FILE
- * [xl restore options]`: `xl restore -p`, the disks again (xenshmd takes the kept stores back by
- * the domain's UUID), unpause.  Without disks both are xl's own command.
+ * dies at the end of the save, note its disks and devices in FILE.xenshm, `xl save`.
+ * `xenshm restore FILE [xl restore options]`: `xl restore -p`, the disks again (xenshmd takes
+ * the kept stores back by the domain's UUID) and fresh devices, unpause.
+ * `xenshm migrate DOM [HOST] [--release-ms MS] [--ssh CMD] [xl migrate options]`: to this host
+ * (no HOST, or localhost) as save + restore without the file; to another, `xl migrate` and the
+ * devices made there with `CMD HOST xenshm attach`; a domain with MemFlex disks stays here.
  */
 int xshm_cli_save(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err);
 int xshm_cli_restore(struct xo *x, int argc, char **argv, FILE *out, FILE *err);
+int xshm_cli_migrate(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err);
 
 /* `xenshm top [--interval S] [--count N] [--json]` (cli_top.c): live rows until interrupted. */
 int xshm_cli_top(struct xo *x, int argc, char **argv, FILE *out, FILE *err);

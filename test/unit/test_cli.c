@@ -563,6 +563,90 @@ START_TEST(create_from_xl_config)
 }
 END_TEST
 
+/*
+ * migrate: the guest's programs let go before xl runs, and when xl fails (as Debian's Xen
+ * does for a PV guest) and the domain runs on here, everything is given back.  A domain
+ * whose swap is in this host's memory never goes to another host; one without disks gets
+ * its devices made there through the ssh command.
+ */
+START_TEST(migrate_lets_go_first_and_gives_back_on_failure)
+{
+	struct host h;
+	char dir[64], log[96], want[512], release[XSP_MAX], keep[XSP_MAX + 16], ssh[128], g2[16];
+	struct run *r;
+	char *v = NULL;
+
+	host_init(&h, true);
+	fake_xl(dir, sizeof(dir), log, sizeof(log));
+	ck_assert_int_eq(cli(&h, "attach", "g1", "--memflex", "8M", (char *)NULL)->rc, XSHM_CLI_OK);
+	xsp_be_release(release, sizeof(release), h.g1, 0);
+	xsp_mf_be_dir(keep, sizeof(keep), h.g1, 268440064);
+	strcat(keep, "/keep-store");
+
+	r = cli(&h, "migrate", "g1", "far", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_FAIL);
+	ck_assert_msg(strstr(r->err, "swaps to MemFlex disk xvds") && strstr(r->err, "nothing done"), "%s", r->err);
+	ck_assert_str_eq(slurp(log), "");
+	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, release, &v), -ENOENT);
+
+	/* A program that never answers SHM_EV_RELEASE: nothing moves, the request is withdrawn. */
+	struct shm *s = shm_open_xo(h.x1, 0, &fast);
+	ck_assert_ptr_nonnull(s);
+	r = cli(&h, "migrate", "g1", "--release-ms", "200", (char *)NULL);
+	ck_assert_int_eq(r->rc, XSHM_CLI_FAIL);
+	ck_assert_msg(strstr(r->err, "device xenshm/0 did not let go of its shared memory within 200 ms"), "%s", r->err);
+	ck_assert_str_eq(slurp(log), "");
+	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, release, &v), -ENOENT);
+	shm_exit(s);
+
+	/* xl migrate fails with the domain still here: release and keep-store withdrawn. */
+	setenv("FAKE_XL_FAIL", "migrate", 1);
+	r = cli(&h, "migrate", "g1", "--debug", (char *)NULL);
+	unsetenv("FAKE_XL_FAIL");
+	ck_assert_int_eq(r->rc, XSHM_CLI_FAIL);
+	snprintf(want, sizeof(want), "migrate --debug -p -s  %u exec '%s/xl' migrate-receive -p\n", h.g1, dir);
+	ck_assert_str_eq(slurp(log), want);
+	ck_assert_msg(strstr(r->err, "failed (see above); it runs on here"), "%s", r->err);
+	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, release, &v), -ENOENT);
+	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, keep, &v), -ENOENT);
+	s = shm_open_xo(h.x1, 0, &fast);
+	ck_assert_msg(s, "g1 cannot open its device again after the failed migration: %s", strerror(errno));
+	shm_exit(s);
+
+	/* Options our own xl run sets are refused, not silently lost. */
+	unlink(log);
+	ck_assert_int_eq(cli(&h, "migrate", "g1", "-s", "rsh", (char *)NULL)->rc, XSHM_CLI_USAGE);
+	ck_assert_int_eq(cli(&h, "migrate", "g1", "-p", (char *)NULL)->rc, XSHM_CLI_USAGE);
+	ck_assert_int_eq(cli(&h, "migrate", "g1", "--release-ms", "5", (char *)NULL)->rc, XSHM_CLI_USAGE);
+	ck_assert_str_eq(slurp(log), "");
+
+	/* g2, without disks, to another host: xl over the given ssh, then its device made there. */
+	snprintf(ssh, sizeof(ssh), "%s/ssh", dir);
+	write_file(ssh, "#!/bin/sh\necho \"ssh $*\" >> \"$(dirname \"$0\")/log\"\n");
+	chmod(ssh, 0755);
+	snprintf(g2, sizeof(g2), "%u", h.g2);
+	/* The command goes to sh, words and all, as xl's -s does. */
+	char ssh_cmd[160];
+	snprintf(ssh_cmd, sizeof(ssh_cmd), "%s -o BatchMode=yes", ssh);
+	r = cli(&h, "migrate", g2, "far.example", "--ssh", ssh_cmd, (char *)NULL);
+	ck_assert_msg(r->rc == XSHM_CLI_OK, "%s", r->err);
+	/* Left paused there (-p) until its device exists. */
+	snprintf(want, sizeof(want),
+		 "migrate -p -s %s %u far.example\nssh -o BatchMode=yes far.example xenshm attach g2 --quota 4096K "
+		 "--devices 1\nssh -o BatchMode=yes far.example %s/xl unpause g2\n", ssh_cmd, h.g2, dir);
+	ck_assert_str_eq(slurp(log), want);
+	ck_assert_msg(strstr(r->out, "migrated to far.example with 1 xenshm device"), "%s", r->out);
+
+	unsetenv("XENSHM_XL");
+	unlink(log);
+	unlink(ssh);
+	snprintf(ssh, sizeof(ssh), "%s/xl", dir);
+	unlink(ssh);
+	rmdir(dir);
+	host_fini(&h);
+}
+END_TEST
+
 /* top: rows for devices, channel ends and disks; rates are counter differences over time. */
 START_TEST(top_rates_from_two_samples)
 {
@@ -661,7 +745,7 @@ START_TEST(help_usage_check)
 	ck_assert_int_eq(r->rc, 0);
 	ck_assert_msg(strstr(r->out, "reclaim DOM SIZE"), "%s", r->out);
 	const char *cmds[] = { "status", "list", "show", "attach", "detach", "set", "reclaim", "check", "top",
-			       "schema-check", "create", "save", "restore" };
+			       "schema-check", "create", "save", "restore", "migrate" };
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		r = cli(&h, cmds[i], "--help", (char *)NULL);
 		ck_assert_int_eq(r->rc, 0);
@@ -694,6 +778,7 @@ Suite *cli_suite(void)
 	tcase_add_test(tc, top_rates_from_two_samples);
 	tcase_add_test(tc, cfg_specs);
 	tcase_add_test(tc, create_from_xl_config);
+	tcase_add_test(tc, migrate_lets_go_first_and_gives_back_on_failure);
 	tcase_add_test(tc, help_usage_check);
 	suite_add_tcase(s, tc);
 	return s;
