@@ -130,7 +130,7 @@ $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRCS) $(CLI_SRCS) $(XLCFG_SRC)) $(GEN_SCHEMA_OBJ) \
+$(UNIT_BIN): $(call obj,$(UNIT_SRCS) $(CLI_SRCS) $(XLCFG_SRC) tools/replay.c) $(GEN_SCHEMA_OBJ) \
 	  $(DAEMON_LIB) $(FRONT_LIB) $(FAKE_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) -lxlutil
@@ -147,7 +147,7 @@ $(PIPEBENCH_BIN): $(call obj,tools/bench/pipe_bench.c tools/bench/vchan_transpor
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -Wl,-z,now -o $@ $^ $(XEN_LIBS) $(shell pkg-config --libs xenvchan 2>/dev/null || echo -lxenvchan)
 
-$(MEMPIPE_BIN): $(call obj,tools/mempipe.c) $(FRONT_LIB) $(REAL_LIB) $(COMMON_LIB)
+$(MEMPIPE_BIN): $(call obj,tools/mempipe.c tools/replay.c) $(FRONT_LIB) $(REAL_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -Wl,-z,now -o $@ $^ $(XEN_LIBS)
 
@@ -194,7 +194,7 @@ unit-valgrind: $(UNIT_BIN)
 	  --errors-for-leak-kinds=definite,indirect $(UNIT_BIN)
 
 LINT_SRCS = $(COMMON_SRCS) $(FAKE_SRCS) $(REAL_SRCS) $(XLCFG_SRC) $(DAEMON_SRCS) $(FRONT_SRCS) \
-	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c $(CLI_SRCS) tools/mempipe.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
+	$(SCHEMA_LIB_SRCS) xenstore-schema/xsgen.c tools/xenshm.c $(CLI_SRCS) tools/mempipe.c tools/replay.c dom0/xenshmd.c $(LAB_TOOL_SRCS) \
 	$(wildcard tools/bench/*.c)
 # Configuration and the reason for every disabled check: .clang-tidy.
 lint: $(GEN_HDR)

@@ -20,6 +20,7 @@ Suite *envcheck_suite(void);
 Suite *cli_suite(void);
 Suite *mempipe_suite(void);
 Suite *memflex_suite(void);
+Suite *replay_suite(void);
 
 /* Deterministic pseudo-random bytes for patterns (xorshift). */
 static inline uint32_t test_rand(uint32_t *s)
