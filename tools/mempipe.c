@@ -310,13 +310,13 @@ static void lose_channel(struct proxy *p, struct pair *q, const char *why)
 		p->forward ? "reconnecting over TCP" : "waiting for the forward over TCP");
 }
 
-/* A control message (type and an optional 64-bit value): true once queued. */
-static bool send_ctl(struct pair *q, uint8_t type, uint64_t value, bool with_value)
+/* A control message (type and an optional 64-bit value): 0 once queued, -EAGAIN, or the error. */
+static int send_ctl(struct pair *q, uint8_t type, uint64_t value, bool with_value)
 {
 	uint8_t m[1 + sizeof(value)] = { type };
 
 	memcpy(m + 1, &value, sizeof(value));
-	return mempipe_send(q->mp, m, with_value ? sizeof(m) : 1) == 0;
+	return mempipe_send(q->mp, m, with_value ? sizeof(m) : 1);
 }
 
 /*
@@ -337,8 +337,13 @@ static bool shovel_session(struct proxy *p, struct pair *q)
 		return true;
 	}
 	if (q->hello_due) {
-		if (!send_ctl(q, MSG_HELLO, q->id, true))
-			return true; /* a fresh channel's ring has room: only a dead one says no */
+		rc = send_ctl(q, MSG_HELLO, q->id, true);
+		if (rc == -EAGAIN)
+			return true;
+		if (rc) {
+			lose_channel(p, q, strerror(-rc));
+			return true;
+		}
 		q->hello_due = false;
 	}
 	while (progress && !q->dead && q->session) {
@@ -414,13 +419,14 @@ static bool shovel_session(struct proxy *p, struct pair *q)
 				q->dead = true;
 			}
 		}
-		/* Acknowledge what went on to our side: every ACK_EVERY, and all of it at the end. */
+		/* Acknowledge what went on to our side: every ACK_EVERY, and all of it at the end
+		 * (a send that fails is noticed by the next receive, which loses the channel). */
 		if (q->got != q->acked && (q->got - q->acked >= ACK_EVERY || q->peer_eof) &&
-		    send_ctl(q, MSG_ACK, q->got, true)) {
+		    !send_ctl(q, MSG_ACK, q->got, true)) {
 			q->acked = q->got;
 			progress = true;
 		}
-		if (q->local_eof && !q->up_len && !q->peer_shut && send_ctl(q, MSG_END, 0, false)) {
+		if (q->local_eof && !q->up_len && !q->peer_shut && !send_ctl(q, MSG_END, 0, false)) {
 			q->peer_shut = true;
 			progress = true;
 		}
@@ -429,8 +435,10 @@ static bool shovel_session(struct proxy *p, struct pair *q)
 		shutdown(q->out_fd, SHUT_WR);
 		q->local_shut = true;
 	}
+	if (q->dead)
+		return false;
 	/* Finished when both ends are done and each has acknowledged the other's every byte. */
-	return q->dead || !q->session ||
+	return !q->session ||
 	       !(q->peer_shut && q->peer_eof && !q->down_len && q->peer_acked == q->sent && q->acked == q->got);
 }
 
