@@ -64,6 +64,7 @@ enum { MSG_DATA, MSG_END, MSG_ACK, MSG_HELLO };
 #define RESUME_STEP_MS 2000   /* for a connect, and for the expose's answer */
 static const uint8_t resume_magic[8] = { 'M', 'P', 'R', 'E', 'S', 'U', 'M', '1' };
 #define RESUME_LEN 24 /* magic, session id (or status), bytes received */
+#define RESUME_PENDING_MAX 16
 
 /* One TCP connection (or stdin/stdout) joined to one channel, or to a fallback socket. */
 struct pair {
@@ -98,6 +99,13 @@ struct proxy {
 	bool forward;              /* this end reconnects a session (the expose waits) */
 	struct sockaddr_in resume_to; /* forward: the expose's resume port */
 	int resume_listen_fd;      /* expose: where forwards reconnect, or -1 */
+	struct pending_hello {
+		int fd;
+		uint8_t hello[RESUME_LEN];
+		size_t got;
+		uint64_t deadline_ms;
+	} pending[RESUME_PENDING_MAX]; /* expose: reconnections whose hello is not in yet */
+	unsigned int npending;
 };
 
 static uint64_t now_ms(void)
@@ -552,25 +560,13 @@ retry:
 	q->retry_ms = now + RESUME_RETRY_MS;
 }
 
-/* Expose: a forward reconnecting a session.  Its 24 bytes come at once, so read them blocking. */
-static void resume_accept(struct proxy *p)
+/* Expose: a forward's hello (session id, bytes it has received) is complete: answer, switch. */
+static void resume_answer(struct proxy *p, int fd, const uint8_t *hello)
 {
-	struct timeval two_s = { .tv_sec = 2 };
-	uint8_t hello[RESUME_LEN], answer[RESUME_LEN];
+	uint8_t answer[RESUME_LEN];
 	struct pair *q = NULL;
-	size_t got = 0;
-	int fd = accept(p->resume_listen_fd, NULL, NULL);
 
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &two_s, sizeof(two_s));
-	while (got < sizeof(hello)) {
-		ssize_t r = read(fd, hello + got, sizeof(hello) - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	if (got == sizeof(hello) && !memcmp(hello, resume_magic, sizeof(resume_magic)))
+	if (!memcmp(hello, resume_magic, sizeof(resume_magic)))
 		for (unsigned int i = 0; i < p->npairs && !q; i++)
 			if ((p->pairs[i]->session || p->pairs[i]->resuming) && p->pairs[i]->id == get_u64(hello + 8))
 				q = p->pairs[i];
@@ -590,6 +586,40 @@ static void resume_accept(struct proxy *p)
 			q->dead = true;
 	} else if (!told) {
 		q->dead = true; /* fd is the pair's now */
+	}
+}
+
+/* Expose: a connection on the resume port; its hello is read as it comes (pending_step). */
+static void resume_accept(struct proxy *p, uint64_t now)
+{
+	int fd = accept4(p->resume_listen_fd, NULL, NULL, SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	if (p->npending == RESUME_PENDING_MAX) {
+		close(fd); /* the forward tries again */
+		return;
+	}
+	p->pending[p->npending++] = (struct pending_hello){ .fd = fd, .deadline_ms = now + RESUME_STEP_MS };
+}
+
+static void pending_step(struct proxy *p, uint64_t now)
+{
+	for (unsigned int i = 0; i < p->npending;) {
+		struct pending_hello *h = &p->pending[i];
+		ssize_t r = read(h->fd, h->hello + h->got, sizeof(h->hello) - h->got);
+		bool waiting = r > 0 || (r < 0 && (errno == EAGAIN || errno == EINTR));
+		if (r > 0)
+			h->got += (size_t)r;
+		if (h->got == sizeof(h->hello)) {
+			resume_answer(p, h->fd, h->hello);
+		} else if (waiting && now <= h->deadline_ms) {
+			i++;
+			continue;
+		} else {
+			close(h->fd); /* closed, failed, or silent too long */
+		}
+		p->pending[i] = p->pending[--p->npending];
 	}
 }
 
@@ -671,7 +701,7 @@ static void hold_while_resuming(struct proxy *p, struct pair *q, uint64_t now)
 static void loop(struct proxy *p, int listen_fd, const struct handlers *h)
 {
 	for (;;) {
-		struct pollfd fds[MAX_PAIRS * 3 + 3];
+		struct pollfd fds[MAX_PAIRS * 3 + 3 + RESUME_PENDING_MAX];
 		nfds_t n = 0, resume_at = 0;
 
 		if (p->s && p->reopen && shm_release_asked(p->s))
@@ -716,6 +746,8 @@ static void loop(struct proxy *p, int listen_fd, const struct handlers *h)
 			resume_at = n;
 			fds[n++] = (struct pollfd){ .fd = p->resume_listen_fd, .events = POLLIN };
 		}
+		for (unsigned int i = 0; i < p->npending; i++)
+			fds[n++] = (struct pollfd){ .fd = p->pending[i].fd, .events = POLLIN };
 		for (unsigned int i = 0; i < p->npairs; i++) {
 			struct pair *q = p->pairs[i];
 			/* A session reads its client only while it can keep what it sends. */
@@ -731,7 +763,7 @@ static void loop(struct proxy *p, int listen_fd, const struct handlers *h)
 				fds[n++] = (struct pollfd){ .fd = q->resume_fd,
 							     .events = q->resume_stage == 1 ? POLLOUT : POLLIN };
 		}
-		if (poll(fds, n, resuming ? RESUME_RETRY_MS : 1000) < 0 && errno != EINTR)
+		if (poll(fds, n, resuming || p->npending ? RESUME_RETRY_MS : 1000) < 0 && errno != EINTR)
 			return;
 		if (listen_fd >= 0 && (fds[0].revents & POLLIN)) {
 			int c = accept(listen_fd, NULL, NULL);
@@ -739,7 +771,8 @@ static void loop(struct proxy *p, int listen_fd, const struct handlers *h)
 				h->tcp_client(p, c, h->arg);
 		}
 		if (p->resume_listen_fd >= 0 && (fds[resume_at].revents & POLLIN))
-			resume_accept(p);
+			resume_accept(p, now_ms());
+		pending_step(p, now_ms());
 	}
 }
 
