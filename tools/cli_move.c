@@ -23,6 +23,7 @@
 #include "cli.h"
 
 #define MAX_DISKS 16
+#define MAX_SHMS 256 /* xenshm attach --devices' limit: every one must let go */
 #define MAX_DOMS 1024
 #define SIDECAR_SUFFIX ".xenshm"
 #define RELEASE_MS_DEFAULT 10000u /* what a guest gets to let go */
@@ -33,16 +34,28 @@
 /* What of xenshm's a domain takes to its next domid. */
 struct moving {
 	const char *cmd; /* "save", "migrate", "restore": for messages */
-	uint32_t disk_ids[MAX_DISKS]; /* on the old domid */
+	uint32_t disk_ids[MAX_DISKS + 1]; /* on the old domid; one more, to see a list too long */
 	struct xshm_spec_memflex disks[MAX_DISKS];
 	unsigned int ndisks;
 	struct {
 		uint32_t devid;
 		unsigned long long quota_kb;
 		char peers[XSHM_PEERS_LEN_MAX + 1]; /* the mempipe-peers node, "-" if absent */
-	} shms[MAX_DISKS];
+	} shms[MAX_SHMS];
 	unsigned int nshm;
 };
+
+/* A quarter MiB with every device's peers list: not for the stack. */
+static struct moving *moving_new(const char *cmd, FILE *err)
+{
+	struct moving *m = calloc(1, sizeof(*m));
+
+	if (m)
+		m->cmd = cmd;
+	else
+		fprintf(err, "xenshm %s: out of memory\n", cmd);
+	return m;
+}
 
 static int read_disk(struct xo *x, xo_domid_t domid, uint32_t id, struct xshm_spec_memflex *d)
 {
@@ -70,12 +83,18 @@ static int read_disk(struct xo *x, xo_domid_t domid, uint32_t id, struct xshm_sp
 static int collect(struct xo *x, xo_domid_t domid, struct moving *m, FILE *err)
 {
 	char path[XSP_MAX];
-	uint32_t ids[MAX_DISKS];
+	uint32_t ids[MAX_SHMS];
 	unsigned int n = 0;
 
 	snprintf(path, sizeof(path), "/local/domain/0/backend/memflex/%u", domid);
-	if (xo_list_ids(x, path, UINT32_MAX, m->disk_ids, MAX_DISKS, &m->ndisks))
+	if (xo_list_ids(x, path, UINT32_MAX, m->disk_ids, MAX_DISKS + 1, &m->ndisks))
 		m->ndisks = 0;
+	/* A disk left out would lose its swap: all or nothing. */
+	if (m->ndisks > MAX_DISKS) {
+		fprintf(err, "xenshm %s: domain %u has more than %d MemFlex disks; nothing done\n", m->cmd, domid,
+			MAX_DISKS);
+		return -E2BIG;
+	}
 	for (unsigned int i = 0; i < m->ndisks; i++) {
 		/* A disk we cannot describe would lose its swap at the other end: stop here. */
 		if (read_disk(x, domid, m->disk_ids[i], &m->disks[i])) {
@@ -85,7 +104,7 @@ static int collect(struct xo *x, xo_domid_t domid, struct moving *m, FILE *err)
 		}
 	}
 	snprintf(path, sizeof(path), "/local/domain/0/backend/xenshm/%u", domid);
-	if (xo_list_ids(x, path, 255, ids, MAX_DISKS, &n))
+	if (xo_list_ids(x, path, MAX_SHMS - 1, ids, MAX_SHMS, &n))
 		n = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		char key[XSP_MAX], *peers = NULL;
@@ -134,9 +153,9 @@ static int read_sidecar(const char *path, struct moving *m, FILE *err)
 		int used = 0;
 		line++;
 		buf[strcspn(buf, "\n")] = 0;
-		if (!strncmp(buf, "xenshm ", 7) && m->nshm < MAX_DISKS &&
+		if (!strncmp(buf, "xenshm ", 7) && m->nshm < MAX_SHMS &&
 		    sscanf(buf + 7, "%u %llu %n", &m->shms[m->nshm].devid, &m->shms[m->nshm].quota_kb, &used) == 2 &&
-		    used > 0 && m->shms[m->nshm].devid < 256 && strlen(buf + 7 + used) < sizeof(m->shms[0].peers)) {
+		    used > 0 && m->shms[m->nshm].devid < MAX_SHMS && strlen(buf + 7 + used) < sizeof(m->shms[0].peers)) {
 			snprintf(m->shms[m->nshm].peers, sizeof(m->shms[0].peers), "%s", buf + 7 + used);
 			m->nshm++;
 			continue;
@@ -292,10 +311,9 @@ static int release_opt(int argc, char **argv, int at, const char *cmd, unsigned 
 	return at + 2;
 }
 
-int xshm_cli_save(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err)
+static int save_with(struct moving *m, struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err)
 {
 	const char *args[XSHM_XL_ARGS_MAX + 1];
-	struct moving m = { .cmd = "save" };
 	unsigned int release_ms;
 	char id[16], path[512];
 	int na = 0, first_xl;
@@ -303,10 +321,10 @@ int xshm_cli_save(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *o
 	if (argc < 3 || (first_xl = release_opt(argc, argv, 3, "save", &release_ms, err)) < 0 ||
 	    argc - first_xl > XSHM_XL_ARGS_MAX - 4)
 		return XSHM_CLI_USAGE;
-	if (collect(x, domid, &m, err) || let_go(x, domid, &m, release_ms, err))
+	if (collect(x, domid, m, err) || let_go(x, domid, m, release_ms, err))
 		return XSHM_CLI_FAIL;
-	if (write_sidecar(&m, argv[2], err)) {
-		take_back(x, domid, &m);
+	if (write_sidecar(m, argv[2], err)) {
+		take_back(x, domid, m);
 		return XSHM_CLI_FAIL;
 	}
 	snprintf(id, sizeof(id), "%u", domid);
@@ -317,15 +335,24 @@ int xshm_cli_save(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *o
 	args[na++] = argv[2];
 	args[na] = NULL;
 	if (xshm_cli_run_xl(args, err)) {
-		take_back(x, domid, &m);
+		take_back(x, domid, m);
 		snprintf(path, sizeof(path), "%s" SIDECAR_SUFFIX, argv[2]);
 		unlink(path);
 		fprintf(err, "xenshm save: xl save of domain %u failed (see above); its disks stay as they were\n", domid);
 		return XSHM_CLI_FAIL;
 	}
 	fprintf(out, "domain %u saved to %s with %u MemFlex disk%s and %u xenshm device%s (%s" SIDECAR_SUFFIX ")\n",
-		domid, argv[2], m.ndisks, m.ndisks == 1 ? "" : "s", m.nshm, m.nshm == 1 ? "" : "s", argv[2]);
+		domid, argv[2], m->ndisks, m->ndisks == 1 ? "" : "s", m->nshm, m->nshm == 1 ? "" : "s", argv[2]);
 	return XSHM_CLI_OK;
+}
+
+int xshm_cli_save(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err)
+{
+	struct moving *m = moving_new("save", err);
+	int rc = m ? save_with(m, x, domid, argc, argv, out, err) : XSHM_CLI_FAIL;
+
+	free(m);
+	return rc;
 }
 
 static unsigned int list_domains(struct xo *x, uint32_t *ids)
@@ -337,11 +364,10 @@ static unsigned int list_domains(struct xo *x, uint32_t *ids)
 	return n;
 }
 
-int xshm_cli_restore(struct xo *x, int argc, char **argv, FILE *out, FILE *err)
+static int restore_with(struct moving *m, struct xo *x, int argc, char **argv, FILE *out, FILE *err)
 {
 	const char *args[XSHM_XL_ARGS_MAX + 1];
 	static uint32_t before[MAX_DOMS], after[MAX_DOMS];
-	struct moving m = { .cmd = "restore" };
 	unsigned int nb, na;
 	char path[512], id[16];
 	xo_domid_t domid = XO_DOMID_FIRST_RESERVED;
@@ -350,7 +376,7 @@ int xshm_cli_restore(struct xo *x, int argc, char **argv, FILE *out, FILE *err)
 	if (argc < 2 || argc - 2 > XSHM_XL_ARGS_MAX - 3)
 		return XSHM_CLI_USAGE;
 	snprintf(path, sizeof(path), "%s" SIDECAR_SUFFIX, argv[1]);
-	if (read_sidecar(path, &m, err))
+	if (read_sidecar(path, m, err))
 		return XSHM_CLI_USAGE;
 	nb = list_domains(x, before);
 	args[n++] = "restore";
@@ -379,15 +405,24 @@ int xshm_cli_restore(struct xo *x, int argc, char **argv, FILE *out, FILE *err)
 	 * its swap where the save left it (xenshmd takes the kept store back by the UUID).
 	 * Without them the domain is of no use; the save file stays for another try. */
 	snprintf(id, sizeof(id), "%u", domid);
-	if (remake(x, domid, &m, err) || xshm_cli_run_xl((const char *const[]){ "unpause", id, NULL }, err)) {
+	if (remake(x, domid, m, err) || xshm_cli_run_xl((const char *const[]){ "unpause", id, NULL }, err)) {
 		fprintf(err, "xenshm restore: destroying domain %u; %s is left for another try\n", domid, argv[1]);
 		xshm_cli_run_xl((const char *const[]){ "destroy", id, NULL }, err);
 		return XSHM_CLI_FAIL;
 	}
 	unlink(path);
 	fprintf(out, "domain %u restored from %s with %u MemFlex disk%s and %u xenshm device%s\n", domid, argv[1],
-		m.ndisks, m.ndisks == 1 ? "" : "s", m.nshm, m.nshm == 1 ? "" : "s");
+		m->ndisks, m->ndisks == 1 ? "" : "s", m->nshm, m->nshm == 1 ? "" : "s");
 	return XSHM_CLI_OK;
+}
+
+int xshm_cli_restore(struct xo *x, int argc, char **argv, FILE *out, FILE *err)
+{
+	struct moving *m = moving_new("restore", err);
+	int rc = m ? restore_with(m, x, argc, argv, out, err) : XSHM_CLI_FAIL;
+
+	free(m);
+	return rc;
 }
 
 /* s appended to buf; false when it does not fit. */
@@ -522,9 +557,8 @@ static bool is_here(const char *host)
 	return !host || !strcmp(host, "localhost");
 }
 
-int xshm_cli_migrate(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err)
+static int migrate_with(struct moving *m, struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err)
 {
-	struct moving m = { .cmd = "migrate" };
 	const char *host = NULL, *ssh = NULL, *args[XSHM_XL_ARGS_MAX + 1];
 	unsigned int release_ms = RELEASE_MS_DEFAULT;
 	char path[XSP_MAX], id[16], rune[SH_CMD_MAX] = "exec ", *name = NULL;
@@ -574,22 +608,22 @@ int xshm_cli_migrate(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE
 		fprintf(err, "xenshm migrate: domain %u has no name (%s)\n", domid, path);
 		return XSHM_CLI_NOTFOUND;
 	}
-	if (collect(x, domid, &m, err))
+	if (collect(x, domid, m, err))
 		goto out;
-	if (!is_here(host) && m.ndisks) {
+	if (!is_here(host) && m->ndisks) {
 		fprintf(err, "xenshm migrate: domain %u (%s) swaps to MemFlex disk %s, whose pages are in this "
 			     "host's memory and cannot follow it to %s: swapoff /dev/%s in the guest and 'xenshm detach "
 			     "%u --memflex' first, or migrate it within this host; nothing done\n",
-			domid, name, m.disks[0].vdev, host, m.disks[0].vdev, domid);
+			domid, name, m->disks[0].vdev, host, m->disks[0].vdev, domid);
 		goto out;
 	}
-	if (let_go(x, domid, &m, release_ms, err))
+	if (let_go(x, domid, m, release_ms, err))
 		goto out;
 	if (xshm_cli_run_xl(args, err)) {
 		xo_domid_t still;
 		/* xl resumes the domain here when the migration fails before its end. */
 		if (xshm_cli_resolve(x, name, &still) == 0 && still == domid) {
-			take_back(x, domid, &m);
+			take_back(x, domid, m);
 			fprintf(err, "xenshm migrate: xl migrate of domain %u (%s) failed (see above); it runs on here, "
 				     "its programs may open their xenshm devices again\n", domid, name);
 		} else {
@@ -598,10 +632,19 @@ int xshm_cli_migrate(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE
 		}
 		goto out;
 	}
-	if (!(is_here(host) ? finish_here(x, domid, name, &m, out, err)
-			    : finish_there(domid, name, host, ssh ? ssh : "ssh", &m, out, err)))
+	if (!(is_here(host) ? finish_here(x, domid, name, m, out, err)
+			    : finish_there(domid, name, host, ssh ? ssh : "ssh", m, out, err)))
 		rc = XSHM_CLI_OK;
 out:
 	free(name);
+	return rc;
+}
+
+int xshm_cli_migrate(struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err)
+{
+	struct moving *m = moving_new("migrate", err);
+	int rc = m ? migrate_with(m, x, domid, argc, argv, out, err) : XSHM_CLI_FAIL;
+
+	free(m);
 	return rc;
 }

@@ -647,6 +647,45 @@ START_TEST(migrate_lets_go_first_and_gives_back_on_failure)
 }
 END_TEST
 
+/* A save asks every device of the guest to let go, not the first 16: one left mapped across
+ * the suspend corrupts the guest; and the save file's sidecar lists them all for the restore. */
+START_TEST(save_lets_go_of_every_device)
+{
+	struct host h;
+	char dir[64], log[96], file[128], side[160], path[XSP_MAX];
+	xo_domid_t many;
+	struct run *r;
+	char *v = NULL;
+
+	host_init(&h, true);
+	fake_xl(dir, sizeof(dir), log, sizeof(log));
+	ck_assert_int_eq(xo_fake_domain_create(h.w, "many", &many), 0);
+	ck_assert_int_eq(cli(&h, "attach", "many", "--devices", "20", "--quota", "1M", (char *)NULL)->rc, XSHM_CLI_OK);
+	snprintf(file, sizeof(file), "%s/many.save", dir);
+	r = cli(&h, "save", "many", file, (char *)NULL);
+	ck_assert_msg(r->rc == XSHM_CLI_OK, "%s", r->err);
+	ck_assert_msg(strstr(r->out, "and 20 xenshm devices"), "%s", r->out);
+	xsp_be_release(path, sizeof(path), many, 19);
+	ck_assert_int_eq(xo_read_str(h.tool, XO_TXN_NONE, path, &v), 0);
+	free(v);
+	snprintf(side, sizeof(side), "%s.xenshm", file);
+	const char *text = slurp(side);
+	unsigned int lines = 0;
+	for (const char *at = text; (at = strstr(at, "xenshm ")); at++)
+		lines++;
+	ck_assert_uint_eq(lines, 20);
+	ck_assert_msg(strstr(text, "xenshm 19 1024 -\n"), "%s", text);
+
+	unsetenv("XENSHM_XL");
+	unlink(side);
+	unlink(log);
+	snprintf(path, sizeof(path), "%s/xl", dir);
+	unlink(path);
+	rmdir(dir);
+	host_fini(&h);
+}
+END_TEST
+
 /* top: rows for devices, channel ends and disks; rates are counter differences over time. */
 START_TEST(top_rates_from_two_samples)
 {
@@ -779,6 +818,7 @@ Suite *cli_suite(void)
 	tcase_add_test(tc, cfg_specs);
 	tcase_add_test(tc, create_from_xl_config);
 	tcase_add_test(tc, migrate_lets_go_first_and_gives_back_on_failure);
+	tcase_add_test(tc, save_lets_go_of_every_device);
 	tcase_add_test(tc, help_usage_check);
 	suite_add_tcase(s, tc);
 	return s;
