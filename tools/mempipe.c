@@ -80,7 +80,8 @@ struct pair {
 	uint64_t sent, got;       /* payload bytes to and from the peer, over the session's life */
 	uint64_t peer_acked;      /* the peer's last ACK: `kept` holds bytes peer_acked..sent */
 	uint64_t acked;           /* our last ACK to the peer */
-	struct replay kept;       /* after a switch: what the peer lacks, sent before anything new */
+	struct replay kept;       /* sent, not yet acknowledged; after a switch, what the peer lacks,
+				   * sent again before anything new */
 	uint64_t deadline_ms, retry_ms, stage_ms;
 	int resume_fd, resume_stage; /* forward: 0 waiting to try, 1 connecting, 2 awaiting the answer */
 	uint8_t hs[RESUME_LEN];
