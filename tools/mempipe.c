@@ -226,6 +226,24 @@ static ssize_t peer_read(struct pair *q, void *b, size_t n)
 	return r;
 }
 
+/* What came from the peer, on to the local side: true if some went. */
+static bool flush_down(struct pair *q)
+{
+	ssize_t w;
+
+	if (!q->down_len)
+		return false;
+	w = write(q->out_fd, q->down + q->down_off, q->down_len);
+	if (w > 0) {
+		q->down_off += (size_t)w;
+		q->down_len -= (size_t)w;
+		return true;
+	}
+	if (w < 0 && errno != EAGAIN && errno != EINTR)
+		q->dead = true;
+	return false;
+}
+
 /* Move what can move without blocking; false once the pair is finished. */
 static bool shovel(struct pair *q)
 {
@@ -275,16 +293,8 @@ static bool shovel(struct pair *q)
 				progress = true;
 			}
 		}
-		if (q->down_len) {
-			ssize_t w = write(q->out_fd, q->down + q->down_off, q->down_len);
-			if (w > 0) {
-				q->down_off += (size_t)w;
-				q->down_len -= (size_t)w;
-				progress = true;
-			} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				q->dead = true;
-			}
-		}
+		if (flush_down(q))
+			progress = true;
 	}
 	if (q->peer_eof && !q->down_len && !q->local_shut) {
 		shutdown(q->out_fd, SHUT_WR); /* the peer is done: tell the local side */
@@ -418,16 +428,8 @@ static bool shovel_session(struct proxy *p, struct pair *q)
 				}
 			}
 		}
-		if (q->down_len) {
-			ssize_t w = write(q->out_fd, q->down + q->down_off, q->down_len);
-			if (w > 0) {
-				q->down_off += (size_t)w;
-				q->down_len -= (size_t)w;
-				progress = true;
-			} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				q->dead = true;
-			}
-		}
+		if (flush_down(q))
+			progress = true;
 		/* Acknowledge what went on to our side: every ACK_EVERY, and all of it at the end
 		 * (a send that fails is noticed by the next receive, which loses the channel). */
 		if (q->got != q->acked && (q->got - q->acked >= ACK_EVERY || q->peer_eof) &&
@@ -680,16 +682,9 @@ static void try_reopen(struct proxy *p)
 /* A session between channel and TCP: its bytes already received still go out, nothing else. */
 static void hold_while_resuming(struct proxy *p, struct pair *q, uint64_t now)
 {
-	if (q->down_len) {
-		ssize_t w = write(q->out_fd, q->down + q->down_off, q->down_len);
-		if (w > 0) {
-			q->down_off += (size_t)w;
-			q->down_len -= (size_t)w;
-		} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-			q->dead = true;
-			return;
-		}
-	}
+	flush_down(q);
+	if (q->dead)
+		return;
 	if (p->forward) {
 		resume_step(p, q, now);
 	} else if (now > q->deadline_ms) {

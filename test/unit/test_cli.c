@@ -439,6 +439,18 @@ static void fake_xl(char *dir, size_t size, char *log, size_t logsize)
 	setenv("XENSHM_XL", path, 1);
 }
 
+/* The stand-in xl and its log gone (the test's own files first), $XENSHM_XL unset. */
+static void fake_xl_remove(const char *dir, const char *log)
+{
+	char path[256];
+
+	unsetenv("XENSHM_XL");
+	unlink(log);
+	snprintf(path, sizeof(path), "%s/xl", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -553,12 +565,8 @@ START_TEST(create_from_xl_config)
 	ck_assert_str_eq(slurp(log), want);
 	ck_assert_msg(strstr(r->err, "destroying the half-made domain"), "%s", r->err);
 
-	unsetenv("XENSHM_XL");
-	unlink(log);
 	unlink(cfg);
-	snprintf(path, sizeof(path), "%s/xl", dir);
-	unlink(path);
-	rmdir(dir);
+	fake_xl_remove(dir, log);
 	host_fini(&h);
 }
 END_TEST
@@ -637,12 +645,8 @@ START_TEST(migrate_lets_go_first_and_gives_back_on_failure)
 	ck_assert_str_eq(slurp(log), want);
 	ck_assert_msg(strstr(r->out, "migrated to far.example with 1 xenshm device"), "%s", r->out);
 
-	unsetenv("XENSHM_XL");
-	unlink(log);
 	unlink(ssh);
-	snprintf(ssh, sizeof(ssh), "%s/xl", dir);
-	unlink(ssh);
-	rmdir(dir);
+	fake_xl_remove(dir, log);
 	host_fini(&h);
 }
 END_TEST
@@ -676,12 +680,8 @@ START_TEST(save_lets_go_of_every_device)
 	ck_assert_uint_eq(lines, 20);
 	ck_assert_msg(strstr(text, "xenshm 19 1024 -\n"), "%s", text);
 
-	unsetenv("XENSHM_XL");
 	unlink(side);
-	unlink(log);
-	snprintf(path, sizeof(path), "%s/xl", dir);
-	unlink(path);
-	rmdir(dir);
+	fake_xl_remove(dir, log);
 	host_fini(&h);
 }
 END_TEST
