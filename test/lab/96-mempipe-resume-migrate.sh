@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
-# xenlab: by-name a proxied TCP transfer across a live migration of a PVH guest with a vif (a PVH guest with a vif under a heavier load once failed xl's suspend and triple-faulted on the resume at the sender: Xen's or the guest's; by name until understood)
+# xenlab: by-name a proxied TCP transfer across a live migration of a busy PVH guest (busy PVH guests triple-faulted in 2 of 4 live migrations under emulation: docs/xenlab.md)
 # xenlab: timeout 900
 # An unmodified TCP transfer (tcpblast, checksummed) from g1 into a PVH guest g2 through
 # `mempipe forward --resume` / `expose --resume-port`; g2 is live-migrated within the host
