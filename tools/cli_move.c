@@ -294,12 +294,11 @@ static int remake(struct xo *x, xo_domid_t domid, const struct moving *m, FILE *
 	return 0;
 }
 
-/* "[--release-ms MS]" at argv[at]: the index after it, or -1 (message given). */
+/* "[--release-ms MS]" at argv[at] sets *release_ms: the index after it, or -1 (message given). */
 static int release_opt(int argc, char **argv, int at, const char *cmd, unsigned int *release_ms, FILE *err)
 {
 	unsigned long long v;
 
-	*release_ms = RELEASE_MS_DEFAULT;
 	if (at >= argc || strcmp(argv[at], "--release-ms"))
 		return at;
 	if (at + 1 >= argc || xo_parse_uint(argv[at + 1], 600000, &v) || v < 100) {
@@ -314,7 +313,7 @@ static int release_opt(int argc, char **argv, int at, const char *cmd, unsigned 
 static int save_with(struct moving *m, struct xo *x, xo_domid_t domid, int argc, char **argv, FILE *out, FILE *err)
 {
 	const char *args[XSHM_XL_ARGS_MAX + 1];
-	unsigned int release_ms;
+	unsigned int release_ms = RELEASE_MS_DEFAULT;
 	char id[16], path[512];
 	int na = 0, first_xl;
 
@@ -580,8 +579,8 @@ static int migrate_with(struct moving *m, struct xo *x, xo_domid_t domid, int ar
 		/* What our own xl run needs is not the caller's to change. */
 		if (!strcmp(argv[at], "-s") || !strcmp(argv[at], "--ssh") || !strcmp(argv[at], "-p") ||
 		    n == XSHM_XL_ARGS_MAX - 5) {
-			fprintf(err, "xenshm migrate: '%s' is not passed to xl migrate (--ssh CMD is its -s; within this "
-				     "the domain is unpaused once its devices are made)\n", argv[at]);
+			fprintf(err, "xenshm migrate: '%s' is not passed to xl migrate (--ssh CMD is its -s; the domain "
+				     "stays paused until its devices are made)\n", argv[at]);
 			return XSHM_CLI_USAGE;
 		}
 		args[n++] = argv[at];

@@ -600,7 +600,7 @@ START_TEST(migrate_lets_go_first_and_gives_back_on_failure)
 	/* A program that never answers SHM_EV_RELEASE: nothing moves, the request is withdrawn. */
 	struct shm *s = shm_open_xo(h.x1, 0, &fast);
 	ck_assert_ptr_nonnull(s);
-	r = cli(&h, "migrate", "g1", "--release-ms", "200", (char *)NULL);
+	r = cli(&h, "migrate", "g1", "--release-ms", "200", "--debug", (char *)NULL);
 	ck_assert_int_eq(r->rc, XSHM_CLI_FAIL);
 	ck_assert_msg(strstr(r->err, "device xenshm/0 did not let go of its shared memory within 200 ms"), "%s", r->err);
 	ck_assert_str_eq(slurp(log), "");
